@@ -1,0 +1,1 @@
+"""Chain of custody: pure rules, Merkle log and their errors."""

@@ -1,0 +1,31 @@
+"""Import every model module so the metadata (and Alembic) sees all tables."""
+
+from __future__ import annotations
+
+from app.auth.models import DeviceToken, User
+from app.items.models import Item, LabelLog
+from app.plan.models import (
+    CustodyNode,
+    Election,
+    ItemType,
+    PlanLine,
+    Race,
+    Region,
+    RouteLeg,
+    Tps,
+)
+
+__all__ = [
+    "CustodyNode",
+    "DeviceToken",
+    "Election",
+    "Item",
+    "ItemType",
+    "LabelLog",
+    "PlanLine",
+    "Race",
+    "Region",
+    "RouteLeg",
+    "Tps",
+    "User",
+]

@@ -1,0 +1,87 @@
+"""``flask regions``, ``flask plan`` and ``flask demo`` commands."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from app.errors import PlanImportError, TepatError
+from app.extensions import db
+from app.plan import demo, service
+
+regions_cli = AppGroup("regions", help="Data wilayah Kemendagri / region codes.")
+plan_cli = AppGroup("plan", help="Rencana distribusi / distribution plan.")
+demo_cli = AppGroup("demo", help="Wilayah demo Gunung Mas / the demo region.")
+
+
+@regions_cli.command("load")
+@click.argument("path", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--prefix", multiple=True, help="Only these codes (and their parents/children).")
+def load_regions(path: Path | None, prefix: tuple[str, ...]) -> None:
+    """Load wilayah.csv (kode,nama); defaults to ../shared/data/wilayah.csv."""
+    source = path or Path(current_app.config["TEPAT_SHARED_DATA"]) / "wilayah.csv"
+    if not source.exists():
+        raise click.ClickException(f"Berkas wilayah tidak ditemukan: {source}")
+    count = service.load_regions(db.session, source, prefix)
+    click.echo(f"{count} wilayah dimuat dari {source}.")
+
+
+@plan_cli.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--election", "election_code", default=demo.ELECTION_CODE, show_default=True)
+@click.option("--kabupaten", required=True, help="Kabupaten/kota code, e.g. 62.10.")
+def import_plan(path: Path, election_code: str, kabupaten: str) -> None:
+    """Import a TPS list (CSV or XLSX) and compute the needs; all rows or nothing."""
+    try:
+        result = service.import_tps(db.session, election_code, kabupaten, path.name,
+                                    path.read_bytes())
+    except PlanImportError as exc:
+        for error in exc.errors:
+            click.echo(f"  {error}" + (f" (nilai: {error.value})" if error.value else ""), err=True)
+        raise click.ClickException(exc.message) from exc
+    except TepatError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"TPS baru {result.created}, diperbarui {result.updated}, tetap {result.unchanged}; "
+               f"{result.plan_lines} baris rencana.")
+    if result.not_in_file:
+        click.echo(f"Peringatan: {len(result.not_in_file)} TPS tersimpan tidak ada di berkas.")
+
+
+@plan_cli.command("export")
+@click.option("--election", "election_code", default=demo.ELECTION_CODE, show_default=True)
+@click.option("--kabupaten", required=True)
+@click.option("--level", type=click.Choice(service.LEVELS), default="kecamatan", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path))
+def export_plan(election_code: str, kabupaten: str, level: str, fmt: str,
+                output: Path | None) -> None:
+    """Export needs per TPS, desa, kecamatan or kabupaten."""
+    table = service.needs_table(db.session, election_code, kabupaten, level)
+    if output is None:
+        if fmt == "xlsx":
+            raise click.ClickException("XLSX perlu --output.")
+        service.export_needs(table, fmt, sys.stdout.buffer)
+        return
+    with output.open("wb") as out:
+        service.export_needs(table, fmt, out)
+    click.echo(f"{len(table.rows)} baris ditulis ke {output}.")
+
+
+@demo_cli.command("load")
+def load_demo() -> None:
+    """Load Gunung Mas (Pilkada 2024) and (re)create the demo accounts."""
+    from app.plan.demo_loader import load
+
+    for line in load(db.session):
+        click.echo(line)
+
+
+def init_app(app: Flask) -> None:
+    """Register the commands."""
+    app.cli.add_command(regions_cli)
+    app.cli.add_command(plan_cli)
+    app.cli.add_command(demo_cli)

@@ -1,0 +1,129 @@
+"""Plan pages: needs per kecamatan/desa/TPS, import of TPS lists, export."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from app.auth.access import acting_user, check_scope, require
+from app.auth.models import User
+from app.errors import NotFound, PlanImportError, ValidationFailed
+from app.extensions import db
+from app.plan import codes, service
+from app.plan.models import Election, ItemType
+
+bp = Blueprint("plan", __name__)
+
+DRILL = {"kabupaten": "kecamatan", "kecamatan": "desa", "desa": "tps"}
+
+
+def kabkota_of(user: User) -> str:
+    """Return the kabupaten/kota code a user works in."""
+    region = codes.node_region(user.scope_code)
+    return ".".join(region.split(".")[:2])
+
+
+def current_election() -> Election:
+    """Return the election being run (the latest by election day)."""
+    election = db.session.scalar(select(Election).order_by(Election.election_day.desc()))
+    if election is None:
+        raise NotFound(_("Belum ada pemilihan; jalankan 'flask demo load' atau impor rencana."))
+    return election
+
+
+def _me() -> User:
+    user = acting_user()
+    assert user is not None  # guaranteed by @require
+    return user
+
+
+@bp.get("/")
+@require("view")
+def index() -> Any:
+    """Home: the kabupaten's needs per kecamatan."""
+    return redirect(url_for("plan.needs"))
+
+
+@bp.get("/rencana")
+@require("view")
+def needs() -> Any:
+    """Needs of an area, one row per child area (kecamatan -> desa -> TPS)."""
+    user = _me()
+    kab = kabkota_of(user)
+    area = request.args.get("wilayah", "").strip()
+    if not area:
+        area = user.scope_code if not codes.TPS_ID.match(user.scope_code) else codes.desa_of_tps(user.scope_code)
+    try:
+        level_of_area = codes.region_level(area).value
+    except ValueError as exc:
+        raise NotFound(_("Wilayah tidak ditemukan.")) from exc
+    level_of_area = {"kabkota": "kabupaten"}.get(level_of_area, level_of_area)
+    if level_of_area not in DRILL:
+        raise NotFound(_("Wilayah tidak ditemukan."))
+    check_scope(user, area)
+    election = current_election()
+    level = DRILL[level_of_area]
+    table = service.needs_table(db.session, election.code, kab, level)
+    table.rows = [r for r in table.rows if codes.within(r["code"], area)]
+    totals = service.needs_table(db.session, election.code, kab, level_of_area)
+    total_row = next((r for r in totals.rows if r["code"] == area), None)
+    names = {t.code: t.name_id for t in db.session.scalars(select(ItemType))}
+    return render_template(
+        "plan/needs.html", election=election, area=area, level=level, table=table,
+        total=total_row, names=names, drill=level != "tps",
+        area_name=service.region_names(db.session, area).get(area, area),
+    )
+
+
+@bp.get("/rencana/ekspor")
+@require("view")
+def export() -> Any:
+    """Download needs at one level as CSV or XLSX."""
+    user = _me()
+    level = request.args.get("tingkat", "kecamatan")
+    fmt = request.args.get("format", "csv")
+    if fmt not in ("csv", "xlsx"):
+        raise ValidationFailed(_("Format harus csv atau xlsx."))
+    election = current_election()
+    table = service.needs_table(db.session, election.code, kabkota_of(user), level)
+    table.rows = [r for r in table.rows if codes.within(r["code"], user.scope_code)
+                  or codes.within(user.scope_code, r["code"])]
+    out = io.BytesIO()
+    service.export_needs(table, fmt, out)
+    out.seek(0)
+    mimetype = ("text/csv" if fmt == "csv" else
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    return send_file(out, mimetype=mimetype, as_attachment=True,
+                     download_name=f"kebutuhan-{kabkota_of(user)}-{level}.{fmt}")
+
+
+@bp.route("/rencana/impor", methods=["GET", "POST"])
+@require("plan.edit")
+def import_tps() -> Any:
+    """Upload a kabupaten's TPS list (CSV or XLSX); all rows or nothing."""
+    user = _me()
+    kab = kabkota_of(user)
+    errors: list[Any] = []
+    if request.method == "POST":
+        upload = request.files.get("berkas")
+        if upload is None or not upload.filename:
+            errors = [{"row": 0, "column": "berkas", "message": _("Pilih berkas CSV atau XLSX.")}]
+        else:
+            election = current_election()
+            try:
+                result = service.import_tps(db.session, election.code, kab, upload.filename,
+                                            upload.read())
+            except PlanImportError as exc:
+                errors = exc.details
+            except ValidationFailed as exc:
+                errors = [{"row": 0, "column": "berkas", "message": exc.message}]
+            else:
+                flash(_("Impor berhasil: %(created)d TPS baru, %(updated)d diperbarui, "
+                        "%(unchanged)d tetap.", created=result.created, updated=result.updated,
+                        unchanged=result.unchanged))
+                return redirect(url_for("plan.needs"))
+    return render_template("plan/import.html", errors=errors, kab=kab), (422 if errors else 200)
