@@ -18,6 +18,7 @@ export TEPAT_TEST_DATABASE_URL
 demo: install translations
 	@mkdir -p instance
 	$(BIN)/flask db upgrade
+	$(BIN)/flask keys init --if-missing
 	$(BIN)/flask demo load | tee instance/demo-accounts.txt
 	@echo
 	@echo "Tepat berjalan di http://$(HOST):$(PORT)/  (akun demo di atas; juga di instance/demo-accounts.txt)"

@@ -3,6 +3,15 @@
 from __future__ import annotations
 
 from app.auth.models import DeviceToken, User
+from app.custody.models import (
+    Checkpoint,
+    CustodyEvent,
+    Device,
+    FindingRow,
+    ItemStateRow,
+    LedgerEntry,
+    TpsTallyRow,
+)
 from app.items.models import Item, LabelLog
 from app.plan.models import (
     CustodyNode,
@@ -16,6 +25,13 @@ from app.plan.models import (
 )
 
 __all__ = [
+    "Checkpoint",
+    "CustodyEvent",
+    "Device",
+    "FindingRow",
+    "ItemStateRow",
+    "LedgerEntry",
+    "TpsTallyRow",
     "CustodyNode",
     "DeviceToken",
     "Election",

@@ -197,7 +197,7 @@ _MONTHS = (
 
 
 def format_local_time(moment: datetime, zone: Zone) -> str:
-    """Indonesian date and time in the given zone, e.g. 'Selasa, 26 November 2024 pukul 14.30 WIB'."""
+    """Indonesian date and time in a zone: 'Selasa, 26 November 2024 pukul 14.30 WIB'."""
     local = moment.astimezone(ZONE_OFFSETS[zone])
     return (
         f"{_DAYS[local.weekday()]}, {local.day} {_MONTHS[local.month - 1]} {local.year} "

@@ -337,4 +337,3 @@ def parse_unverified(text: str | bytes) -> SignedLabel:
 def decode(text: str | bytes, keyring: Keyring) -> LabelPayload:
     """Parse and verify a scanned label; raise the matching LabelError if it is not valid."""
     return parse_unverified(text).verify(keyring)
-

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -109,7 +110,10 @@ class _VersionPlan:
     penalty_template: BoolMatrix  # (n, n): as qrcode scores masks, format bits light
 
 
-def _frozen(array: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
+_Array = TypeVar("_Array", bound="npt.NDArray[Any]")
+
+
+def _frozen(array: _Array) -> _Array:
     array.flags.writeable = False
     return array
 
@@ -131,7 +135,7 @@ def _function_modules(version: int, mask: int, test: bool) -> list[list[bool | N
     return modules
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _plan(version: int) -> _VersionPlan:
     size = version * 4 + 17
     layout = _function_modules(version, 0, test=True)
@@ -205,7 +209,7 @@ def _plan(version: int) -> _VersionPlan:
     )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _parity_table(parity_count: int) -> tuple[int, ...]:
     """For each feedback byte f, the generator polynomial times f as one big int."""
     gexp, glog = qrcode.base.gexp, qrcode.base.glog
@@ -323,12 +327,14 @@ def _penalties(candidates: BoolMatrix) -> npt.NDArray[np.int64]:
     dark_counts = candidates.sum(axis=(1, 2)).tolist()
     n4 = np.array([int(abs(float(d) / (n * n) * 100 - 50) / 5) * 10 for d in dark_counts])
 
-    return (n1 + n2 + n3 + n4).astype(np.int64)
+    total: npt.NDArray[np.int64] = (n1 + n2 + n3 + n4).astype(np.int64)
+    return total
 
 
 def _popcount(words: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
     """Set bits per candidate in a (k, candidate, word) array."""
-    return np.bitwise_count(words).sum(axis=(0, 2), dtype=np.int64)
+    counts: npt.NDArray[np.int64] = np.bitwise_count(words).sum(axis=(0, 2), dtype=np.int64)
+    return counts
 
 
 @functools.lru_cache(maxsize=64)
@@ -399,6 +405,5 @@ def draw_qr(
     # rectangle is written with small integers. Black fill inside q/Q leaves the
     # canvas's own colour state untouched.
     canvas.addLiteral(
-        f"q {module:.4f} 0 0 {-module:.4f} {left:.3f} {top:.3f} cm 0 g\n"
-        f"{path_operators(matrix)}f Q"
+        f"q {module:.4f} 0 0 {-module:.4f} {left:.3f} {top:.3f} cm 0 g\n{path_operators(matrix)}f Q"
     )

@@ -111,21 +111,41 @@ class CourierSession:
         if not self.debouncer.is_new(payload):
             return None
         if isinstance(payload, bytes):
-            finding = Finding("binary_payload", Severity.ERROR,
-                              "Kode QR berisi data biner: bukan label Tepat")
+            finding = Finding(
+                "binary_payload", Severity.ERROR, "Kode QR berisi data biner: bukan label Tepat"
+            )
             return ScanOutcome(payload, None, (finding,), None)
         verdict = self.verifier.verify(payload)
         findings: list[Finding] = [] if verdict.finding is None else [verdict.finding]
         if self.plan is None:
-            findings.append(Finding("no_plan", Severity.WARNING,
-                                    "Rencana node belum diunduh (tepat-scan fetch)"))
+            findings.append(
+                Finding(
+                    "no_plan", Severity.WARNING, "Rencana node belum diunduh (tepat-scan fetch)"
+                )
+            )
         elif verdict.item is not None:
-            findings += check_scan(self.plan, verdict.item, self.options.action,
-                                   self.options.quantity, self.options.condition)
+            findings += check_scan(
+                self.plan,
+                verdict.item,
+                self.options.action,
+                self.options.quantity,
+                self.options.condition,
+            )
+        if verdict.finding is not None and verdict.finding.code == "malformed":
+            # Some other QR (a carton's product code): nothing for the server to record.
+            return ScanOutcome(payload, None, tuple(findings), verdict)
         opts = self.options
-        event = self.outbox.add(NewScan(
-            label=payload, action=opts.action, node=opts.node, quantity=opts.quantity,
-            condition=opts.condition, seals=opts.seals, counterpart=opts.counterpart,
-            container=opts.container, note=opts.note,
-        ))
+        event = self.outbox.add(
+            NewScan(
+                label=payload,
+                action=opts.action,
+                node=opts.node,
+                quantity=opts.quantity,
+                condition=opts.condition,
+                seals=opts.seals,
+                counterpart=opts.counterpart,
+                container=opts.container,
+                note=opts.note,
+            )
+        )
         return ScanOutcome(payload, event, tuple(findings), verdict)

@@ -119,8 +119,13 @@ class ClientHome:
         dedupe_seconds: float | None = None,
     ) -> ClientConfig:
         """Create or update the configuration; the device id is made once and kept."""
-        changes: dict[str, Any] = {"server": server, "token": token, "node": node,
-                                   "action": action, "dedupe_seconds": dedupe_seconds}
+        changes: dict[str, Any] = {
+            "server": server,
+            "token": token,
+            "node": node,
+            "action": action,
+            "dedupe_seconds": dedupe_seconds,
+        }
         if self.config_path.exists():
             config = self.load_config().updated(**changes)
         else:
@@ -130,8 +135,11 @@ class ClientHome:
                     "konfigurasi pertama memerlukan " + ", ".join(f"--{m}" for m in missing)
                 )
             config = ClientConfig(
-                server=str(server), token=str(token), node=str(node),
-                action=action or "terima", device_id=str(uuid.uuid4()),
+                server=str(server),
+                token=str(token),
+                node=str(node),
+                action=action or "terima",
+                device_id=str(uuid.uuid4()),
                 dedupe_seconds=3.0 if dedupe_seconds is None else dedupe_seconds,
             )
         _write_atomic(self.config_path, json.dumps(asdict(config), indent=2), private=True)

@@ -181,8 +181,9 @@ class ZbarBackend:
             with self._pz._image() as zimage:
                 w.zbar_image_set_format(zimage, self._fourcc)
                 w.zbar_image_set_size(zimage, width, height)
-                w.zbar_image_set_data(zimage, self._pz.cast(data, self._pz.c_void_p),
-                                      len(data), None)
+                w.zbar_image_set_data(
+                    zimage, self._pz.cast(data, self._pz.c_void_p), len(data), None
+                )
                 if w.zbar_scan_image(scanner, zimage) <= 0:
                     return results
                 for symbol in self._pz._symbols_for_image(zimage):
@@ -213,9 +214,7 @@ class OpenCVBackend:
         if not ok or points is None:
             return []
         return [
-            (bytes(info), _corners(quad))
-            for info, quad in zip(infos, points, strict=False)
-            if info
+            (bytes(info), _corners(quad)) for info, quad in zip(infos, points, strict=False) if info
         ]
 
     def regions(self, image: Image) -> list[Corners]:
@@ -319,6 +318,10 @@ def _threshold(gray: Image) -> Image:
     )
 
 
+def _invert(gray: Image) -> Image:
+    return cast(Image, cv2.bitwise_not(gray))
+
+
 def _denoise(gray: Image) -> Image:
     return cast(Image, cv2.medianBlur(gray, 3))
 
@@ -333,8 +336,12 @@ def _rectify(gray: Image, corners: Corners, side: int = 480, margin: float = 0.2
     inner = side / (1 + 2 * margin)
     offset = (side - inner) / 2
     dst = np.array(
-        [[offset, offset], [offset + inner, offset], [offset + inner, offset + inner],
-         [offset, offset + inner]],
+        [
+            [offset, offset],
+            [offset + inner, offset],
+            [offset + inner, offset + inner],
+            [offset, offset + inner],
+        ],
         dtype=np.float32,
     )
     src = np.array(corners, dtype=np.float32)
@@ -417,7 +424,9 @@ class Pipeline:
         def other_decoders(f: _Frame) -> list[Detection]:
             return self._read_all(others[:1], f.gray, None, "gray")
 
-        def enhanced(key: str, make: Callable[[Image], Image]) -> Callable[[_Frame], list[Detection]]:
+        def enhanced(
+            key: str, make: Callable[[Image], Image]
+        ) -> Callable[[_Frame], list[Detection]]:
             def stage(f: _Frame) -> list[Detection]:
                 return self._read_all([primary, ZBAR], f.variant(key, make), None, key)
 
@@ -436,8 +445,7 @@ class Pipeline:
             return self._read_all([primary], big, back, "upscale")
 
         def invert(f: _Frame) -> list[Detection]:
-            return self._read_all([ZBAR, OPENCV], f.variant("invert", cv2.bitwise_not), None,
-                                  "invert")
+            return self._read_all([ZBAR, OPENCV], f.variant("invert", _invert), None, "invert")
 
         def opencv(f: _Frame) -> list[Detection]:
             # Median first: on sensor noise OpenCV's detector can spend seconds on
@@ -479,8 +487,12 @@ class Pipeline:
         found: list[Detection] = []
         for corners in _distinct_regions(candidates)[:6]:
             crop, back = _rectify(f.gray, corners)
-            for key, make in (("crop", None), ("crop+clahe", _clahe), ("crop+sharpen", _sharpen),
-                              ("crop+threshold", _threshold)):
+            for key, make in (
+                ("crop", None),
+                ("crop+clahe", _clahe),
+                ("crop+sharpen", _sharpen),
+                ("crop+threshold", _threshold),
+            ):
                 variant = crop if make is None else make(crop)
                 hits = self._read_all([primary, ZBAR], variant, back, key)
                 if hits:
@@ -488,7 +500,9 @@ class Pipeline:
                     break
         return found
 
-    def _read(self, name: str, image: Image, back: Homography | None, stage: str) -> list[Detection]:
+    def _read(
+        self, name: str, image: Image, back: Homography | None, stage: str
+    ) -> list[Detection]:
         backend = self.backend(name)
         if backend is None:
             return []
@@ -526,8 +540,7 @@ def _distinct_regions(regions: list[Corners]) -> list[Corners]:
         if _side(corners) < 12:
             continue
         if all(
-            abs(cx - sum(p[0] for p in k) / 4) + abs(cy - sum(p[1] for p in k) / 4)
-            > _side(k) / 2
+            abs(cx - sum(p[0] for p in k) / 4) + abs(cy - sum(p[1] for p in k) / 4) > _side(k) / 2
             for k in kept
         ):
             kept.append(corners)

@@ -134,8 +134,9 @@ class Outbox:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: we issue BEGIN ourselves so each change is one transaction
-        self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None,
-                                   check_same_thread=False)
+        self._db = sqlite3.connect(
+            self.path, timeout=30.0, isolation_level=None, check_same_thread=False
+        )
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA busy_timeout=30000")
@@ -208,16 +209,12 @@ class Outbox:
 
     def oldest_time(self) -> str | None:
         """device_time of the oldest queued scan."""
-        row = self._db.execute(
-            "SELECT event FROM outbox ORDER BY device_seq LIMIT 1"
-        ).fetchone()
+        row = self._db.execute("SELECT event FROM outbox ORDER BY device_seq LIMIT 1").fetchone()
         return None if row is None else str(json.loads(row[0])["device_time"])
 
     def last_seq(self) -> int:
         """The highest device_seq ever issued (0 before the first scan)."""
-        row = self._db.execute(
-            "SELECT seq FROM sqlite_sequence WHERE name = 'outbox'"
-        ).fetchone()
+        row = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
         return 0 if row is None else int(row[0])
 
     def note_failure(self, event_ids: Iterable[str], error: str) -> None:
@@ -238,9 +235,7 @@ class Outbox:
         with self._transaction() as db:
             for result in results:
                 if result.status in ACKNOWLEDGED:
-                    cursor = db.execute(
-                        "DELETE FROM outbox WHERE event_id = ?", (result.event_id,)
-                    )
+                    cursor = db.execute("DELETE FROM outbox WHERE event_id = ?", (result.event_id,))
                     acknowledged += cursor.rowcount
                 elif result.status in FINAL_REFUSALS:
                     row = db.execute(
@@ -251,8 +246,16 @@ class Outbox:
                         continue
                     db.execute(
                         "INSERT OR REPLACE INTO problems VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        (result.event_id, row[0], row[1], result.status, result.code,
-                         result.message, json.dumps(list(result.findings)), moment),
+                        (
+                            result.event_id,
+                            row[0],
+                            row[1],
+                            result.status,
+                            result.code,
+                            result.message,
+                            json.dumps(list(result.findings)),
+                            moment,
+                        ),
                     )
                     db.execute("DELETE FROM outbox WHERE event_id = ?", (result.event_id,))
                     refused += 1
@@ -265,7 +268,13 @@ class Outbox:
             "ORDER BY device_seq"
         ).fetchall()
         return [
-            Problem(ScanEvent.from_json(json.loads(r[0])), r[1], r[2], r[3],
-                    tuple(json.loads(r[4])), r[5])
+            Problem(
+                ScanEvent.from_json(json.loads(r[0])),
+                r[1],
+                r[2],
+                r[3],
+                tuple(json.loads(r[4])),
+                r[5],
+            )
             for r in rows
         ]

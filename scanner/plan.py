@@ -6,7 +6,7 @@ courier sees a warning before the server would reject the scan.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -123,37 +123,56 @@ def check_scan(
     on_route = item.destination in plan.destinations or item.destination == plan.node
     if not on_route:
         if is_under(item.destination, plan.node):
-            add("unknown_destination", Severity.WARNING,
-                f"Tujuan {item.destination} tidak ada di rencana node ini")
+            add(
+                "unknown_destination",
+                Severity.WARNING,
+                f"Tujuan {item.destination} tidak ada di rencana node ini",
+            )
         else:
-            add("wrong_route", Severity.ERROR,
-                f"Salah alamat: tujuan {item.destination} tidak melalui {plan.node}")
+            add(
+                "wrong_route",
+                Severity.ERROR,
+                f"Salah alamat: tujuan {item.destination} tidak melalui {plan.node}",
+            )
 
     if item.race is not None and plan.races and item.race not in plan.races:
-        add("race_not_held", Severity.ERROR,
-            f"Pemilihan {item.race} tidak diselenggarakan di wilayah ini")
+        add(
+            "race_not_held",
+            Severity.ERROR,
+            f"Pemilihan {item.race} tidak diselenggarakan di wilayah ini",
+        )
 
     rows = [r for r in plan.allowed if r.destination == item.destination]
     if on_route and rows:
         same_type = [r for r in rows if r.item_type == item.item_type]
         match = next((r for r in same_type if r.race == item.race), None)
         if not same_type:
-            add("wrong_type", Severity.ERROR,
-                f"Jenis {item.item_type} tidak direncanakan untuk {item.destination}")
+            add(
+                "wrong_type",
+                Severity.ERROR,
+                f"Jenis {item.item_type} tidak direncanakan untuk {item.destination}",
+            )
         elif match is None:
             planned = ", ".join(sorted({r.race or "-" for r in same_type}))
-            add("wrong_race", Severity.ERROR,
-                f"Pemilihan {item.race or '-'} salah untuk {item.destination} "
-                f"(rencana: {planned})")
+            add(
+                "wrong_race",
+                Severity.ERROR,
+                f"Pemilihan {item.race or '-'} salah untuk {item.destination} (rencana: {planned})",
+            )
         elif match.quantity != item.quantity:
-            add("quantity_plan_mismatch", Severity.WARNING,
-                f"Label berisi {item.quantity}, rencana untuk {item.destination}: "
-                f"{match.quantity}")
+            add(
+                "quantity_plan_mismatch",
+                Severity.WARNING,
+                f"Label berisi {item.quantity}, rencana untuk {item.destination}: {match.quantity}",
+            )
 
     if counted is not None and counted != item.quantity:
-        add("count_mismatch", Severity.ERROR,
+        add(
+            "count_mismatch",
+            Severity.ERROR,
             f"Jumlah dihitung {counted}, label {item.quantity} (selisih "
-            f"{counted - item.quantity:+d})")
+            f"{counted - item.quantity:+d})",
+        )
 
     if condition is not None and condition != "baik":
         add("condition", Severity.WARNING, f"Kondisi dilaporkan: {condition.replace('_', ' ')}")

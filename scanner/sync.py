@@ -8,6 +8,7 @@ and 5xx are retried with exponential backoff and jitter, 401/403 stop at once.
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -124,7 +125,7 @@ def _parse_results(response: httpx.Response) -> list[Settlement]:
             for item in results
         ]
     except (KeyError, TypeError, ValueError) as error:
-        raise ProtocolError(f"jawaban POST /api/v1/scans tidak sesuai kontrak: {error!r}") from error
+        raise ProtocolError(f"jawaban /api/v1/scans tidak sesuai kontrak: {error!r}") from error
     unknown = {s.status for s in settlements} - _STATUSES
     if unknown:
         raise ProtocolError(f"status tidak dikenal: {sorted(unknown)}")
@@ -158,8 +159,8 @@ class Backoff:
 
     def delay(self, attempt: int, rng: random.Random) -> float:
         """Seconds to wait before retry number ``attempt`` (0-based)."""
-        ceiling = min(self.cap, self.base * 2**attempt)
-        return ceiling / 2 + rng.uniform(0, ceiling / 2)
+        ceiling = min(self.cap, self.base * 2.0**attempt)
+        return ceiling / 2 + float(rng.uniform(0, ceiling / 2))
 
 
 class Syncer:
@@ -201,8 +202,12 @@ class Syncer:
             settlements = self.api.post_scans(batch)
         except _TooLarge:
             if len(batch) == 1:
-                refusal = Settlement(batch[0].event_id, "rejected", "too_large",
-                                     "Server menolak: data scan terlalu besar (413)")
+                refusal = Settlement(
+                    batch[0].event_id,
+                    "rejected",
+                    "too_large",
+                    "Server menolak: data scan terlalu besar (413)",
+                )
                 _, refused = self.outbox.settle([refusal])
                 return SyncReport(sent=1, refused=refused)
             half = len(batch) // 2
@@ -231,3 +236,28 @@ class Syncer:
             "scan tetap tersimpan dan akan dikirim nanti",
             self.max_attempts,
         )
+
+    def run_forever(
+        self,
+        stop: threading.Event,
+        interval: float = 5.0,
+        on_report: Callable[[SyncReport], None] | None = None,
+    ) -> None:
+        """Background loop for ``tepat-scan run``: push every ``interval`` seconds while
+        scans wait, back off on failures, return when ``stop`` is set. AuthError and
+        ProtocolError propagate (retrying cannot fix them)."""
+        attempt = 0
+        while not stop.is_set():
+            if self.outbox.count() == 0:
+                stop.wait(interval)
+                continue
+            try:
+                report = self.push_once()
+            except _Transient:
+                stop.wait(self.backoff.delay(attempt, self._rng))
+                attempt += 1
+                continue
+            attempt = 0
+            if on_report is not None and report.sent:
+                on_report(report)
+            stop.wait(interval)

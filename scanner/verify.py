@@ -94,9 +94,15 @@ class KeyringVerifier:
     def verify(self, text: str) -> Verdict:
         """Parse and verify ``text``; a bad label becomes an error finding."""
         if not labels_available():
-            return Verdict(None, None, Finding(
-                "verification_unavailable", Severity.WARNING,
-                "Verifikasi label tidak tersedia di perangkat ini"))
+            return Verdict(
+                None,
+                None,
+                Finding(
+                    "verification_unavailable",
+                    Severity.WARNING,
+                    "Verifikasi label tidak tersedia di perangkat ini",
+                ),
+            )
         api = _labels_api()
         if self._keyring is None:
             return self._unverified(api, text)
@@ -112,9 +118,15 @@ class KeyringVerifier:
             payload = api.parse_unverified(text).payload
         except api.LabelError as error:
             return Verdict(None, None, _finding_for(api, error))
-        return Verdict(_item(payload), str(payload.key_id), Finding(
-            "no_keys", Severity.WARNING,
-            "Kunci publik belum diimpor: tanda tangan belum diperiksa (tepat-scan fetch)"))
+        return Verdict(
+            _item(payload),
+            str(payload.key_id),
+            Finding(
+                "no_keys",
+                Severity.WARNING,
+                "Kunci publik belum diimpor: tanda tangan belum diperiksa (tepat-scan fetch)",
+            ),
+        )
 
     @staticmethod
     def _rejected(api: Any, text: str, error: Exception) -> Verdict:
@@ -131,13 +143,18 @@ class KeyringVerifier:
 
 def _finding_for(api: Any, error: Exception) -> Finding:
     if isinstance(error, api.BadSignature):
-        return Finding("bad_signature", Severity.ERROR,
-                       "Tanda tangan label TIDAK SAH: kemungkinan label palsu")
+        return Finding(
+            "bad_signature", Severity.ERROR, "Tanda tangan label TIDAK SAH: kemungkinan label palsu"
+        )
     if isinstance(error, api.UnknownKey):
-        return Finding("unknown_key", Severity.ERROR,
-                       "Kunci penanda tangan tidak dikenal: perbarui kunci (tepat-scan fetch) "
-                       "atau label palsu")
+        return Finding(
+            "unknown_key",
+            Severity.ERROR,
+            "Kunci penanda tangan tidak dikenal: perbarui kunci (tepat-scan fetch) "
+            "atau label palsu",
+        )
     if isinstance(error, api.UnsupportedVersion):
-        return Finding("unsupported_version", Severity.ERROR,
-                       "Versi label tidak dikenal: perbarui aplikasi")
+        return Finding(
+            "unsupported_version", Severity.ERROR, "Versi label tidak dikenal: perbarui aplikasi"
+        )
     return Finding("malformed", Severity.ERROR, "Bukan label Tepat yang sah")

@@ -241,8 +241,10 @@ def _damage(frame: Image, rng: np.random.Generator) -> Image:
         bx = int(x + rng.uniform(0, w))
         by = int(y + rng.uniform(0, h))
         radius = int(rng.uniform(0.04, 0.09) * max(w, h))
-        color = tuple(int(c) for c in (rng.integers(0, 60, 3) if rng.random() < 0.5 else
-                                       rng.integers(200, 256, 3)))
+        color = tuple(
+            int(c)
+            for c in (rng.integers(0, 60, 3) if rng.random() < 0.5 else rng.integers(200, 256, 3))
+        )
         cv2.circle(out, (bx, by), radius, color, -1)
     if rng.random() < 0.5:
         cut = int(rng.uniform(0.08, 0.16) * w)
@@ -254,12 +256,24 @@ def _damage(frame: Image, rng: np.random.Generator) -> Image:
     return out
 
 
+def real_label_text() -> Callable[[np.random.Generator], str]:
+    """Signed labels from ``labels`` under a fixed test key, or synthetic text without it."""
+    from tests.scanner import labelkit
+
+    if not labelkit.available():
+        return synthetic_label_text
+    return labelkit.LabelKit.create("stress-1", seed=bytes(range(32))).random_label
+
+
 def stress_set(
     per_category: int,
     categories: Sequence[str] = CATEGORIES,
-    label_text: Callable[[np.random.Generator], str] = synthetic_label_text,
+    label_text: Callable[[np.random.Generator], str] | None = None,
 ) -> Iterator[StressFrame]:
-    """Yield ``per_category`` frames for each category, reproducibly."""
+    """Yield ``per_category`` frames for each category, reproducibly (real labels when
+    ``labels`` is importable, else synthetic ones of the same shape)."""
+    if label_text is None:
+        label_text = real_label_text()
     for category in categories:
         for index in range(per_category):
             rng = np.random.default_rng(_seed("payload:" + category, index))

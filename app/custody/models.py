@@ -1,0 +1,142 @@
+"""Custody events (append-only, hash-chained), derived state, findings and the Merkle log."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.extensions import db
+from app.timeutil import utcnow
+
+
+class CustodyEvent(db.Model):
+    """One scan. Never updated or deleted (a PostgreSQL trigger refuses both)."""
+
+    __tablename__ = "custody_event"
+    __table_args__ = (
+        UniqueConstraint("serial", "item_seq"),
+        Index("ix_custody_event_device", "device_id", "device_seq"),
+    )
+
+    event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    serial: Mapped[str] = mapped_column(ForeignKey("item.serial"), index=True)
+    item_seq: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(10))
+    node: Mapped[str] = mapped_column(ForeignKey("custody_node.code"), index=True)
+    target: Mapped[str | None] = mapped_column(String(16))
+    device_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    server_time: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    skew_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user_account.id"))
+    token_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("device_token.id"))
+    device_id: Mapped[str] = mapped_column(String(64))
+    device_seq: Mapped[int] = mapped_column(Integer)
+    quantity: Mapped[int | None] = mapped_column(Integer)
+    condition: Mapped[str | None] = mapped_column(String(16))
+    seals: Mapped[list[str]] = mapped_column(JSON, default=list)
+    counterpart: Mapped[str | None] = mapped_column(String(120))
+    container: Mapped[str | None] = mapped_column(String(16))
+    ref_event_id: Mapped[str | None] = mapped_column(String(36))
+    note: Mapped[str] = mapped_column(Text, default="")
+    kabkota_code: Mapped[str] = mapped_column(String(13), index=True)
+    # SHA-256 of what the client sent: tells a resend (duplicate) from a clash (conflict).
+    content_digest: Mapped[str] = mapped_column(String(64))
+    prev_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class ItemStateRow(db.Model):
+    """Where an item is now, kept up to date on ingest (the event log is not rescanned)."""
+
+    __tablename__ = "item_state"
+
+    serial: Mapped[str] = mapped_column(ForeignKey("item.serial"), primary_key=True)
+    kabkota_code: Mapped[str] = mapped_column(String(13), index=True)
+    destination: Mapped[str] = mapped_column(String(16), index=True)
+    holder: Mapped[str | None] = mapped_column(String(16), index=True)
+    transit_to: Mapped[str | None] = mapped_column(String(16))
+    stage: Mapped[str] = mapped_column(String(12), index=True)
+    condition: Mapped[str] = mapped_column(String(16), default="baik")
+    item_seq: Mapped[int] = mapped_column(Integer, default=0)
+    last_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    last_event_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    state: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class TpsTallyRow(db.Model):
+    """Per TPS: what arrived per item type and race, kept up to date on ingest."""
+
+    __tablename__ = "tps_tally"
+
+    tps: Mapped[str] = mapped_column(String(13), primary_key=True)
+    kabkota_code: Mapped[str] = mapped_column(String(13), index=True)
+    tally: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class FindingRow(db.Model):
+    """A finding against the enam tepat, with the events that prove it. Append-only."""
+
+    __tablename__ = "finding"
+    __table_args__ = (Index("ix_finding_region", "kabkota_code", "principle", "severity"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    code: Mapped[str] = mapped_column(String(40), index=True)
+    principle: Mapped[str] = mapped_column(String(16))
+    severity: Mapped[str] = mapped_column(String(10))
+    message: Mapped[str] = mapped_column(Text)
+    serial: Mapped[str | None] = mapped_column(String(16), index=True)
+    tps: Mapped[str | None] = mapped_column(String(13), index=True)
+    node: Mapped[str | None] = mapped_column(String(16), index=True)
+    region_code: Mapped[str] = mapped_column(String(13), index=True)
+    kabkota_code: Mapped[str] = mapped_column(String(13))
+    event_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Device(db.Model):
+    """A scanner seen by the server: the last sequence number, to report gaps."""
+
+    __tablename__ = "device"
+
+    device_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user_account.id"))
+    max_seq: Mapped[int] = mapped_column(Integer, default=0)
+    seen: Mapped[int] = mapped_column(Integer, default=0)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LedgerEntry(db.Model):
+    """A leaf of the global Merkle log; the index is assigned by the one integrator."""
+
+    __tablename__ = "ledger_entry"
+
+    idx: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("custody_event.event_id"), unique=True)
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class Checkpoint(db.Model):
+    """A signed tree head of the Merkle log (C2SP checkpoint note)."""
+
+    __tablename__ = "ledger_checkpoint"
+
+    tree_size: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    root: Mapped[bytes] = mapped_column(LargeBinary(32))
+    note: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

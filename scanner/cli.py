@@ -1,0 +1,297 @@
+"""``tepat-scan``: the courier's command-line client.
+
+    tepat-scan config --server URL --token TOKEN --node NODE --action terima
+    tepat-scan keys-import keys.json     # or: tepat-scan fetch (keys + plan slice)
+    tepat-scan run --source camera:0|video:PATH|images:DIR|stdin [--count N ...]
+    tepat-scan status
+    tepat-scan sync
+
+Exit codes: 0 done, 1 error, 2 usage, 3 token refused, 4 server unreachable (scans kept).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import threading
+from collections.abc import Sequence
+from typing import TextIO
+
+import httpx
+
+from scanner.client import BELL, CourierSession, Debouncer, ScanOptions
+from scanner.config import ClientConfig, ClientHome
+from scanner.decode import Pipeline
+from scanner.errors import AuthError, ScanError, ServerUnavailable
+from scanner.outbox import Outbox
+from scanner.plan import ACTIONS, CONDITIONS
+from scanner.sources import open_source
+from scanner.sync import ScanApi, Syncer, SyncReport
+from scanner.verify import KeyringVerifier, load_keyring
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_AUTH, EXIT_UNREACHABLE = 0, 1, 2, 3, 4
+
+
+class _Console:
+    """Where the client writes; rings the bell on problems only on a terminal."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.lock = threading.Lock()
+        isatty = getattr(out, "isatty", None)
+        self.tty = bool(isatty and isatty())
+
+    def say(self, text: str, bell: bool = False) -> None:
+        with self.lock:
+            self.out.write(text + (BELL if bell and self.tty else "") + "\n")
+            self.out.flush()
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tepat-scan",
+        description="Klien kurir Tepat: pindai label logistik pemilu, periksa, kirim ke server.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="PERINTAH")
+
+    config = commands.add_parser("config", help="simpan server, token, node dan aksi")
+    config.add_argument("--server", help="alamat server, mis. https://tepat.example")
+    config.add_argument("--token", help="token perangkat")
+    config.add_argument("--node", help="kode node, mis. 62.10.05")
+    config.add_argument("--action", choices=ACTIONS, help="aksi bawaan")
+    config.add_argument(
+        "--dedupe-seconds",
+        type=float,
+        help="label yang sama dalam N detik dihitung satu scan (bawaan 3)",
+    )
+
+    keys = commands.add_parser("keys-import", help="impor kunci publik dari berkas JSON")
+    keys.add_argument("file", help="berkas kunci publik yang diekspor server")
+
+    commands.add_parser("fetch", help="unduh kunci publik dan rencana node dari server")
+
+    run = commands.add_parser("run", help="pindai terus-menerus")
+    run.add_argument(
+        "--source", required=True, help="camera:0 | video:PATH | images:DIR[,FILE...] | stdin"
+    )
+    run.add_argument("--action", choices=ACTIONS, help="aksi untuk sesi ini")
+    run.add_argument("--count", type=int, help="jumlah yang dihitung (mis. lembar surat suara)")
+    run.add_argument("--condition", choices=CONDITIONS, help="kondisi barang")
+    run.add_argument(
+        "--seal", action="append", default=[], metavar="NOMOR", help="nomor segel (boleh diulang)"
+    )
+    run.add_argument("--counterpart", help="pihak lain serah terima (nama atau node)")
+    run.add_argument("--container", help="teks QR wadah/kit tujuan pengemasan (aksi kemas)")
+    run.add_argument("--note", default="", help="catatan")
+    run.add_argument("--dedupe-seconds", type=float, help="jendela label sama (detik)")
+    run.add_argument("--no-sync", action="store_true", help="jangan kirim ke server")
+    run.add_argument("--sync-interval", type=float, default=5.0, help=argparse.SUPPRESS)
+
+    commands.add_parser("status", help="tampilkan scan yang menunggu dan yang ditolak")
+    sync = commands.add_parser("sync", help="kirim scan yang menunggu sekarang")
+    sync.add_argument("--attempts", type=int, default=5, help="percobaan maksimum")
+    return parser
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    stdout: TextIO | None = None,
+    home: ClientHome | None = None,
+) -> int:
+    """Entry point of ``tepat-scan``; returns the exit code."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = _parser().parse_args(argv)
+    console = _Console(stdout or sys.stdout)
+    app = _App(home or ClientHome(), console, transport)
+    try:
+        return int(getattr(app, "cmd_" + args.command.replace("-", "_"))(args))
+    except AuthError as error:
+        console.say(f"GAGAL   {error}", bell=True)
+        return EXIT_AUTH
+    except ServerUnavailable as error:
+        console.say(f"TERTUNDA {error}")
+        return EXIT_UNREACHABLE
+    except ScanError as error:
+        console.say(f"GAGAL   {error}")
+        return EXIT_ERROR
+
+
+class _App:
+    def __init__(
+        self, home: ClientHome, console: _Console, transport: httpx.BaseTransport | None
+    ) -> None:
+        self.home = home
+        self.console = console
+        self.transport = transport
+
+    def _api(self, config: ClientConfig) -> ScanApi:
+        return ScanApi(config.server, config.token, config.device_id, transport=self.transport)
+
+    def cmd_config(self, args: argparse.Namespace) -> int:
+        config = self.home.configure(
+            server=args.server,
+            token=args.token,
+            node=args.node,
+            action=args.action,
+            dedupe_seconds=args.dedupe_seconds,
+        )
+        self.console.say(
+            f"Tersimpan di {self.home.config_path}\n"
+            f"  server {config.server}\n  node   {config.node}\n  aksi   {config.action}\n"
+            f"  token  ****{config.token[-4:]}\n  perangkat {config.device_id}"
+        )
+        return EXIT_OK
+
+    def cmd_keys_import(self, args: argparse.Namespace) -> int:
+        try:
+            with open(args.file, encoding="utf-8") as handle:
+                text = handle.read()
+        except OSError as error:
+            self.console.say(f"GAGAL   tidak dapat membaca {args.file}: {error}")
+            return EXIT_ERROR
+        keyring = load_keyring(text)
+        self.home.save_keys(text)
+        self.console.say(f"OK      {len(keyring)} kunci publik diimpor")
+        return EXIT_OK
+
+    def cmd_fetch(self, args: argparse.Namespace) -> int:
+        config = self.home.load_config()
+        with self._api(config) as api:
+            keys = api.get_keys()
+            keyring = load_keyring(keys)
+            self.home.save_keys(keys)
+            plan = self.home.save_plan(api.get_plan_slice(config.node))
+        self.console.say(
+            f"OK      {len(keyring)} kunci publik; rencana node {plan.node}: "
+            f"{len(plan.destinations)} tujuan, {len(plan.voided)} label void"
+        )
+        return EXIT_OK
+
+    def cmd_status(self, args: argparse.Namespace) -> int:
+        config = self.home.load_config()
+        keys = self.home.load_keys()
+        plan = self.home.load_plan()
+        with Outbox(self.home.outbox_path) as outbox:
+            pending, oldest, problems = outbox.count(), outbox.oldest_time(), outbox.problems()
+            last_seq = outbox.last_seq()
+        key_line = "belum diimpor" if keys is None else f"{len(json.loads(keys)['keys'])} kunci"
+        plan_line = (
+            "belum diunduh"
+            if plan is None
+            else f"node {plan.node} ({plan.kind}), {len(plan.destinations)} tujuan, "
+            f"{len(plan.voided)} void"
+        )
+        lines = [
+            f"Perangkat {config.device_id}  node {config.node}  aksi {config.action}",
+            f"Server    {config.server}",
+            f"Kunci     {key_line}",
+            f"Rencana   {plan_line}",
+            f"Menunggu  {pending} scan"
+            + (f" (tertua {oldest})" if oldest else "")
+            + f"; nomor urut terakhir {last_seq}",
+            f"Masalah   {len(problems)} scan ditolak server" + (":" if problems else ""),
+        ]
+        for problem in problems:
+            event = problem.event
+            lines.append(
+                f"  #{event.device_seq} {event.device_time} {event.action} "
+                f"{event.label[:24]}... {problem.status} {problem.code}: {problem.message}"
+            )
+            lines += [f"      - {f.get('message', f.get('code', ''))}" for f in problem.findings]
+        self.console.say("\n".join(lines))
+        return EXIT_OK
+
+    def cmd_sync(self, args: argparse.Namespace) -> int:
+        config = self.home.load_config()
+        with Outbox(self.home.outbox_path) as outbox, self._api(config) as api:
+            report = Syncer(outbox, api, max_attempts=args.attempts).sync()
+        self.console.say(_report_line(report))
+        return EXIT_OK
+
+    def cmd_run(self, args: argparse.Namespace) -> int:
+        config = self.home.load_config()
+        options = ScanOptions(
+            action=args.action or config.action,
+            node=config.node,
+            quantity=args.count,
+            condition=args.condition,
+            seals=tuple(args.seal),
+            counterpart=args.counterpart,
+            container=args.container,
+            note=args.note,
+        )
+        plan = self.home.load_plan()
+        if plan is not None and plan.node != config.node:
+            self.console.say(
+                f"PERIKSA rencana tersimpan untuk node {plan.node}, bukan "
+                f"{config.node}: jalankan 'tepat-scan fetch'"
+            )
+            plan = None
+        window = config.dedupe_seconds if args.dedupe_seconds is None else args.dedupe_seconds
+        source = open_source(args.source)
+        outbox = Outbox(self.home.outbox_path)
+        session = CourierSession(
+            outbox, KeyringVerifier(self.home.load_keys()), options, plan, Debouncer(window)
+        )
+        stop = threading.Event()
+        worker = None if args.no_sync else self._start_sync(config, stop, args.sync_interval)
+        self.console.say(
+            f"Memindai dari {args.source}: aksi {options.action} di node "
+            f"{options.node}. Ctrl+C untuk berhenti."
+        )
+        pipeline = Pipeline()
+        try:
+            for frame in source.frames():
+                if frame.text is not None:
+                    payloads: list[str | bytes] = [frame.text]
+                else:
+                    payloads = [d.payload for d in pipeline.decode(frame.image)]
+                for payload in payloads:
+                    outcome = session.see(payload)
+                    if outcome is not None:
+                        self.console.say(outcome.line(), bell=outcome.has_error)
+        except KeyboardInterrupt:
+            self.console.say("Berhenti.")
+        finally:
+            source.close()
+            stop.set()
+            if worker is not None:
+                worker.join()
+            outbox.close()
+        if args.no_sync:
+            return EXIT_OK
+        with Outbox(self.home.outbox_path) as outbox, self._api(config) as api:
+            report = Syncer(outbox, api, max_attempts=3).sync()
+        self.console.say(_report_line(report))
+        return EXIT_OK
+
+    def _start_sync(
+        self, config: ClientConfig, stop: threading.Event, interval: float
+    ) -> threading.Thread:
+        def loop() -> None:
+            with Outbox(self.home.outbox_path) as outbox, self._api(config) as api:
+                try:
+                    Syncer(outbox, api).run_forever(
+                        stop, interval, lambda r: self.console.say(_report_line(r))
+                    )
+                except ScanError as error:
+                    self.console.say(f"GAGAL   sinkron berhenti: {error}", bell=True)
+
+        thread = threading.Thread(target=loop, name="tepat-sync", daemon=True)
+        thread.start()
+        return thread
+
+
+def _report_line(report: SyncReport) -> str:
+    return (
+        f"SINKRON terkirim {report.sent}, diterima server {report.acknowledged}, "
+        f"ditolak {report.refused}, masih menunggu {report.remaining}"
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
