@@ -16,6 +16,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     from app import web
     from app.auth import cli as auth_cli
+    from app.custody import cli as custody_cli
     from app.items import cli as items_cli
     from app.extensions import babel, csrf, db, limiter, login_manager, migrate
     from app.plan import cli as plan_cli
@@ -33,4 +34,5 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     auth_cli.init_app(app)
     plan_cli.init_app(app)
     items_cli.init_app(app)
+    custody_cli.init_app(app)
     return app

@@ -20,6 +20,7 @@ ENV_OVERRIDES: dict[str, str] = {
     "TEPAT_NOW": "TEPAT_NOW",
     "TEPAT_RATELIMIT_STORAGE_URI": "RATELIMIT_STORAGE_URI",
     "TEPAT_SHARED_DATA": "TEPAT_SHARED_DATA",
+    "TEPAT_PROXY_FIX": "TEPAT_PROXY_FIX",
 }
 
 
@@ -49,6 +50,11 @@ def load_config(instance_path: str, test_config: dict[str, Any] | None = None) -
         "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
+        # Secure cookies need HTTPS end to end (TEPAT_HTTPS=1); fixed per app, never per request.
+        "SESSION_COOKIE_SECURE": False,
+        "REMEMBER_COOKIE_SECURE": False,
+        # Number of reverse proxies whose X-Forwarded-* headers are trusted (0: none).
+        "TEPAT_PROXY_FIX": 0,
         "REMEMBER_COOKIE_HTTPONLY": True,
         "WTF_CSRF_TIME_LIMIT": None,
         "BABEL_DEFAULT_LOCALE": "id",
@@ -63,6 +69,8 @@ def load_config(instance_path: str, test_config: dict[str, Any] | None = None) -
     for env_name, key in ENV_OVERRIDES.items():
         if os.environ.get(env_name):
             config[key] = os.environ[env_name]
+    if os.environ.get("TEPAT_HTTPS") == "1":
+        config["SESSION_COOKIE_SECURE"] = config["REMEMBER_COOKIE_SECURE"] = True
     if test_config:
         config.update(test_config)
     if not config.get("SECRET_KEY"):

@@ -7,7 +7,8 @@
     ├── Unauthorized           401 no or bad credentials
     ├── Forbidden              403 role may not do this
     ├── NotFound               404 missing, or outside the user's region scope
-    └── Conflict               409 clashes with what is stored
+    ├── Conflict               409 clashes with what is stored
+    └── PayloadTooLarge        413 more than one request may carry
 """
 
 from __future__ import annotations
@@ -102,3 +103,10 @@ class Conflict(TepatError):
 
     status = 409
     code = "conflict"
+
+
+class PayloadTooLarge(TepatError):
+    """More than one request may carry (e.g. over 500 scan events)."""
+
+    status = 413
+    code = "payload_too_large"

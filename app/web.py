@@ -9,11 +9,22 @@ import uuid
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Flask, Response, jsonify, redirect, render_template, request, session, url_for
+from flask import (
+    Flask,
+    Response,
+    has_request_context,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import format_date, format_datetime, format_decimal
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.auth.access import acting_user, wants_json
 from app.errors import TepatError
@@ -28,21 +39,29 @@ CSP = (
     "form-action 'self'; frame-ancestors 'none'"
 )
 
+
+def N_(message: str) -> str:  # the gettext name for "mark now, translate where shown"
+    """Mark a message for the catalogue; it is translated where it is shown."""
+    return message
+
+
 HTTP_MESSAGES = {
-    400: "Permintaan tidak dapat dibaca.",
-    401: "Silakan masuk terlebih dahulu.",
-    403: "Anda tidak berwenang.",
-    404: "Halaman atau data tidak ditemukan.",
-    405: "Metode tidak diizinkan.",
-    409: "Bertentangan dengan data yang tersimpan.",
-    413: "Berkas atau permintaan terlalu besar.",
-    422: "Data tidak sah.",
-    429: "Terlalu banyak percobaan; tunggu sebentar.",
+    400: N_("Permintaan tidak dapat dibaca."),
+    401: N_("Silakan masuk terlebih dahulu."),
+    403: N_("Anda tidak berwenang."),
+    404: N_("Halaman atau data tidak ditemukan."),
+    405: N_("Metode tidak diizinkan."),
+    409: N_("Bertentangan dengan data yang tersimpan."),
+    413: N_("Berkas atau permintaan terlalu besar (paling besar %(size)s MB)."),
+    422: N_("Data tidak sah."),
+    429: N_("Terlalu banyak percobaan; tunggu sebentar lalu coba lagi."),
 }
 
 
 def select_locale() -> str:
     """Indonesian first; English when chosen (cookie/session) or preferred by the browser."""
+    if not has_request_context():  # CLI and background work speak Indonesian
+        return "id"
     chosen = request.args.get("lang") or session.get("lang")
     if chosen in ("id", "en"):
         return str(chosen)
@@ -51,7 +70,7 @@ def select_locale() -> str:
 
 def select_timezone() -> str:
     """Show times in the zone of the user's region (WIB, WITA or WIT)."""
-    user = acting_user()
+    user = acting_user() if has_request_context() else None
     return zone_for_region(user.scope_code) if user is not None else "Asia/Jakarta"
 
 
@@ -68,11 +87,19 @@ def _error_response(status: int, code: str, message: str,
 
 def init_app(app: Flask) -> None:
     """Register blueprints, error handlers, the user loader and security headers."""
+    from app.admin.views import bp as admin_bp
     from app.auth.views import bp as auth_bp
     from app.plan.views import bp as plan_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(plan_bp)
+    app.register_blueprint(admin_bp)
+    if app.config.get("TEPAT_PROXY_FIX"):
+        # Behind N reverse proxies: trust their X-Forwarded-For/-Proto/-Host, so is_secure,
+        # the client address (rate limits) and external URLs are right.
+        hops = int(app.config["TEPAT_PROXY_FIX"])
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     for name in ("items", "custody", "desk", "api"):
         if importlib.util.find_spec(f"app.{name}.views") is None:
             continue
@@ -87,9 +114,11 @@ def init_app(app: Flask) -> None:
         from app.auth.models import User
 
         try:
-            return db.session.get(User, uuid.UUID(user_id))
+            user = db.session.get(User, uuid.UUID(user_id))
         except ValueError:
             return None
+        # A deactivated account loses its open sessions at once, not at the next sign-in.
+        return user if user is not None and user.active else None
 
     login_manager.login_view = "auth.login"
     login_manager.login_message = ""
@@ -110,14 +139,18 @@ def init_app(app: Flask) -> None:
         status = exc.code or 500
         if status == 401 and not wants_json():
             return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        message = HTTP_MESSAGES.get(status)
+        size = (app.config.get("MAX_CONTENT_LENGTH") or 0) / (1024 * 1024)
         return _error_response(status, exc.name.lower().replace(" ", "_"),
-                               HTTP_MESSAGES.get(status, exc.description or exc.name))
+                               _(message, size=f"{size:g}") if message
+                               else exc.description or exc.name)
 
     @app.errorhandler(Exception)
     def handle_unexpected(exc: Exception) -> Any:
         db.session.rollback()
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return _error_response(500, "internal", "Terjadi kesalahan pada server; data Anda tidak hilang, coba lagi.")
+        return _error_response(500, "internal",
+                               _("Terjadi kesalahan pada server; data Anda tidak hilang, coba lagi."))
 
     @app.after_request
     def security_headers(response: Response) -> Response:
@@ -128,10 +161,6 @@ def init_app(app: Flask) -> None:
         if request.is_secure:
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         return response
-
-    @app.before_request
-    def secure_cookies() -> None:
-        app.config["SESSION_COOKIE_SECURE"] = request.is_secure
 
     @app.template_filter("angka")
     def angka(value: Any) -> str:

@@ -37,9 +37,6 @@ class Field(StrEnum):
     DESTINATION = "destination"  # "Tujuan: 6210052016001"
 
 
-HEADING_FIELDS = frozenset({Field.ITEM_TYPE, Field.TPS})
-
-
 @dataclass(frozen=True, slots=True)
 class FontSpec:
     """A built-in PDF font and its size in points."""
@@ -73,6 +70,7 @@ class LabelLayout:
     qr_position: Literal["left", "top"]
     band_height: float
     heading_font: FontSpec
+    tps_font: FontSpec
     body_font: FontSpec
     serial_font: FontSpec
     band_font: FontSpec
@@ -113,10 +111,15 @@ class LabelLayout:
     @property
     def text_height(self) -> float:
         """Height taken by the text lines of one label."""
-        return sum(
-            (self.heading_font if f in HEADING_FIELDS else self.body_font).leading
-            for f in self.fields
-        )
+        return sum(self.font_for(field).leading for field in self.fields)
+
+    def font_for(self, field: Field) -> FontSpec:
+        """The font a field's line is set in."""
+        if field is Field.TPS:
+            return self.tps_font
+        if field is Field.ITEM_TYPE:
+            return self.heading_font
+        return self.body_font
 
     def cell_origin(self, index: int) -> tuple[float, float]:
         """Bottom-left corner of cell ``index`` (row by row from the top left)."""
@@ -156,11 +159,12 @@ A4_STICKER = LabelLayout(
     cell_width=99.1 * mm,
     cell_height=67.7 * mm,
     padding=2.5 * mm,
-    qr_side=40 * mm,
+    qr_side=44 * mm,
     qr_position="left",
     band_height=7 * mm,
-    heading_font=FontSpec(_HELVETICA_BOLD, 13),
-    body_font=FontSpec(_HELVETICA, 9),
+    heading_font=FontSpec(_HELVETICA_BOLD, 14),
+    tps_font=FontSpec(_HELVETICA_BOLD, 22),
+    body_font=FontSpec(_HELVETICA, 10),
     serial_font=FontSpec(_COURIER_BOLD, 9),
     band_font=FontSpec(_HELVETICA_BOLD, 11),
     fields=ALL_FIELDS,
@@ -184,7 +188,8 @@ THERMAL_100x150 = LabelLayout(
     qr_position="top",
     band_height=12 * mm,
     heading_font=FontSpec(_HELVETICA_BOLD, 18),
-    body_font=FontSpec(_HELVETICA, 11),
+    tps_font=FontSpec(_HELVETICA_BOLD, 28),
+    body_font=FontSpec(_HELVETICA, 12),
     serial_font=FontSpec(_COURIER_BOLD, 12),
     band_font=FontSpec(_HELVETICA_BOLD, 16),
     fields=ALL_FIELDS,
@@ -208,7 +213,8 @@ THERMAL_100x50 = LabelLayout(
     qr_position="left",
     band_height=5 * mm,
     heading_font=FontSpec(_HELVETICA_BOLD, 10),
-    body_font=FontSpec(_HELVETICA, 7),
+    tps_font=FontSpec(_HELVETICA_BOLD, 14),
+    body_font=FontSpec(_HELVETICA, 8),
     serial_font=FontSpec(_COURIER_BOLD, 7),
     band_font=FontSpec(_HELVETICA_BOLD, 8),
     fields=(

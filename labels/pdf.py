@@ -8,6 +8,7 @@ checked against its file. QR codes are vector paths; fonts are the PDF built-ins
 from __future__ import annotations
 
 import os
+import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -27,7 +28,6 @@ from labels.documents import (
 from labels.errors import LayoutError
 from labels.layouts import (
     A4_DOCUMENT,
-    HEADING_FIELDS,
     DocumentLayout,
     Field,
     FontSpec,
@@ -40,10 +40,34 @@ _ELLIPSIS = "\u2026"
 _GREY = Color(0.55, 0.55, 0.55)
 
 
-def _open_canvas(out: Output, width: float, height: float) -> Canvas:
+class _Flate:
+    """Deflate stream filter at a chosen zlib level (reportlab's uses the default, 6)."""
+
+    pdfname = "FlateDecode"
+
+    def __init__(self, level: int) -> None:
+        self.level = level
+
+    def encode(self, text: str | bytes) -> bytes:
+        """Compress a stream's content."""
+        data = text.encode("utf-8") if isinstance(text, str) else text
+        return zlib.compress(data, self.level)
+
+    def decode(self, encoded: bytes) -> bytes:
+        """Decompress a stream's content."""
+        return zlib.decompress(encoded)
+
+
+def _open_canvas(out: Output, width: float, height: float, compress_level: int) -> Canvas:
     target = os.fspath(out) if isinstance(out, str | os.PathLike) else out
     # invariant=1: no timestamps or random ids, so equal input gives equal bytes.
-    return Canvas(target, pagesize=(width, height), pageCompression=1, invariant=1)
+    canvas = Canvas(target, pagesize=(width, height), pageCompression=0, invariant=1)
+    # With page compression off, page streams take the document's default filters.
+    # Setting them on this document (not reportlab's global rl_config.useA85) gives
+    # binary Flate streams without ASCII85, which adds a quarter to the size and most
+    # of the write time, and leaves other canvases in the process as they were.
+    canvas._doc.defaultStreamFilters = [_Flate(compress_level)]
+    return canvas
 
 
 def _fit(text: str, font: FontSpec, width: float, min_size: float) -> tuple[str, float]:
@@ -51,7 +75,8 @@ def _fit(text: str, font: FontSpec, width: float, min_size: float) -> tuple[str,
     natural = stringWidth(text, font.name, font.size)
     if natural <= width:
         return text, font.size
-    size = max(min_size, font.size * width / natural)
+    # A hair under the exact ratio so rounding cannot push the text back over.
+    size = max(min_size, font.size * width / natural * 0.995)
     if stringWidth(text, font.name, size) <= width:
         return text, size
     while text and stringWidth(text + _ELLIPSIS, font.name, size) > width:
@@ -72,6 +97,19 @@ class _LabelPainter:
         self.canvas = canvas
         self.layout = layout
         self._colours: dict[str, tuple[Color, Color]] = {}
+        self._font: tuple[str, float] | None = None
+        self._fitted: dict[tuple[str, str, float, float], tuple[str, float]] = {}
+
+    def new_page(self) -> None:
+        """Forget the current font: a new page starts from reportlab's defaults."""
+        self._font = None
+
+    def _set_font(self, name: str, size: float) -> None:
+        # Each setFont writes operators; labels switch between a few fonts, so skip
+        # the calls that would not change anything.
+        if self._font != (name, size):
+            self.canvas.setFont(name, size)
+            self._font = (name, size)
 
     def _band_colours(self, hex_colour: str) -> tuple[Color, Color]:
         colours = self._colours.get(hex_colour)
@@ -115,9 +153,9 @@ class _LabelPainter:
             canvas.rect(x, top - band, width, band, stroke=0, fill=1)
             font = layout.band_font
             label = f"PEMILIHAN {(item.race_name or '').upper()}".strip()
-            text, size = _fit(label, font, width - 2 * pad, layout.min_font_size)
+            text, size = self._fit(label, font, width - 2 * pad)
             canvas.setFillColor(foreground)
-            canvas.setFont(font.name, size)
+            self._set_font(font.name, size)
             canvas.drawString(x + pad, top - band / 2 - size * 0.35, text)
             canvas.setFillColor(black)
 
@@ -136,20 +174,44 @@ class _LabelPainter:
 
         font = layout.serial_font
         serial, size = _fit(item.serial, font, side, layout.min_font_size)
-        canvas.setFont(font.name, size)
+        self._set_font(font.name, size)
         canvas.drawCentredString(qr_x + side / 2, qr_y - size, serial)
 
         text_width = x + width - pad - text_x
-        cursor = text_top
+        lines: list[tuple[str, FontSpec, float]] = []
         for field in layout.fields:
             line = self._field_text(field, item)
-            if not line:
-                continue
-            font = layout.heading_font if field in HEADING_FIELDS else layout.body_font
-            line, size = _fit(line, font, text_width, layout.min_font_size)
-            canvas.setFont(font.name, size)
-            canvas.drawString(text_x, cursor - font.size, line)
-            cursor -= font.leading
+            if line:
+                font = layout.font_for(field)
+                line, size = self._fit(line, font, text_width)
+                lines.append((line, font, size))
+        if not lines:
+            return
+        # One text object per label: each line moves down by the leading (T*), set so
+        # that every baseline lands where the layout puts it.
+        first_font = lines[0][1]
+        text = canvas.beginText(text_x, text_top - first_font.size)
+        current: tuple[str, float, float] | None = None
+        for index, (line, font, size) in enumerate(lines):
+            following = lines[index + 1][1] if index + 1 < len(lines) else font
+            leading = font.leading - font.size + following.size
+            if current != (font.name, size, leading):
+                text.setFont(font.name, size, leading)
+                current = (font.name, size, leading)
+            text.textLine(line)
+        canvas.drawText(text)
+        self._font = None  # the text object's font does not outlive it
+
+    def _fit(self, text: str, font: FontSpec, width: float) -> tuple[str, float]:
+        # Region names and item types repeat on thousands of labels.
+        key = (text, font.name, font.size, width)
+        fitted = self._fitted.get(key)
+        if fitted is None:
+            if len(self._fitted) > 4096:
+                self._fitted.clear()
+            fitted = _fit(text, font, width, self.layout.min_font_size)
+            self._fitted[key] = fitted
+        return fitted
 
 
 def write_labels(
@@ -157,18 +219,22 @@ def write_labels(
     layout: LabelLayout,
     out: Output,
     progress: Callable[[int], None] | None = None,
+    *,
+    compress_level: int = 6,
 ) -> int:
     """Write labels into a PDF in the layout's grid; return how many were written.
 
-    ``progress`` is called with the running count after each finished page.
+    ``progress`` is called with the running count after each finished page;
+    ``compress_level`` is the zlib level of page streams (1 is fastest, 9 smallest).
     """
-    canvas = _open_canvas(out, layout.page_width, layout.page_height)
+    canvas = _open_canvas(out, layout.page_width, layout.page_height, compress_level)
     painter = _LabelPainter(canvas, layout)
     per_page = layout.per_page
     count = 0
     for item in items:
         if count and count % per_page == 0:
             canvas.showPage()
+            painter.new_page()
             if progress is not None:
                 progress(count)
         x, y = layout.cell_origin(count)
@@ -324,10 +390,20 @@ _KIT_COLUMNS = (
 
 def write_kit_manifest(kit: KitManifest, out: Output, layout: DocumentLayout = A4_DOCUMENT) -> int:
     """Write the packing list of one TPS kit with the kit's QR code; return page count."""
-    canvas = _open_canvas(out, layout.page_width, layout.page_height)
+    canvas = _open_canvas(out, layout.page_width, layout.page_height, 6)
     painter = _DocumentPainter(canvas, layout)
     body, title = layout.body_font, layout.title_font
-    header_bottom = painter.top - layout.qr_side - 2 * layout.small_font.leading
+    details = (
+        ("TPS", kit.tps_number),
+        ("Desa/Kelurahan (PPS)", kit.desa),
+        ("Kecamatan (PPK)", kit.kecamatan),
+        ("Kabupaten/Kota", kit.kabupaten),
+        ("Provinsi", kit.provinsi),
+        ("Kode tujuan", kit.destination_code),
+    )
+    details_bottom = painter.top - title.size - body.leading * (2.8 + len(details))
+    qr_bottom = painter.top - layout.qr_side - layout.small_font.leading
+    header_bottom = min(details_bottom, qr_bottom) - 2 * mm
     other_top = painter.top - title.leading * 1.5
     tail_height = 30 * mm
     pages = _plan_pages(
@@ -352,14 +428,7 @@ def write_kit_manifest(kit: KitManifest, out: Output, layout: DocumentLayout = A
             y -= body.leading * 1.2
             painter.text(painter.left, y, kit.election_name, body)
             y -= body.leading * 1.6
-            for label, value in (
-                ("TPS", kit.tps_number),
-                ("Desa/Kelurahan (PPS)", kit.desa),
-                ("Kecamatan (PPK)", kit.kecamatan),
-                ("Kabupaten/Kota", kit.kabupaten),
-                ("Provinsi", kit.provinsi),
-                ("Kode tujuan", kit.destination_code),
-            ):
+            for label, value in details:
                 painter.text(painter.left, y, label, body)
                 painter.text(painter.left + 42 * mm, y, f": {value}", body)
                 y -= body.leading
@@ -389,12 +458,12 @@ def write_kit_manifest(kit: KitManifest, out: Output, layout: DocumentLayout = A
 
 _HANDOVER_COLUMNS = (
     _Column("No", 10, "centre"),
-    _Column("Jenis Logistik", 46),
-    _Column("Pemilihan", 24),
-    _Column("Jumlah Rencana", 24, "centre"),
-    _Column("Jumlah Diterima", 24, "centre"),
-    _Column("Kondisi", 22, "centre"),
-    _Column("Nomor Segel", 30, "centre"),
+    _Column("Jenis Logistik", 42),
+    _Column("Pemilihan", 22),
+    _Column("Jumlah Rencana", 25, "centre"),
+    _Column("Jumlah Diterima", 25, "centre"),
+    _Column("Kondisi", 24, "centre"),
+    _Column("Nomor Segel", 32, "centre"),
 )
 
 
@@ -402,7 +471,7 @@ def write_handover_form(
     form: HandoverForm, out: Output, layout: DocumentLayout = A4_DOCUMENT
 ) -> int:
     """Write the berita acara serah terima of one leg; return the page count."""
-    canvas = _open_canvas(out, layout.page_width, layout.page_height)
+    canvas = _open_canvas(out, layout.page_width, layout.page_height, 6)
     painter = _DocumentPainter(canvas, layout)
     body, title = layout.body_font, layout.title_font
 
@@ -446,7 +515,7 @@ def write_handover_form(
         (str(number), line.item_type_name, line.race_name or "-", line.planned_quantity)
         for number, line in enumerate(form.lines, start=1)
     ]
-    footer = f"BAST {form.document_number}: {form.sender.name} kepada {form.receiver.name}"
+    footer = f"{form.document_number}: {form.sender.name} kepada {form.receiver.name}"
 
     for page_number, (start, end) in enumerate(pages, start=1):
         if page_number == 1:

@@ -18,6 +18,7 @@ between threads is safe.
 from __future__ import annotations
 
 import functools
+import operator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -286,16 +287,19 @@ def _best_mask(bits: BoolMatrix, plan: _VersionPlan) -> int:
 def _penalties(candidates: BoolMatrix) -> npt.NDArray[np.int64]:
     """Mask penalty per candidate, equal to qrcode.util.lost_point for each."""
     count, n, _ = candidates.shape
-    # Bit-sliced lines: for module index k along a line, one bit per line (every row and
-    # every column of every candidate) packed into 64-bit words, each candidate's lines
-    # in words of their own. Shifting along a line is then slicing along k, and rules
-    # N1 and N3 become a few dozen word operations instead of per-module work.
-    words = -(-2 * n // 64)
-    lines = np.zeros((n, count, words * 64), dtype=np.bool_)
-    lines[:, :, :n] = candidates.transpose(2, 0, 1)  # rows: k is the column
-    lines[:, :, n : 2 * n] = candidates.transpose(1, 0, 2)  # columns: k is the row
-    dark = np.packbits(lines, axis=2).view(np.uint64)
-    valid = np.packbits(np.arange(words * 64) < 2 * n).view(np.uint64)
+    # Bit-sliced lines: for each module index k along a line, one bit per line packed
+    # into 64-bit words, line j of a group at bit j % 64 of word j // 64. The rows of a
+    # candidate form one group (k is the column, the bit is the row), its columns
+    # another (k is the row). Shifting along a line is then slicing along k, and a
+    # whole rule is a few dozen operations on a (n, 8, words) array.
+    words = -(-n // 64)
+    group = 64 * words
+    lines = np.zeros((n, count, 2 * group), dtype=np.bool_)
+    lines[:, :, :n] = candidates.transpose(2, 0, 1)
+    lines[:, :, group : group + n] = candidates.transpose(1, 0, 2)
+    dark = np.packbits(lines, axis=2, bitorder="little").view("<u8")
+    one_group = np.arange(group) < n
+    valid = np.packbits(np.tile(one_group, 2), bitorder="little").view("<u8")
     light = ~dark & valid
 
     # N1: a run of L >= 5 same-coloured modules costs L - 2: one for each module from
@@ -304,7 +308,6 @@ def _penalties(candidates: BoolMatrix) -> npt.NDArray[np.int64]:
     same[1:] = ~(dark[1:] ^ dark[:-1]) & valid
     fifth_or_later = same[4:] & same[3:-1] & same[2:-2] & same[1:-3]
     fifth = fifth_or_later & ~same[:-4]
-    n1 = _popcount(fifth_or_later) + 2 * _popcount(fifth)
 
     # N3: dark-light-dark*3-light-dark (1:1:3:1:1) with four light modules after it or
     # before it, each window inside the line.
@@ -312,23 +315,36 @@ def _penalties(candidates: BoolMatrix) -> npt.NDArray[np.int64]:
     core &= dark[6:]
     after = core[:-4] & light[7:-3] & light[8:-2] & light[9:-1] & light[10:]
     before = core[4:] & light[3:-7] & light[2:-8] & light[1:-9] & light[:-10]
-    n3 = (_popcount(after) + _popcount(before)) * 40
 
-    # N2: each 2x2 block of one colour costs 3.
-    top_left = candidates[:, :-1, :-1]
-    block = (
-        (top_left == candidates[:, 1:, :-1])
-        & (top_left == candidates[:, :-1, 1:])
-        & (top_left == candidates[:, 1:, 1:])
-    )
-    n2 = block.sum(axis=(1, 2)) * 3
+    # N2: each 2x2 block of one colour costs 3. In the row group, bit r of word k is
+    # module (r, k): compare neighbouring k for the horizontal pair, and bit r with
+    # bit r + 1 for the vertical pair.
+    rows = dark[:, :, :words]
+    across = ~(rows[:-1] ^ rows[1:])
+    down = ~(rows ^ _next_bit(rows))
+    not_last_row = np.packbits(np.arange(group) < n - 1, bitorder="little").view("<u8")
+    block = across & _next_bit(across) & down[:-1] & not_last_row
 
     # N4: 10 per full 5% that the dark share departs from 50%, in qrcode's float steps.
-    dark_counts = candidates.sum(axis=(1, 2)).tolist()
-    n4 = np.array([int(abs(float(d) / (n * n) * 100 - 50) / 5) * 10 for d in dark_counts])
+    dark_counts = _popcount(rows).tolist()
+    n4 = [int(abs(float(d) / (n * n) * 100 - 50) / 5) * 10 for d in dark_counts]
 
-    total: npt.NDArray[np.int64] = (n1 + n2 + n3 + n4).astype(np.int64)
+    total: npt.NDArray[np.int64] = (
+        _popcount(fifth_or_later)
+        + 2 * _popcount(fifth)
+        + 40 * (_popcount(after) + _popcount(before))
+        + 3 * _popcount(block)
+        + np.array(n4, dtype=np.int64)
+    )
     return total
+
+
+def _next_bit(words: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """Bit j of the result is bit j + 1 of the input, across the words of a group."""
+    shifted = words >> np.uint64(1)
+    if words.shape[-1] > 1:
+        shifted[..., :-1] |= words[..., 1:] << np.uint64(63)
+    return shifted
 
 
 def _popcount(words: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
@@ -348,33 +364,31 @@ def _rect_strings(size: int) -> tuple[str, ...]:
 def path_operators(matrix: QrMatrix) -> str:
     """PDF rectangles covering the dark modules, in module units with y pointing down.
 
-    Horizontal runs of dark modules become one rectangle each, and runs repeated with the
-    same start and width in consecutive rows are merged into one taller rectangle.
+    Each horizontal run of dark modules is a rectangle, and a run repeated with the same
+    start and width in consecutive rows is merged into one taller rectangle.
     """
-    modules = matrix.modules
     n = matrix.size
-    edges = np.diff(np.pad(modules, ((0, 0), (1, 1))).astype(np.int8), axis=1)
-    start_rows, start_cols = np.nonzero(edges == 1)
-    _, end_cols = np.nonzero(edges == -1)
-    widths = end_cols - start_cols
-    # Group identical runs (start, width) that sit in consecutive rows.
-    order = np.lexsort((start_rows, widths, start_cols))
-    rows_sorted = start_rows[order]
-    cols_sorted = start_cols[order]
-    widths_sorted = widths[order]
-    continues = np.zeros(len(order), dtype=np.bool_)
-    continues[1:] = (
-        (cols_sorted[1:] == cols_sorted[:-1])
-        & (widths_sorted[1:] == widths_sorted[:-1])
-        & (rows_sorted[1:] == rows_sorted[:-1] + 1)
-    )
+    padded = np.zeros((n, n + 2), dtype=np.int8)
+    padded[:, 1:-1] = matrix.modules
+    # Edges alternate +1 (a run starts) and -1 (it ends) along each row.
+    rows, cols = np.nonzero(padded[:, 1:] - padded[:, :-1])
+    run_rows, starts = rows[0::2], cols[0::2]
+    widths = cols[1::2] - starts
+    # Sort runs by (start, width, row): a run continues the previous rectangle when
+    # its key is the previous key plus one row.
+    keys = (starts * (n + 1) + widths) * n + run_rows
+    keys.sort()
+    continues = np.zeros(len(keys), dtype=np.bool_)
+    continues[1:] = keys[1:] == keys[:-1] + 1
     first = np.flatnonzero(~continues)
-    heights = np.diff(first, append=len(order))
-    table = _rect_strings(n)
+    heights = np.diff(first, append=len(keys))
+    top_rows = keys[first] % n
+    start_width = keys[first] // n
     index = np.empty(2 * len(first), dtype=np.intp)
-    index[0::2] = cols_sorted[first] * n + rows_sorted[first]
-    index[1::2] = n * n + widths_sorted[first] * (n + 1) + heights
-    return "".join(map(table.__getitem__, index.tolist()))
+    index[0::2] = (start_width // (n + 1)) * n + top_rows
+    index[1::2] = n * n + (start_width % (n + 1)) * (n + 1) + heights
+    pieces = operator.itemgetter(*index.tolist())(_rect_strings(n))
+    return "".join(pieces)
 
 
 def module_size(matrix: QrMatrix, side: float, border: int = QUIET_ZONE) -> float:

@@ -116,6 +116,9 @@ class CourierSession:
             )
             return ScanOutcome(payload, None, (finding,), None)
         verdict = self.verifier.verify(payload)
+        if verdict.finding is not None and verdict.finding.code == "malformed":
+            # Some other QR (a carton's product code): nothing for the server to record.
+            return ScanOutcome(payload, None, (verdict.finding,), verdict)
         findings: list[Finding] = [] if verdict.finding is None else [verdict.finding]
         if self.plan is None:
             findings.append(
@@ -131,9 +134,6 @@ class CourierSession:
                 self.options.quantity,
                 self.options.condition,
             )
-        if verdict.finding is not None and verdict.finding.code == "malformed":
-            # Some other QR (a carton's product code): nothing for the server to record.
-            return ScanOutcome(payload, None, tuple(findings), verdict)
         opts = self.options
         event = self.outbox.add(
             NewScan(

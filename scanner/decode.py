@@ -13,6 +13,7 @@ WeChat module) are reported once with a logging warning and skipped.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -182,12 +183,12 @@ class ZbarBackend:
                 w.zbar_image_set_format(zimage, self._fourcc)
                 w.zbar_image_set_size(zimage, width, height)
                 w.zbar_image_set_data(
-                    zimage, self._pz.cast(data, self._pz.c_void_p), len(data), None
+                    zimage, ctypes.cast(ctypes.c_char_p(data), ctypes.c_void_p), len(data), None
                 )
                 if w.zbar_scan_image(scanner, zimage) <= 0:
                     return results
                 for symbol in self._pz._symbols_for_image(zimage):
-                    raw = self._pz.string_at(
+                    raw = ctypes.string_at(
                         w.zbar_symbol_get_data(symbol), w.zbar_symbol_get_data_length(symbol)
                     )
                     points = [

@@ -77,7 +77,7 @@ class PlanSlice:
                 children=tuple(str(c) for c in document.get("children", ())),
                 destinations=frozenset(str(d) for d in document.get("destinations", ())),
                 allowed=allowed,
-                voided=frozenset(str(s) for s in document.get("voided", ())),
+                voided=frozenset(_serial_key(str(s)) for s in document.get("voided", ())),
                 races=tuple(str(r) for r in document.get("races", ())),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as error:
@@ -93,6 +93,11 @@ class ScannedItem:
     destination: str
     race: str | None
     quantity: int
+
+
+def _serial_key(serial: str) -> str:
+    """Serials as printed for people (XXXX-XXXX-...) compare equal to the canonical form."""
+    return serial.replace("-", "").replace(" ", "").upper()
 
 
 def _digits(code: str) -> str:
@@ -117,7 +122,7 @@ def check_scan(
     def add(code: str, severity: Severity, message: str) -> None:
         findings.append(Finding(code, severity, message))
 
-    if item.serial in plan.voided:
+    if _serial_key(item.serial) in plan.voided:
         add("voided", Severity.ERROR, "Label sudah dibatalkan (void): jangan diterima")
 
     on_route = item.destination in plan.destinations or item.destination == plan.node

@@ -59,7 +59,7 @@ def labels_available() -> bool:
     """True when the labels library can be imported with the names we use."""
     try:
         api = _labels_api()
-    except ImportError:
+    except Exception:  # noqa: BLE001 - a broken labels install must not stop scanning
         return False
     return all(hasattr(api, n) for n in ("decode", "Keyring", "LabelError"))
 

@@ -7,6 +7,7 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from flask import g, request
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.auth.models import Role, User
@@ -50,9 +51,9 @@ def require(ability: str) -> Callable[[F], F]:
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             user = acting_user()
             if user is None:
-                raise Unauthorized("Silakan masuk terlebih dahulu.")
+                raise Unauthorized(_("Silakan masuk terlebih dahulu."))
             if not can(user, ability):
-                raise Forbidden("Peran Anda tidak berwenang untuk tindakan ini.")
+                raise Forbidden(_("Peran Anda tidak berwenang untuk tindakan ini."))
             return view(*args, **kwargs)
 
         wrapped.required_ability = ability  # type: ignore[attr-defined]
@@ -73,7 +74,7 @@ def check_scope(user: User, code: str) -> None:
     except ValueError:
         inside = False
     if not inside:
-        raise NotFound("Data tidak ditemukan.")
+        raise NotFound(_("Data tidak ditemukan."))
 
 
 def scope_overlaps(user: User, code: str) -> bool:

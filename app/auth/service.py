@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import uuid
 
-from sqlalchemy import select
+from flask_babel import gettext as _
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from app.auth.models import DeviceToken, Role, User
 from app.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
 from app.plan import codes
+from app.plan.models import Region, Tps
 from app.timeutil import utcnow
 
 TOKEN_PREFIX = "tpt_"
 MIN_PASSWORD = 10
+USERNAME = re.compile(r"^[A-Za-z0-9._@-]{2,60}$")
+MAX_FULL_NAME = 120
+MAX_DEVICE_NAME = 80
 
 
 def hash_token(token: str) -> str:
@@ -31,37 +37,111 @@ def validate_scope(scope: str) -> str:
     try:
         level = codes.region_level(scope)
     except ValueError as exc:
-        raise ValidationFailed(f"Cakupan wilayah tidak sah: {scope!r}") from exc
+        raise ValidationFailed(_("Cakupan wilayah tidak sah: %(scope)s", scope=scope)) from exc
     if level.value == "provinsi":
-        raise ValidationFailed("Cakupan paling luas adalah kabupaten/kota.")
+        raise ValidationFailed(_("Cakupan paling luas adalah kabupaten/kota."))
     return scope
 
 
-def create_user(session: Session, username: str, password: str, role: str, scope: str,
-                full_name: str = "") -> User:
-    """Create a user with a hashed password, a role and a region scope."""
-    if len(password) < MIN_PASSWORD:
-        raise ValidationFailed(f"Kata sandi minimal {MIN_PASSWORD} karakter.")
+def scope_inside(session: Session, scope: str, outer: str) -> str:
+    """Return ``scope`` if it is a known region or TPS lying inside ``outer`` (an admin's scope)."""
+    scope = validate_scope(scope)
+    if not codes.within(scope, outer):
+        raise ValidationFailed(_("Cakupan %(scope)s berada di luar cakupan Anda (%(outer)s).",
+                                 scope=scope, outer=outer))
+    known = session.get(Tps, scope) if codes.TPS_ID.match(scope) else session.get(Region, scope)
+    if known is None:
+        raise ValidationFailed(_("Wilayah atau TPS %(scope)s tidak dikenal.", scope=scope))
+    return scope
+
+
+def _role(role: str) -> Role:
     try:
-        role_value = Role(role)
+        return Role(role)
     except ValueError as exc:
-        raise ValidationFailed(
-            f"Peran tidak dikenal: {role!r} (pilih {', '.join(r.value for r in Role)})"
-        ) from exc
+        raise ValidationFailed(_("Peran tidak dikenal: %(role)s (pilih %(roles)s)", role=role,
+                                 roles=", ".join(r.value for r in Role))) from exc
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise ValidationFailed(_("Kata sandi minimal %(n)d karakter.", n=MIN_PASSWORD))
+
+
+def _check_full_name(full_name: str) -> None:
+    if len(full_name.strip()) > MAX_FULL_NAME:
+        raise ValidationFailed(_("Nama lengkap paling panjang %(n)d karakter.", n=MAX_FULL_NAME))
+
+
+def create_user(session: Session, username: str, password: str, role: str, scope: str,
+                full_name: str = "", *, inside: str | None = None) -> User:
+    """Create a user with a hashed password, a role and a region scope (within ``inside``)."""
+    username = username.strip()
+    if not USERNAME.match(username):
+        raise ValidationFailed(_("Nama pengguna 2-60 karakter: huruf, angka, titik, @, garis "
+                                 "bawah atau tanda hubung."))
+    _check_full_name(full_name)
+    _check_password(password)
+    role_value = _role(role)
+    scope = validate_scope(scope) if inside is None else scope_inside(session, scope, inside)
     if session.scalar(select(User).where(User.username == username)) is not None:
-        raise ValidationFailed(f"Nama pengguna {username!r} sudah dipakai.")
-    user = User(username=username, role=role_value, scope_code=validate_scope(scope),
-                full_name=full_name)
+        raise ValidationFailed(_("Nama pengguna %(name)s sudah dipakai.", name=username))
+    user = User(username=username, role=role_value, scope_code=scope,
+                full_name=full_name.strip())
     user.set_password(password)
     session.add(user)
     session.commit()
     return user
 
 
+def users_in_scope(session: Session, scope: str) -> list[User]:
+    """Return the users whose scope lies inside ``scope``, by username."""
+    digits = scope.replace(".", "")
+    tps_inside = User.scope_code.startswith(digits) & (func.length(User.scope_code) == 13)
+    query = select(User).where(or_(User.scope_code == scope,
+                                   User.scope_code.startswith(scope + "."), tps_inside))
+    return list(session.scalars(query.order_by(User.username)))
+
+
+def user_in_scope(session: Session, user_id: uuid.UUID, scope: str) -> User:
+    """Return a user whose scope lies inside ``scope``; anyone else is NotFound."""
+    user = session.get(User, user_id)
+    if user is None or not codes.within(user.scope_code, scope):
+        raise NotFound(_("Pengguna tidak ditemukan."))
+    return user
+
+
+def update_user(session: Session, user: User, *, role: str, scope: str, full_name: str,
+                by: User) -> User:
+    """Change a user's role, scope and name as admin ``by``: the scope stays inside theirs."""
+    _check_full_name(full_name)
+    new_role, new_scope = _role(role), scope_inside(session, scope, by.scope_code)
+    if user.id == by.id and (new_role, new_scope) != (user.role, user.scope_code):
+        # An admin who narrows their own rights may lock the whole kabupaten out.
+        raise ValidationFailed(_("Anda tidak dapat mengubah peran atau cakupan Anda sendiri."))
+    user.role, user.scope_code, user.full_name = new_role, new_scope, full_name.strip()
+    session.commit()
+    return user
+
+
+def set_active(session: Session, user: User, active: bool, *, by: User | None = None) -> User:
+    """Deactivate (no sign-in, no token use) or reactivate a user; nobody deactivates themself."""
+    if by is not None and user.id == by.id and not active:
+        raise ValidationFailed(_("Anda tidak dapat menonaktifkan akun Anda sendiri."))
+    user.active = active
+    session.commit()
+    return user
+
+
+def tokens_of(session: Session, user: User) -> list[DeviceToken]:
+    """Return a user's device tokens, newest first (hashes only, never the secrets)."""
+    query = select(DeviceToken).where(DeviceToken.user_id == user.id)
+    return list(session.scalars(query.order_by(DeviceToken.created_at.desc())))
+
+
 def set_password(session: Session, user: User, password: str) -> None:
     """Replace a user's password."""
-    if len(password) < MIN_PASSWORD:
-        raise ValidationFailed(f"Kata sandi minimal {MIN_PASSWORD} karakter.")
+    _check_password(password)
     user.set_password(password)
     session.commit()
 
@@ -70,7 +150,7 @@ def find_user(session: Session, username: str) -> User:
     """Return a user by name or raise NotFound."""
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
-        raise NotFound(f"Pengguna {username!r} tidak ditemukan.")
+        raise NotFound(_("Pengguna %(name)s tidak ditemukan.", name=username))
     return user
 
 
@@ -78,14 +158,17 @@ def authenticate(session: Session, username: str, password: str) -> User:
     """Return the active user with these credentials or raise Unauthorized."""
     user = session.scalar(select(User).where(User.username == username))
     if user is None or not user.active or not user.check_password(password):
-        raise Unauthorized("Nama pengguna atau kata sandi salah.")
+        raise Unauthorized(_("Nama pengguna atau kata sandi salah."))
     return user
 
 
 def create_token(session: Session, user: User, name: str) -> tuple[str, DeviceToken]:
     """Create a device token for a user; the plain token is returned once and never stored."""
     if not name.strip():
-        raise ValidationFailed("Nama perangkat wajib diisi.")
+        raise ValidationFailed(_("Nama perangkat wajib diisi."))
+    if len(name.strip()) > MAX_DEVICE_NAME:
+        raise ValidationFailed(_("Nama perangkat paling panjang %(n)d karakter.",
+                                 n=MAX_DEVICE_NAME))
     plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = DeviceToken(user_id=user.id, name=name.strip(), token_hash=hash_token(plain),
                         prefix=plain[:12])
@@ -94,11 +177,11 @@ def create_token(session: Session, user: User, name: str) -> tuple[str, DeviceTo
     return plain, token
 
 
-def revoke_token(session: Session, token_id: uuid.UUID) -> DeviceToken:
-    """Revoke a device token for good."""
+def revoke_token(session: Session, token_id: uuid.UUID, owner: User | None = None) -> DeviceToken:
+    """Revoke a device token for good (only one of ``owner``'s when given)."""
     token = session.get(DeviceToken, token_id)
-    if token is None:
-        raise NotFound("Token perangkat tidak ditemukan.")
+    if token is None or (owner is not None and token.user_id != owner.id):
+        raise NotFound(_("Token perangkat tidak ditemukan."))
     if token.revoked_at is None:
         token.revoked_at = utcnow()
         session.commit()
@@ -109,10 +192,10 @@ def user_for_token(session: Session, plain: str) -> tuple[User, DeviceToken]:
     """Return the user and token behind a bearer token, or raise Unauthorized/Forbidden."""
     token = session.scalar(select(DeviceToken).where(DeviceToken.token_hash == hash_token(plain)))
     if token is None:
-        raise Unauthorized("Token perangkat tidak dikenal.")
+        raise Unauthorized(_("Token perangkat tidak dikenal."))
     if token.revoked_at is not None:
-        raise Unauthorized("Token perangkat sudah dicabut.")
+        raise Unauthorized(_("Token perangkat sudah dicabut."))
     if not token.user.active:
-        raise Forbidden("Akun pemilik token dinonaktifkan.")
+        raise Forbidden(_("Akun pemilik token dinonaktifkan."))
     token.last_used_at = utcnow()
     return token.user, token

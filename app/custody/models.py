@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -19,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import db
+from app.extensions import UTCDateTime, db
 from app.timeutil import utcnow
 
 
@@ -38,8 +37,8 @@ class CustodyEvent(db.Model):
     action: Mapped[str] = mapped_column(String(10))
     node: Mapped[str] = mapped_column(ForeignKey("custody_node.code"), index=True)
     target: Mapped[str | None] = mapped_column(String(16))
-    device_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    server_time: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    device_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    server_time: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     skew_seconds: Mapped[int] = mapped_column(Integer, default=0)
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user_account.id"))
     token_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("device_token.id"))
@@ -70,10 +69,11 @@ class ItemStateRow(db.Model):
     holder: Mapped[str | None] = mapped_column(String(16), index=True)
     transit_to: Mapped[str | None] = mapped_column(String(16))
     stage: Mapped[str] = mapped_column(String(12), index=True)
+    container: Mapped[str | None] = mapped_column(String(16), index=True)
     condition: Mapped[str] = mapped_column(String(16), default="baik")
     item_seq: Mapped[int] = mapped_column(Integer, default=0)
     last_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32))
-    last_event_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_event_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     state: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
@@ -85,7 +85,7 @@ class TpsTallyRow(db.Model):
     tps: Mapped[str] = mapped_column(String(13), primary_key=True)
     kabkota_code: Mapped[str] = mapped_column(String(13), index=True)
     tally: Mapped[dict[str, Any]] = mapped_column(JSON)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class FindingRow(db.Model):
@@ -106,7 +106,7 @@ class FindingRow(db.Model):
     kabkota_code: Mapped[str] = mapped_column(String(13))
     event_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Device(db.Model):
@@ -118,7 +118,7 @@ class Device(db.Model):
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user_account.id"))
     max_seq: Mapped[int] = mapped_column(Integer, default=0)
     seen: Mapped[int] = mapped_column(Integer, default=0)
-    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class LedgerEntry(db.Model):
@@ -139,4 +139,4 @@ class Checkpoint(db.Model):
     tree_size: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     root: Mapped[bytes] = mapped_column(LargeBinary(32))
     note: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -293,9 +293,7 @@ class Leg:
     deadline: datetime
 
 
-def tps_legs(
-    tps: str, deadlines: tuple[datetime, datetime, datetime]
-) -> tuple[Leg, Leg, Leg]:
+def tps_legs(tps: str, deadlines: tuple[datetime, datetime, datetime]) -> tuple[Leg, Leg, Leg]:
     """Return the gudang->ppk, ppk->pps and pps->kpps legs of a TPS with their deadlines."""
     gudang, ppk, pps, kpps = derive_route(tps)
     return (
@@ -784,9 +782,7 @@ def _skew(event: Event, item: Item, policy: Policy) -> list[Finding]:
     ]
 
 
-def _custody(
-    item: Item, before: ItemState, event: Event
-) -> tuple[str, str | None, list[Finding]]:
+def _custody(item: Item, before: ItemState, event: Event) -> tuple[str, str | None, list[Finding]]:
     """Resolve who holds the item after this scan; return (holder, transit_to, findings)."""
     node, action = event.node, event.action
     holder, transit_to = before.holder, before.transit_to
@@ -867,14 +863,16 @@ def _jenis(plan: Plan, item: Item, before: ItemState, event: Event) -> list[Find
                 node_region=node_region,
             )
         )
-    # Check against the TPS where the item is, and on its first scan against the
-    # TPS on its label, so a wrongly issued label is caught at the gudang.
-    places = []
+    # Check the race against the TPS where the item is, and on its first scan against
+    # the TPS on its label, so a wrongly issued label is caught at the gudang. Whether
+    # the type is planned is asked of the label's TPS only: at any other TPS the item
+    # is already reported as misdelivered.
+    places: list[tuple[str, bool]] = []
     if arrival and _kind(node) is NodeKind.KPPS:
-        places.append(node)
+        places.append((node, node == item.destination))
     if before.last_node is None and item.destination != node:
-        places.append(item.destination)
-    for place in places:
+        places.append((item.destination, True))
+    for place, check_type in places:
         if place not in plan.races:
             continue
         if item.race is not None and item.race not in plan.races[place]:
@@ -891,7 +889,7 @@ def _jenis(plan: Plan, item: Item, before: ItemState, event: Event) -> list[Find
                     race=str(item.race),
                 )
             )
-        elif (item.item_type, item.race) not in plan.planned_for(place):
+        elif check_type and (item.item_type, item.race) not in plan.planned_for(place):
             findings.append(
                 _finding(
                     Code.TYPE_NOT_PLANNED,
@@ -1013,8 +1011,10 @@ def _kualitas(item: Item, before: ItemState, event: Event) -> list[Finding]:
     findings: list[Finding] = []
     node, ids = event.node, (event.event_id,)
     condition = event.condition
-    if condition is not None and condition is not Condition.BAIK and (
-        event.action is Action.RUSAK or condition is not before.condition
+    if (
+        condition is not None
+        and condition is not Condition.BAIK
+        and (event.action is Action.RUSAK or condition is not before.condition)
     ):
         findings.append(
             _finding(
@@ -1144,8 +1144,11 @@ def apply(
     findings = [] if carried else _skew(event, item, policy)
     holder, transit_to, custody = _custody(item, before, event)
     findings += custody
-    findings += _jenis(plan, item, before, event)
-    findings += _sasaran(route, item, before, event)
+    jenis = _jenis(plan, item, before, event)
+    findings += jenis
+    # An item from another region is off every route here; say so once.
+    foreign = any(f.code == Code.REGION_MISMATCH for f in jenis)
+    findings += _sasaran(None if foreign else route, item, before, event)
 
     returning = before.returning or action is Action.KEMBALI
     dispatched_at = before.dispatched_at
@@ -1216,9 +1219,7 @@ def _contribution(item: Item, state: ItemState) -> tuple[int, int]:
     return state.quantity, (state.quantity if state.delivered_at is not None else 0)
 
 
-def tally_items(
-    items: Iterable[Item], states: Mapping[str, ItemState]
-) -> dict[str, TpsTally]:
+def tally_items(items: Iterable[Item], states: Mapping[str, ItemState]) -> dict[str, TpsTally]:
     """Return the tallies of all items from scratch, keyed by destination."""
     tallies: dict[str, TpsTally] = {}
     for item in items:
@@ -1299,8 +1300,10 @@ def check_deadlines(
         if route is None or len(route) < 2:
             continue
         ids = () if state.last_event_id is None else (state.last_event_id,)
-        position = 0 if state.holder is None else (
-            route.index(state.holder) if state.holder in route else None
+        position = (
+            0
+            if state.holder is None
+            else (route.index(state.holder) if state.holder in route else None)
         )
         if position is None:  # off route: all that is left is the final deadline
             deadline = plan.deadline(route[-2], route[-1])
@@ -1453,9 +1456,7 @@ class Book:
         findings: list[Finding] = []
         if event.action is Action.KEMAS:
             findings += self._packing(item, event)
-        transition = apply(
-            self.plan, item, self.states[item.serial], event, policy=self.policy
-        )
+        transition = apply(self.plan, item, self.states[item.serial], event, policy=self.policy)
         changed = {item.serial: transition.state}
         findings[:0] = transition.findings
         if event.action is Action.VOID:

@@ -6,10 +6,10 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, Enum, ForeignKey, Integer, String, Text
+from sqlalchemy import Enum, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import db
+from app.extensions import UTCDateTime, db
 from app.timeutil import utcnow
 
 
@@ -35,9 +35,9 @@ class Item(db.Model):
     quantity: Mapped[int] = mapped_column(Integer, default=1)
     key_id: Mapped[str] = mapped_column(String(16))
     issued_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user_account.id"))
-    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     reprint_count: Mapped[int] = mapped_column(Integer, default=0)
-    voided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     void_reason: Mapped[str | None] = mapped_column(Text)
 
 
@@ -50,5 +50,5 @@ class LabelLog(db.Model):
     serial: Mapped[str] = mapped_column(ForeignKey("item.serial"), index=True)
     action: Mapped[LabelAction] = mapped_column(Enum(LabelAction, native_enum=False, length=8))
     user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user_account.id"))
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     note: Mapped[str] = mapped_column(Text, default="")

@@ -79,6 +79,9 @@ def issue_items(
     session.add_all(result.created)
     session.flush()
     session.add_all(logs)
+    from app.custody.service import forget_tallies
+
+    forget_tallies(session, {item.destination for item in result.created})
     if commit:
         session.commit()
     return result

@@ -10,7 +10,6 @@ from decimal import Decimal
 from sqlalchemy import (
     Boolean,
     Date,
-    DateTime,
     Enum,
     ForeignKey,
     Integer,
@@ -21,7 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import db
+from app.extensions import UTCDateTime, db
 
 
 class RegionLevel(enum.StrEnum):
@@ -172,6 +171,6 @@ class RouteLeg(db.Model):
     to_node: Mapped[str] = mapped_column(ForeignKey("custody_node.code"), index=True)
     day_offset: Mapped[int] = mapped_column(Integer)
     local_time: Mapped[time] = mapped_column(Time)
-    deadline_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    deadline_at: Mapped[datetime] = mapped_column(UTCDateTime)
     is_return: Mapped[bool] = mapped_column(Boolean, default=False)
     budget_idr: Mapped[int | None] = mapped_column(Integer)

@@ -320,9 +320,7 @@ def test_proofs_from_stored_nodes_match_proofs_from_leaves() -> None:
         for i in range(n):
             assert inclusion_proof_from_nodes(i, n, get_node) == inclusion_proof(i, leaves[:n])
         for m in range(0, n + 1):
-            assert consistency_proof_from_nodes(m, n, get_node) == consistency_proof(
-                m, leaves[:n]
-            )
+            assert consistency_proof_from_nodes(m, n, get_node) == consistency_proof(m, leaves[:n])
     reads.clear()
     inclusion_proof_from_nodes(17, 45, get_node)
     assert len(reads) <= 6**2  # O(log² n) stored reads, not O(n)
@@ -397,9 +395,7 @@ ORIGIN = "tepat.example/log/62.10"
 
 
 def signed(size: int = 20852163, tree_root: bytes | None = None) -> str:
-    return sign_checkpoint(
-        ORIGIN, size, tree_root or root(hashes(5)), KEY, ORIGIN
-    )
+    return sign_checkpoint(ORIGIN, size, tree_root or root(hashes(5)), KEY, ORIGIN)
 
 
 def test_checkpoint_format_is_c2sp_signed_note() -> None:

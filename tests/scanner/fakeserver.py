@@ -64,15 +64,33 @@ class FakeScanServer:
                 event_id = event["event_id"]
                 self.deliveries[event_id] += 1
                 if event["label"] in self.reject_labels:
-                    results.append({"event_id": event_id, "status": "rejected",
-                                    "code": "bad_signature", "message": "label palsu",
-                                    "findings": [{"code": "bad_signature", "severity": "error",
-                                                  "message": "tanda tangan tidak sah"}]})
+                    results.append(
+                        {
+                            "event_id": event_id,
+                            "status": "rejected",
+                            "code": "bad_signature",
+                            "message": "label palsu",
+                            "findings": [
+                                {
+                                    "code": "bad_signature",
+                                    "severity": "error",
+                                    "message": "tanda tangan tidak sah",
+                                }
+                            ],
+                        }
+                    )
                     continue
                 status = "duplicate" if event_id in self.events else "accepted"
                 self.events.setdefault(event_id, event)
-                results.append({"event_id": event_id, "status": status, "code": "",
-                                "message": "", "findings": []})
+                results.append(
+                    {
+                        "event_id": event_id,
+                        "status": status,
+                        "code": "",
+                        "message": "",
+                        "findings": [],
+                    }
+                )
             self.recorded.notify_all()
         return results
 

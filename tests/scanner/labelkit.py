@@ -25,7 +25,7 @@ def available() -> bool:
     """True when labels can sign (package or its modules importable)."""
     try:
         api = _api()
-    except ImportError:
+    except Exception:
         return False
     return all(hasattr(api, n) for n in ("encode", "SigningKey", "Keyring", "LabelPayload"))
 
@@ -59,8 +59,11 @@ class LabelKit:
         quantity: int = 420,
     ) -> str:
         payload = self.api.LabelPayload(
-            serial=serial or self.api.new_serial(), item_type=item_type,
-            destination=destination, race=race, quantity=quantity,
+            serial=serial or self.api.new_serial(),
+            item_type=item_type,
+            destination=destination,
+            race=race,
+            quantity=quantity,
         )
         return str(self.api.encode(payload, self.signer))
 

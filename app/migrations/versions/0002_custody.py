@@ -127,6 +127,7 @@ def upgrade():
     sa.Column('holder', sa.String(length=16), nullable=True),
     sa.Column('transit_to', sa.String(length=16), nullable=True),
     sa.Column('stage', sa.String(length=12), nullable=False),
+    sa.Column('container', sa.String(length=16), nullable=True),
     sa.Column('condition', sa.String(length=16), nullable=False),
     sa.Column('item_seq', sa.Integer(), nullable=False),
     sa.Column('last_hash', sa.LargeBinary(length=32), nullable=True),
@@ -136,6 +137,7 @@ def upgrade():
     sa.PrimaryKeyConstraint('serial', name=op.f('pk_item_state'))
     )
     with op.batch_alter_table('item_state', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_item_state_container'), ['container'], unique=False)
         batch_op.create_index(batch_op.f('ix_item_state_destination'), ['destination'], unique=False)
         batch_op.create_index(batch_op.f('ix_item_state_holder'), ['holder'], unique=False)
         batch_op.create_index(batch_op.f('ix_item_state_kabkota_code'), ['kabkota_code'], unique=False)
@@ -166,6 +168,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_item_state_stage'))
         batch_op.drop_index(batch_op.f('ix_item_state_kabkota_code'))
         batch_op.drop_index(batch_op.f('ix_item_state_holder'))
+        batch_op.drop_index(batch_op.f('ix_item_state_container'))
         batch_op.drop_index(batch_op.f('ix_item_state_destination'))
 
     op.drop_table('item_state')

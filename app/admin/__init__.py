@@ -1,0 +1,1 @@
+"""Administration pages: users, roles, region scopes and scanner device tokens."""

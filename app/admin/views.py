@@ -1,0 +1,147 @@
+"""Admin pages: users inside the admin's scope, their role, scope, status and device tokens."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from app.auth import service
+from app.auth.access import acting_user, require
+from app.auth.models import Role, User
+from app.errors import ValidationFailed
+from app.extensions import db
+from app.plan.service import region_names
+
+bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
+
+
+def role_labels() -> dict[str, str]:
+    """Role value -> its name in the reader's language."""
+    return {Role.ADMIN.value: _("Admin"), Role.GUDANG.value: _("Petugas gudang"),
+            Role.KURIR.value: _("Kurir / panitia"), Role.DESK.value: _("Desk Pilkada"),
+            Role.PENGAWAS.value: _("Pengawas")}
+
+
+def _me() -> User:
+    user = acting_user()
+    assert user is not None  # guaranteed by @require
+    return user
+
+
+def _target(user_id: uuid.UUID) -> User:
+    return service.user_in_scope(db.session, user_id, _me().scope_code)
+
+
+def _form(name: str) -> str:
+    return request.form.get(name, "").strip()
+
+
+def _render(template: str, status: int = 200, **context: Any) -> Any:
+    """Render an admin page; every admin page may carry a secret, so none is cached."""
+    return (render_template(template, roles=role_labels(), **context), status,
+            {"Cache-Control": "no-store"})
+
+
+def _regions() -> dict[str, str]:
+    """Regions the admin may give as a scope (for the scope field's suggestions)."""
+    return region_names(db.session, _me().scope_code)
+
+
+def _user_page(user: User, *, error: str | None = None, new_token: str | None = None,
+               status: int = 200) -> Any:
+    return _render("admin/user.html", status, user=user, error=error, new_token=new_token,
+                   tokens=service.tokens_of(db.session, user), is_me=user.id == _me().id,
+                   regions=_regions())
+
+
+@bp.get("/")
+@require("admin")
+def index() -> Any:
+    """The admin home is the user list."""
+    return redirect(url_for("admin.users"))
+
+
+@bp.get("/pengguna")
+@require("admin")
+def users() -> Any:
+    """Users whose scope lies inside the admin's scope."""
+    return _render("admin/users.html", users=service.users_in_scope(db.session, _me().scope_code))
+
+
+@bp.route("/pengguna/baru", methods=["GET", "POST"])
+@require("admin")
+def new_user() -> Any:
+    """Create a user with a role and a scope inside the admin's own."""
+    error = None
+    if request.method == "POST":
+        try:
+            user = service.create_user(
+                db.session, _form("username"), request.form.get("password", ""), _form("role"),
+                _form("scope"), _form("full_name"), inside=_me().scope_code)
+        except ValidationFailed as exc:
+            error = exc.message
+        else:
+            flash(_("Pengguna %(name)s dibuat.", name=user.username))
+            return redirect(url_for("admin.user", user_id=user.id))
+    return _render("admin/new_user.html", 422 if error else 200, error=error, form=request.form,
+                   regions=_regions())
+
+
+@bp.get("/pengguna/<uuid:user_id>")
+@require("admin")
+def user(user_id: uuid.UUID) -> Any:
+    """One user: role, scope, status and device tokens."""
+    return _user_page(_target(user_id))
+
+
+@bp.post("/pengguna/<uuid:user_id>")
+@require("admin")
+def update_user(user_id: uuid.UUID) -> Any:
+    """Change a user's role, scope and full name."""
+    target = _target(user_id)
+    try:
+        service.update_user(db.session, target, role=_form("role"), scope=_form("scope"),
+                            full_name=_form("full_name"), by=_me())
+    except ValidationFailed as exc:
+        return _user_page(target, error=exc.message, status=422)
+    flash(_("Perubahan disimpan."))
+    return redirect(url_for("admin.user", user_id=target.id))
+
+
+@bp.post("/pengguna/<uuid:user_id>/status")
+@require("admin")
+def set_active(user_id: uuid.UUID) -> Any:
+    """Deactivate or reactivate a user."""
+    target = _target(user_id)
+    active = request.form.get("active") == "1"
+    try:
+        service.set_active(db.session, target, active, by=_me())
+    except ValidationFailed as exc:
+        return _user_page(target, error=exc.message, status=422)
+    flash(_("Akun diaktifkan kembali.") if active else _("Akun dinonaktifkan."))
+    return redirect(url_for("admin.user", user_id=target.id))
+
+
+@bp.post("/pengguna/<uuid:user_id>/token")
+@require("admin")
+def create_token(user_id: uuid.UUID) -> Any:
+    """Create a device token and show it on this response only (it is never stored)."""
+    target = _target(user_id)
+    try:
+        plain, _token = service.create_token(db.session, target, _form("name"))
+    except ValidationFailed as exc:
+        return _user_page(target, error=exc.message, status=422)
+    return _user_page(target, new_token=plain)
+
+
+@bp.post("/pengguna/<uuid:user_id>/token/<uuid:token_id>/cabut")
+@require("admin")
+def revoke_token(user_id: uuid.UUID, token_id: uuid.UUID) -> Any:
+    """Revoke one of the user's device tokens."""
+    target = _target(user_id)
+    token = service.revoke_token(db.session, token_id, owner=target)
+    flash(_("Token %(name)s dicabut.", name=token.name))
+    return redirect(url_for("admin.user", user_id=target.id))

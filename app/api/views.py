@@ -1,0 +1,182 @@
+"""JSON API v1: scan ingestion for devices, plan slices, keys, history, summaries, ledger.
+
+Devices authenticate with ``Authorization: Bearer <token>``; the browser pages use the
+session cookie and a CSRF token (``X-CSRFToken``). Both go through the same role and
+region checks as the pages.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from flask_wtf.csrf import CSRFError
+
+from app.auth import service as auth
+from app.auth.access import acting_user, check_scope, require
+from app.auth.models import User
+from app.custody import queries
+from app.custody.service import MAX_BATCH, Ingestor
+from app.errors import BadRequest, PayloadTooLarge, TepatError, ValidationFailed
+from app.extensions import csrf, db
+from app.items.keys import KeyStoreError, load_keyring
+from app.plan import codes
+from app.plan.views import current_election
+from app.timeutil import parse_instant, utcnow
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def now() -> Any:
+    """The app's notion of now: TEPAT_NOW when configured (the demo stands on H-1)."""
+    fixed = current_app.config.get("TEPAT_NOW")
+    return parse_instant(fixed) if fixed else utcnow()
+
+
+@bp.before_request
+def authenticate_device() -> None:
+    """Bearer tokens for devices; otherwise the session, with CSRF on writes."""
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        user, token = auth.user_for_token(db.session, header.removeprefix("Bearer ").strip())
+        g.token_user, g.device_token = user, token
+        db.session.commit()  # keeps last_used_at
+        return
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        try:
+            csrf.protect()
+        except CSRFError as exc:
+            raise BadRequest("Token CSRF hilang atau kedaluwarsa; muat ulang halaman.") from exc
+
+
+def _me() -> User:
+    user = acting_user()
+    assert user is not None
+    return user
+
+
+@bp.post("/scans")
+@require("scan")
+def post_scans() -> Any:
+    """Ingest a batch of up to 500 scan events; one result per event."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("events"), list):
+        raise BadRequest("Kirim JSON {\"device_id\": ..., \"events\": [...]}.")
+    events = body["events"]
+    if len(events) > MAX_BATCH:
+        raise PayloadTooLarge(f"Paling banyak {MAX_BATCH} event per kiriman (dikirim "
+                              f"{len(events)}); bagi kirimannya.")
+    device_id = str(body.get("device_id") or "").strip()
+    token = getattr(g, "device_token", None)
+    if not device_id:
+        device_id = f"token-{token.id}" if token is not None else f"web-{_me().id}"
+    if len(device_id) > 64:
+        raise ValidationFailed("device_id maksimal 64 karakter.")
+    try:
+        keyring = load_keyring(current_app.config["TEPAT_KEY_DIR"])
+    except KeyStoreError as exc:
+        raise TepatError(str(exc)) from exc
+    ingestor = Ingestor(db.session, user=_me(), token=token, device_id=device_id,
+                        keyring=keyring, now=now, election=current_election())
+    results = ingestor.ingest(events)
+    status = 409 if any(r.status == "conflict" for r in results) else 200
+    return jsonify({"results": [r.to_dict() for r in results],
+                    "accepted": sum(r.status == "accepted" for r in results),
+                    "duplicate": sum(r.status == "duplicate" for r in results),
+                    "rejected": sum(r.status in ("rejected", "conflict") for r in results)}), status
+
+
+@bp.get("/keys")
+@require("view")
+def keys() -> Any:
+    """The public label keys, for scanners to verify labels offline."""
+    try:
+        text = load_keyring(current_app.config["TEPAT_KEY_DIR"]).to_json()
+    except KeyStoreError as exc:
+        raise TepatError(str(exc)) from exc
+    return Response(text, mimetype="application/json")
+
+
+@bp.get("/nodes/<node>/plan-slice")
+@require("view")
+def plan_slice(node: str) -> Any:
+    """What may pass through a node: destinations below it, planned lines, voided serials."""
+    check_scope(_me(), node) if not _scope_contains_node(_me(), node) else None
+    return jsonify(queries.plan_slice(db.session, current_election(), node))
+
+
+def _scope_contains_node(user: User, node: str) -> bool:
+    """A courier scoped to a desa may also work at its PPK's handover (the node above)."""
+    try:
+        return codes.within(node, user.scope_code)
+    except ValueError:
+        return False
+
+
+@bp.get("/items/<serial>")
+@require("view")
+def item_history(serial: str) -> Any:
+    """One item: what it is, where it is, its events with their hash chain."""
+    return jsonify(queries.item_history(db.session, _me(), serial))
+
+
+@bp.get("/regions/<code>/summary")
+@require("desk")
+def region_summary(code: str) -> Any:
+    """Status of a region per principle and per child region."""
+    check_scope(_me(), code)
+    return jsonify(queries.region_summary(db.session, current_election(), code, now()))
+
+
+@bp.get("/findings")
+@require("desk")
+def findings() -> Any:
+    """Findings in the user's scope, filtered by principle, severity, region, code."""
+    user = _me()
+    region = request.args.get("wilayah") or codes.node_region(user.scope_code)
+    check_scope(user, region)
+    rows = queries.findings(db.session, current_election(), region, now(),
+                            principle=request.args.get("prinsip"),
+                            severity=request.args.get("tingkat"),
+                            code=request.args.get("kode"))
+    return jsonify({"findings": rows, "count": len(rows)})
+
+
+@bp.get("/ledger/checkpoint")
+@require("view")
+def checkpoint() -> Any:
+    """The latest signed checkpoint of the Merkle log (C2SP note), and the verifier key."""
+    return jsonify(queries.latest_checkpoint(db.session, current_app.config["TEPAT_KEY_DIR"]))
+
+
+@bp.get("/ledger/inclusion/<event_id>")
+@require("view")
+def inclusion(event_id: str) -> Any:
+    """An RFC 9162 inclusion proof of one event in a checkpointed tree."""
+    size = request.args.get("tree_size", type=int)
+    return jsonify(queries.inclusion(db.session, _me(), event_id, size))
+
+
+@bp.get("/ledger/consistency")
+@require("view")
+def consistency() -> Any:
+    """An RFC 9162 consistency proof between two checkpointed tree sizes."""
+    first = request.args.get("first", type=int)
+    second = request.args.get("second", type=int)
+    if first is None or second is None:
+        raise ValidationFailed("Isi parameter first dan second (ukuran pohon).")
+    return jsonify(queries.consistency(db.session, first, second))
+
+
+@bp.get("/openapi.yaml")
+def openapi() -> Any:
+    """The API description (OpenAPI 3.1)."""
+    path = Path(current_app.root_path) / "openapi.yaml"
+    return Response(path.read_text(encoding="utf-8"), mimetype="application/yaml")
+
+
+def init_app(app: Flask) -> None:
+    """Register the blueprint; devices post without CSRF tokens (they use bearer tokens)."""
+    csrf.exempt(bp)
+    app.register_blueprint(bp)

@@ -1,0 +1,550 @@
+"""Scan ingestion: verify labels, apply the custody rules, append hash-chained events.
+
+One batch is one transaction. Ingest for a kabupaten is serialised (a PostgreSQL
+advisory lock, a process lock on SQLite) so the per-item hash chains and the derived
+state never race; duplicates are recognised by the client's event id, and a resend
+with different content is a conflict, recorded as a security finding.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+import labels
+from app.auth.models import DeviceToken, User
+from app.custody import codec, rules
+from app.custody.errors import CustodyError
+from app.custody.models import (
+    CustodyEvent,
+    Device,
+    FindingRow,
+    ItemStateRow,
+    TpsTallyRow,
+)
+from app.custody.planview import build_plan, to_rules_item
+from app.items.models import Item
+from app.plan import codes
+from app.plan.models import CustodyNode, Election
+from app.timeutil import parse_instant
+
+ACTIONS = {a.value for a in rules.Action}
+CONDITIONS = {c.value for c in rules.Condition}
+MAX_BATCH = 500
+
+_LABEL_CODES = {
+    labels.BadSignature: "bad_signature",
+    labels.UnknownKey: "unknown_key",
+    labels.UnsupportedVersion: "unsupported_version",
+}
+_sqlite_locks: dict[str, threading.Lock] = {}
+_sqlite_locks_guard = threading.Lock()
+
+
+class Rejected(Exception):
+    """One event cannot be recorded; ``code`` and ``message`` go back to the device."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class ScanInput:
+    """One event as the device sent it, checked for shape."""
+
+    event_id: str
+    device_seq: int
+    device_time: datetime
+    action: str
+    node: str
+    label: str | None
+    serial: str | None
+    quantity: int | None
+    condition: str | None
+    seals: tuple[str, ...]
+    counterpart: str | None
+    container_label: str | None
+    target: str | None
+    ref_event_id: str | None
+    note: str
+    digest: str
+
+
+@dataclass
+class ScanResult:
+    """What happened to one event."""
+
+    event_id: str
+    status: str
+    code: str = ""
+    message: str = ""
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    serial: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of the scan API."""
+        body: dict[str, Any] = {"event_id": self.event_id, "status": self.status,
+                                "code": self.code, "message": self.message,
+                                "findings": self.findings}
+        if self.serial:
+            body["serial"] = self.serial
+        return body
+
+
+def content_digest(raw: Mapping[str, Any]) -> str:
+    """SHA-256 of the event as sent (sorted keys), to tell a resend from a clash."""
+    return hashlib.sha256(json.dumps(raw, sort_keys=True, separators=(",", ":"),
+                                     default=str).encode()).hexdigest()
+
+
+def _text(raw: Mapping[str, Any], name: str, limit: int, required: bool = False) -> str | None:
+    value = raw.get(name)
+    if value is None or value == "":
+        if required:
+            raise Rejected("malformed", f"kolom '{name}' wajib diisi")
+        return None
+    if not isinstance(value, str) or len(value) > limit:
+        raise Rejected("malformed", f"kolom '{name}' harus teks (maks. {limit} karakter)")
+    return value.strip()
+
+
+def parse_event(raw: Any) -> ScanInput:
+    """Check one event's shape; raise Rejected("malformed", ...) naming the field."""
+    if not isinstance(raw, dict):
+        raise Rejected("malformed", "setiap event harus berupa objek JSON")
+    event_id = _text(raw, "event_id", 36, required=True)
+    try:
+        event_id = str(uuid.UUID(str(event_id)))
+    except ValueError:
+        raise Rejected("malformed", "event_id harus UUID") from None
+    seq = raw.get("device_seq")
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+        raise Rejected("malformed", "device_seq harus bilangan bulat >= 0")
+    try:
+        device_time = parse_instant(str(raw.get("device_time") or ""))
+    except ValueError:
+        raise Rejected("malformed", "device_time harus waktu ISO-8601") from None
+    action = _text(raw, "action", 10, required=True)
+    if action not in ACTIONS:
+        raise Rejected("malformed", f"action tidak dikenal: {action!r}")
+    node = _text(raw, "node", 16, required=True)
+    assert node is not None
+    label = _text(raw, "label", 2000)
+    serial = _text(raw, "serial", 24)
+    if not label and not serial:
+        raise Rejected("malformed", "isi 'label' (teks QR) atau 'serial'")
+    quantity = raw.get("quantity")
+    if quantity is not None and (not isinstance(quantity, int) or isinstance(quantity, bool)
+                                 or not 0 <= quantity <= 100_000):
+        raise Rejected("malformed", "quantity harus bilangan bulat 0..100000")
+    condition = _text(raw, "condition", 16)
+    if condition is not None and condition not in CONDITIONS:
+        raise Rejected("malformed", f"condition harus salah satu dari {sorted(CONDITIONS)}")
+    seals = raw.get("seals") or []
+    if not isinstance(seals, list) or len(seals) > 20 or not all(
+            isinstance(s, str) and 0 < len(s) <= 40 for s in seals):
+        raise Rejected("malformed", "seals harus daftar nomor segel (teks)")
+    note = _text(raw, "note", 1000) or ""
+    return ScanInput(
+        event_id=event_id, device_seq=seq, device_time=device_time, action=action,
+        node=node, label=label, serial=serial, quantity=quantity, condition=condition,
+        seals=tuple(s.strip() for s in seals), counterpart=_text(raw, "counterpart", 120),
+        container_label=_text(raw, "container", 2000), target=_text(raw, "target", 16),
+        ref_event_id=_text(raw, "ref_event_id", 36), note=note, digest=content_digest(raw),
+    )
+
+
+def serial_from_label(text_or_serial: str, keyring: labels.Keyring, *, verified: bool) -> str:
+    """Verify a scanned label and return its serial (or canonicalise a typed serial)."""
+    if not verified:
+        try:
+            return labels.parse_serial(text_or_serial)
+        except labels.LabelError:
+            raise Rejected("malformed", "nomor seri tidak sah") from None
+    try:
+        return labels.decode(text_or_serial, keyring).serial
+    except labels.LabelError as exc:
+        code = next((c for cls, c in _LABEL_CODES.items() if isinstance(exc, cls)), "malformed")
+        message = {"bad_signature": "Tanda tangan label tidak sah: label palsu atau rusak.",
+                   "unknown_key": "Label ditandatangani kunci yang tidak dikenal.",
+                   "unsupported_version": "Versi label tidak didukung."}.get(
+            code, "Label tidak dapat dibaca sebagai label Tepat.")
+        raise Rejected(code, message) from None
+
+
+def finding_dict(finding: rules.Finding) -> dict[str, Any]:
+    """The JSON form of a finding for API answers."""
+    return {"code": finding.code, "principle": finding.principle.value,
+            "severity": finding.severity.value, "message": finding.message,
+            "serial": finding.serial, "tps": finding.tps, "node": finding.node,
+            "event_ids": list(finding.event_ids)}
+
+
+def finding_row(finding: rules.Finding, kabkota: str) -> FindingRow:
+    """Map a rules finding to a stored row, placed in the most precise region it names."""
+    place = finding.tps or finding.node or kabkota
+    try:
+        region = codes.node_region(place)
+    except ValueError:
+        region = kabkota
+    return FindingRow(code=finding.code, principle=finding.principle.value,
+                      severity=finding.severity.value, message=finding.message,
+                      serial=finding.serial, tps=finding.tps, node=finding.node,
+                      region_code=region, kabkota_code=kabkota,
+                      event_ids=list(finding.event_ids),
+                      detail={k: v if isinstance(v, (str, int, float, bool)) or v is None else str(v)
+                              for k, v in finding.detail})
+
+
+def _lock_kabkota(session: Session, kabkota: str) -> threading.Lock | None:
+    """Serialise ingest per kabupaten: advisory lock on PostgreSQL, a process lock on SQLite."""
+    if session.get_bind().dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(kabkota.encode()).digest()[:8], "big", signed=True)
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+        return None
+    with _sqlite_locks_guard:
+        lock = _sqlite_locks.setdefault(kabkota, threading.Lock())
+    lock.acquire()
+    return lock
+
+
+class Ingestor:
+    """Ingests one batch for one acting user and device."""
+
+    def __init__(self, session: Session, *, user: User, token: DeviceToken | None,
+                 device_id: str, keyring: labels.Keyring, now: Callable[[], datetime],
+                 election: Election, policy: rules.Policy = rules.DEFAULT_POLICY) -> None:
+        self.session = session
+        self.user = user
+        self.token = token
+        self.device_id = device_id
+        self.keyring = keyring
+        self.now = now
+        self.election = election
+        self.policy = policy
+        self._last_time: datetime | None = None
+
+    def _server_time(self) -> datetime:
+        """Strictly increasing server times, so order by time is the order of receipt."""
+        moment = self.now()
+        if self._last_time is not None and moment <= self._last_time:
+            moment = self._last_time + timedelta(microseconds=1)
+        self._last_time = moment
+        return moment
+
+    def ingest(self, raw_events: Sequence[Any]) -> list[ScanResult]:
+        """Ingest a batch; return one result per event, in order. Commits once."""
+        results: list[ScanResult | None] = [None] * len(raw_events)
+        parsed: list[tuple[int, ScanInput]] = []
+        for index, raw in enumerate(raw_events):
+            try:
+                parsed.append((index, parse_event(raw)))
+            except Rejected as exc:
+                event_id = str(raw.get("event_id", "")) if isinstance(raw, dict) else ""
+                results[index] = ScanResult(event_id, "rejected", exc.code, exc.message)
+        by_kab: dict[str, list[tuple[int, ScanInput]]] = {}
+        for index, scan in parsed:
+            try:
+                kab = ".".join(codes.node_region(scan.node).split(".")[:2])
+            except ValueError:
+                results[index] = ScanResult(scan.event_id, "rejected", "unknown_node",
+                                            f"Simpul {scan.node!r} bukan kode simpul distribusi.")
+                continue
+            by_kab.setdefault(kab, []).append((index, scan))
+        locks = []
+        try:
+            for kab in sorted(by_kab):
+                lock = _lock_kabkota(self.session, kab)
+                if lock is not None:
+                    locks.append(lock)
+            for kab in sorted(by_kab):
+                for index, result in self._ingest_kab(kab, by_kab[kab]):
+                    results[index] = result
+            self._track_device([scan for _, scan in parsed])
+            self.session.commit()
+        except Exception:
+            self.session.rollback()
+            raise
+        finally:
+            for lock in locks:
+                lock.release()
+        return [r for r in results if r is not None]
+
+    def _ingest_kab(self, kab: str, batch: list[tuple[int, ScanInput]]
+                    ) -> Iterable[tuple[int, ScanResult]]:
+        session = self.session
+        ids = [uuid.UUID(scan.event_id) for _, scan in batch]
+        stored = {str(e.event_id): e for e in session.scalars(
+            select(CustodyEvent).where(CustodyEvent.event_id.in_(ids)))}
+        nodes = {n.code: n for n in session.scalars(select(CustodyNode).where(
+            CustodyNode.code.in_({scan.node for _, scan in batch})))}
+        # Verify labels first: the serials tell which items to load.
+        serials: dict[str, str] = {}
+        containers: dict[str, str] = {}
+        early: dict[int, ScanResult] = {}
+        for index, scan in batch:
+            if scan.event_id in stored:
+                continue
+            try:
+                serials[scan.event_id] = serial_from_label(
+                    scan.label or scan.serial or "", self.keyring, verified=bool(scan.label))
+                if scan.container_label:
+                    containers[scan.event_id] = serial_from_label(
+                        scan.container_label, self.keyring,
+                        verified=not _looks_like_serial(scan.container_label))
+            except Rejected as exc:
+                early[index] = ScanResult(scan.event_id, "rejected", exc.code, exc.message)
+        wanted = set(serials.values()) | set(containers.values())
+        items = {i.serial: i for i in session.scalars(select(Item).where(Item.serial.in_(wanted)))}
+        closure = self._closure(set(items))
+        items.update({i.serial: i for i in session.scalars(
+            select(Item).where(Item.serial.in_(closure - set(items))))})
+        state_rows = {r.serial: r for r in session.scalars(
+            select(ItemStateRow).where(ItemStateRow.serial.in_(set(items))))}
+        destinations = {i.destination for i in items.values()}
+        tally_rows = {r.tps: r for r in session.scalars(
+            select(TpsTallyRow).where(TpsTallyRow.tps.in_(destinations)))}
+        ensure_tallies(session, destinations, tally_rows)
+        plan = build_plan(session, self.election, kab)
+        book = rules.Book(
+            plan, [to_rules_item(i) for i in items.values()],
+            {s: codec.state_from_dict(r.state) for s, r in state_rows.items()},
+            _tallies_for(items.values(), tally_rows, state_rows),
+            policy=self.policy,
+        )
+        seen_in_batch: dict[str, ScanInput] = {}
+        for index, scan in batch:
+            if index in early:
+                yield index, early[index]
+                continue
+            previous = stored.get(scan.event_id)
+            if previous is not None or scan.event_id in seen_in_batch:
+                digest = previous.content_digest if previous is not None else seen_in_batch[scan.event_id].digest
+                if digest == scan.digest:
+                    yield index, ScanResult(scan.event_id, "duplicate", "duplicate",
+                                            "Sudah diterima sebelumnya.",
+                                            serial=previous.serial if previous is not None else None)
+                else:
+                    yield index, self._conflict(kab, scan, previous)
+                continue
+            try:
+                result = self._one(kab, scan, serials[scan.event_id],
+                                   containers.get(scan.event_id), items, nodes, book,
+                                   state_rows, tally_rows)
+            except Rejected as exc:
+                result = ScanResult(scan.event_id, "rejected", exc.code, exc.message,
+                                    serial=serials.get(scan.event_id))
+            except CustodyError as exc:
+                result = ScanResult(scan.event_id, "rejected", exc.code, _custody_message(exc),
+                                    serial=serials.get(scan.event_id))
+            if result.status == "accepted":
+                seen_in_batch[scan.event_id] = scan
+            yield index, result
+
+    def _closure(self, serials: set[str]) -> set[str]:
+        """Everything inside the given containers (transitively) and their containers."""
+        found = set(serials)
+        frontier = set(serials)
+        while frontier:
+            inner = set(self.session.scalars(select(ItemStateRow.serial).where(
+                ItemStateRow.container.in_(frontier))))
+            outer = {c for c in self.session.scalars(select(ItemStateRow.container).where(
+                ItemStateRow.serial.in_(frontier))) if c}
+            frontier = (inner | outer) - found
+            found |= frontier
+        return found
+
+    def _one(self, kab: str, scan: ScanInput, serial: str, container: str | None,
+             items: dict[str, Item], nodes: dict[str, CustodyNode], book: rules.Book,
+             state_rows: dict[str, ItemStateRow], tally_rows: dict[str, TpsTallyRow]
+             ) -> ScanResult:
+        session = self.session
+        item = items.get(serial)
+        if item is None:
+            raise Rejected("unknown_label", "Label ini tidak pernah diterbitkan oleh KPU.")
+        if item.voided_at is not None:
+            session.add(finding_row(rules.Finding(
+                code="voided_label_scanned", principle=rules.Principle.AKUNTABILITAS,
+                severity=rules.Severity.WARNING,
+                message=f"Label yang sudah dibatalkan dipindai di {scan.node}.",
+                serial=serial, node=scan.node, event_ids=(scan.event_id,)), kab))
+            raise Rejected("voided_label", "Label ini sudah dibatalkan dan tidak berlaku.")
+        if container is not None and container not in items:
+            raise Rejected("unknown_label", "Label wadah (kit/kotak) tidak dikenal.")
+        if scan.node not in nodes:
+            raise Rejected("unknown_node", f"Simpul {scan.node} tidak ada dalam rencana.")
+        if not codes.within(scan.node, self.user.scope_code):
+            raise Rejected("out_of_scope", f"Simpul {scan.node} di luar wilayah tugas Anda.")
+        if scan.target is not None and scan.target not in nodes and not _node_exists(session, scan.target):
+            raise Rejected("unknown_node", f"Tujuan {scan.target} tidak ada dalam rencana.")
+        state_before = book.states[serial]
+        server_time = self._server_time()
+        event = rules.Event(
+            event_id=scan.event_id, serial=serial, action=rules.Action(scan.action),
+            node=scan.node, device_time=scan.device_time, server_time=server_time,
+            user_id=str(self.user.id), device_id=self.device_id, seq=state_before.seq + 1,
+            quantity=scan.quantity,
+            condition=rules.Condition(scan.condition) if scan.condition else None,
+            seals=scan.seals, counterpart=scan.counterpart, container=container,
+            target=scan.target, ref_event_id=scan.ref_event_id,
+        )
+        update = book.apply(event)
+        row = state_rows.get(serial)
+        prev_hash = row.last_hash if row is not None and row.last_hash else rules.GENESIS_HASH
+        digest = rules.event_digest(prev_hash, event.seq, rules.canonical_event_bytes(event))
+        session.add(CustodyEvent(
+            event_id=uuid.UUID(scan.event_id), serial=serial, item_seq=event.seq,
+            action=scan.action, node=scan.node, target=scan.target,
+            device_time=scan.device_time, server_time=server_time,
+            skew_seconds=int((scan.device_time - server_time).total_seconds()),
+            user_id=self.user.id, token_id=self.token.id if self.token else None,
+            device_id=self.device_id, device_seq=scan.device_seq, quantity=scan.quantity,
+            condition=scan.condition, seals=list(scan.seals), counterpart=scan.counterpart,
+            container=container, ref_event_id=scan.ref_event_id, note=scan.note,
+            kabkota_code=kab, content_digest=scan.digest, prev_hash=prev_hash, hash=digest,
+        ))
+        # Flush the event before the state rows that reference its chain head.
+        session.flush()
+        for changed_serial, state in update.states.items():
+            changed_item = items[changed_serial]
+            state_row = state_rows.get(changed_serial)
+            if state_row is None:
+                state_row = ItemStateRow(serial=changed_serial, kabkota_code=changed_item.kabkota_code,
+                                         destination=changed_item.destination, item_seq=0)
+                session.add(state_row)
+                state_rows[changed_serial] = state_row
+            state_row.holder = state.holder
+            state_row.transit_to = state.transit_to
+            state_row.stage = codec.stage_of(state)
+            state_row.condition = state.condition.value
+            state_row.container = state.container
+            state_row.last_event_at = server_time
+            state_row.state = codec.state_to_dict(state)
+            if changed_serial == serial:
+                state_row.item_seq = event.seq
+                state_row.last_hash = digest
+        for tps, tally in update.tallies.items():
+            tally_row = tally_rows.get(tps)
+            if tally_row is None:
+                tally_row = TpsTallyRow(tps=tps, kabkota_code=kab, tally={})
+                session.add(tally_row)
+                tally_rows[tps] = tally_row
+            tally_row.tally = codec.tally_to_dict(tally)
+            tally_row.updated_at = server_time
+        for finding in update.findings:
+            session.add(finding_row(finding, kab))
+        return ScanResult(scan.event_id, "accepted", "ok", "Diterima.",
+                          [finding_dict(f) for f in update.findings], serial=serial)
+
+    def _conflict(self, kab: str, scan: ScanInput, previous: CustodyEvent | None) -> ScanResult:
+        """Same id, different content: never overwrite; record a security finding."""
+        self.session.add(finding_row(rules.Finding(
+            code="event_conflict", principle=rules.Principle.AKUNTABILITAS,
+            severity=rules.Severity.CRITICAL,
+            message=("Event dengan ID yang sama dikirim ulang dengan isi berbeda "
+                     f"oleh perangkat {self.device_id}."),
+            serial=previous.serial if previous is not None else None, node=scan.node,
+            event_ids=(scan.event_id,)), kab))
+        return ScanResult(scan.event_id, "conflict", "conflict",
+                          "ID event sudah dipakai untuk isi yang berbeda; tidak disimpan.")
+
+    def _track_device(self, scans: list[ScanInput]) -> None:
+        """Record the device's highest sequence number and report gaps."""
+        if not scans:
+            return
+        device = self.session.get(Device, self.device_id)
+        if device is None:
+            device = Device(device_id=self.device_id, user_id=self.user.id, max_seq=0, seen=0)
+            self.session.add(device)
+        expected = device.max_seq + 1
+        for seq in sorted({s.device_seq for s in scans}):
+            if device.seen and seq > expected:
+                kab = ".".join(codes.node_region(scans[0].node).split(".")[:2]) \
+                    if _valid_node(scans[0].node) else codes.node_region(self.user.scope_code)
+                self.session.add(finding_row(rules.Finding(
+                    code="device_seq_gap", principle=rules.Principle.AKUNTABILITAS,
+                    severity=rules.Severity.WARNING,
+                    message=(f"Perangkat {self.device_id} melewatkan nomor urut "
+                             f"{expected}–{seq - 1}: ada pindaian yang belum terkirim atau hilang."),
+                    node=scans[0].node if _valid_node(scans[0].node) else None,
+                    detail=(("missing_from", expected), ("missing_to", seq - 1))), kab))
+            expected = max(expected, seq + 1)
+        device.max_seq = max(device.max_seq, expected - 1)
+        device.seen += len(scans)
+        device.last_seen_at = self.now()
+
+
+def _valid_node(code: str) -> bool:
+    try:
+        codes.node_kind(code)
+    except ValueError:
+        return False
+    return True
+
+
+def _node_exists(session: Session, code: str) -> bool:
+    return session.get(CustodyNode, code) is not None
+
+
+def _looks_like_serial(text_value: str) -> bool:
+    """A typed serial (XXXX-XXXX-XXXX-XXXX) rather than a scanned label."""
+    return len(text_value.replace("-", "")) == 16 and ":" not in text_value
+
+
+def _tallies_for(items: Iterable[Item], tally_rows: Mapping[str, TpsTallyRow],
+                 state_rows: Mapping[str, ItemStateRow]) -> dict[str, rules.TpsTally]:
+    """Stored tallies of the destinations in play (the Book adjusts them by deltas)."""
+    result: dict[str, rules.TpsTally] = {}
+    for item in items:
+        row = tally_rows.get(item.destination)
+        if row is not None and item.destination not in result:
+            result[item.destination] = codec.tally_from_dict(item.destination, row.tally)
+    return result
+
+
+def ensure_tallies(session: Session, destinations: Iterable[str],
+                   tally_rows: dict[str, TpsTallyRow]) -> None:
+    """Create missing tally rows from every item destined there and its state."""
+    missing = set(destinations) - set(tally_rows)
+    if not missing:
+        return
+    items = list(session.scalars(select(Item).where(Item.destination.in_(missing))))
+    states = {r.serial: codec.state_from_dict(r.state) for r in session.scalars(
+        select(ItemStateRow).where(ItemStateRow.serial.in_([i.serial for i in items])))}
+    computed = rules.tally_items([to_rules_item(i) for i in items], states)
+    for destination in sorted(missing):
+        tally = computed.get(destination) or rules.TpsTally(destination)
+        kab = ".".join(codes.node_region(destination).split(".")[:2])
+        row = TpsTallyRow(tps=destination, kabkota_code=kab, tally=codec.tally_to_dict(tally))
+        session.add(row)
+        tally_rows[destination] = row
+    session.flush()
+
+
+def forget_tallies(session: Session, destinations: Iterable[str]) -> None:
+    """Drop derived tallies (after new items are issued); they are rebuilt when next needed."""
+    wanted = set(destinations)
+    if wanted:
+        session.execute(TpsTallyRow.__table__.delete().where(TpsTallyRow.tps.in_(wanted)))
+
+
+def _custody_message(exc: CustodyError) -> str:
+    """Plain Indonesian for errors the rules raise."""
+    return {
+        "not_allowed": "Tindakan ini tidak dapat dilakukan pada keadaan barang saat ini.",
+        "malformed": "Isi pindaian tidak lengkap atau tidak sah.",
+        "unknown_item": "Barang tidak dikenal.",
+        "unknown_node": "Simpul distribusi tidak dikenal.",
+        "voided_label": "Label ini sudah dibatalkan.",
+    }.get(exc.code, exc.message) + (f" ({exc.message})" if exc.code == "not_allowed" else "")
