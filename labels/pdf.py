@@ -91,33 +91,36 @@ def _text_colour_on(background: Color) -> Color:
 
 
 class _LabelPainter:
-    """Draws label cells of one layout on one canvas; holds per-run caches only."""
+    """Draws label cells of one layout on one canvas.
+
+    Each label is drawn in its own coordinate system (origin at the cell's bottom-left
+    corner), so the operators for its colour band and its text lines do not depend on
+    where the cell sits on the page. Those operators repeat across thousands of labels
+    (the same TPS, region and item type), so they are built once with reportlab's text
+    objects and replayed; only the QR code and the serial are new on every label. The
+    caches belong to this painter, which belongs to one write call.
+    """
+
+    _CACHE_LIMIT = 4096
 
     def __init__(self, canvas: Canvas, layout: LabelLayout) -> None:
         self.canvas = canvas
         self.layout = layout
-        self._colours: dict[str, tuple[Color, Color]] = {}
-        self._font: tuple[str, float] | None = None
         self._fitted: dict[tuple[str, str, float, float], tuple[str, float]] = {}
-
-    def new_page(self) -> None:
-        """Forget the current font: a new page starts from reportlab's defaults."""
-        self._font = None
-
-    def _set_font(self, name: str, size: float) -> None:
-        # Each setFont writes operators; labels switch between a few fonts, so skip
-        # the calls that would not change anything.
-        if self._font != (name, size):
-            self.canvas.setFont(name, size)
-            self._font = (name, size)
-
-    def _band_colours(self, hex_colour: str) -> tuple[Color, Color]:
-        colours = self._colours.get(hex_colour)
-        if colours is None:
-            background = HexColor(hex_colour)
-            colours = (background, _text_colour_on(background))
-            self._colours[hex_colour] = colours
-        return colours
+        self._bands: dict[tuple[str, str | None], str] = {}
+        self._blocks: dict[tuple[str, ...], str] = {}
+        side = layout.qr_side
+        top = layout.cell_height - layout.band_height - layout.padding
+        self._qr_y = top - side
+        if layout.qr_position == "left":
+            self._qr_x = layout.padding
+            self._text_x = layout.padding * 2 + side
+            self._text_top = top
+        else:
+            self._qr_x = (layout.cell_width - side) / 2
+            self._text_x = layout.padding
+            self._text_top = self._qr_y - layout.serial_font.leading - layout.padding / 2
+        self._text_width = layout.cell_width - layout.padding - self._text_x
 
     @staticmethod
     def _field_text(field: Field, item: LabelSheetItem) -> str:
@@ -140,74 +143,89 @@ class _LabelPainter:
     def draw(self, item: LabelSheetItem, x: float, y: float) -> None:
         """Draw one label with its bottom-left corner at (x, y)."""
         canvas, layout = self.canvas, self.layout
-        width, pad = layout.cell_width, layout.padding
-        top = y + layout.cell_height
+        canvas.saveState()
+        canvas.translate(x, y)
         if layout.cut_lines:
             canvas.setStrokeColor(_GREY)
-            canvas.rect(x, y, width, layout.cell_height, stroke=1, fill=0)
-
-        band = layout.band_height
-        if band and item.race_colour:
-            background, foreground = self._band_colours(item.race_colour)
-            canvas.setFillColor(background)
-            canvas.rect(x, top - band, width, band, stroke=0, fill=1)
-            font = layout.band_font
-            label = f"PEMILIHAN {(item.race_name or '').upper()}".strip()
-            text, size = self._fit(label, font, width - 2 * pad)
-            canvas.setFillColor(foreground)
-            self._set_font(font.name, size)
-            canvas.drawString(x + pad, top - band / 2 - size * 0.35, text)
-            canvas.setFillColor(black)
+            canvas.rect(0, 0, layout.cell_width, layout.cell_height, stroke=1, fill=0)
+        if layout.band_height and item.race_colour:
+            canvas.addLiteral(self._band(item.race_colour, item.race_name))
 
         side = layout.qr_side
-        content_top = top - band - pad
-        if layout.qr_position == "left":
-            qr_x = x + pad
-            text_x = qr_x + side + pad
-            text_top = content_top
-        else:
-            qr_x = x + (width - side) / 2
-            text_x = x + pad
-            text_top = content_top - side - layout.serial_font.leading - pad / 2
-        qr_y = content_top - side
-        draw_qr(canvas, qr_matrix(item.qr_text), qr_x, qr_y, side)
+        draw_qr(canvas, qr_matrix(item.qr_text), self._qr_x, self._qr_y, side)
 
         font = layout.serial_font
-        serial, size = _fit(item.serial, font, side, layout.min_font_size)
-        self._set_font(font.name, size)
-        canvas.drawCentredString(qr_x + side / 2, qr_y - size, serial)
+        serial, size = self._fit(item.serial, font, side)
+        width = stringWidth(serial, font.name, size)
+        text = canvas.beginText(self._qr_x + (side - width) / 2, self._qr_y - size)
+        text.setFont(font.name, size)
+        text.textOut(serial)
+        canvas.drawText(text)
 
-        text_width = x + width - pad - text_x
-        lines: list[tuple[str, FontSpec, float]] = []
-        for field in layout.fields:
-            line = self._field_text(field, item)
+        lines = tuple(self._field_text(field, item) for field in layout.fields)
+        block = self._blocks.get(lines)
+        if block is None:
+            block = self._text_block(lines)
+            if len(self._blocks) > self._CACHE_LIMIT:
+                self._blocks.clear()
+            self._blocks[lines] = block
+        if block:
+            canvas.addLiteral(block)
+        canvas.restoreState()
+
+    def _band(self, hex_colour: str, race_name: str | None) -> str:
+        """PDF operators for the race colour band with its caption, in cell coordinates."""
+        key = (hex_colour, race_name)
+        code = self._bands.get(key)
+        if code is None:
+            layout = self.layout
+            background = HexColor(hex_colour)
+            top, band, pad = layout.cell_height, layout.band_height, layout.padding
+            font = layout.band_font
+            label = f"PEMILIHAN {(race_name or '').upper()}".strip()
+            label, size = self._fit(label, font, layout.cell_width - 2 * pad)
+            text = self.canvas.beginText(pad, top - band / 2 - size * 0.35)
+            text.setFillColor(_text_colour_on(background))
+            text.setFont(font.name, size)
+            text.textOut(label)
+            rgb = " ".join(f"{c:.4f}" for c in background.rgb())
+            code = (
+                f"{rgb} rg 0 {top - band:.3f} {layout.cell_width:.3f} {band:.3f} re f\n"
+                f"{text.getCode()}\n0 g"
+            )
+            self._bands[key] = code
+        return code
+
+    def _text_block(self, lines: tuple[str, ...]) -> str:
+        """PDF operators for a label's text lines, in cell coordinates."""
+        layout = self.layout
+        fitted: list[tuple[str, FontSpec, float]] = []
+        for field, line in zip(layout.fields, lines, strict=True):
             if line:
                 font = layout.font_for(field)
-                line, size = self._fit(line, font, text_width)
-                lines.append((line, font, size))
-        if not lines:
-            return
-        # One text object per label: each line moves down by the leading (T*), set so
-        # that every baseline lands where the layout puts it.
-        first_font = lines[0][1]
-        text = canvas.beginText(text_x, text_top - first_font.size)
+                line, size = self._fit(line, font, self._text_width)
+                fitted.append((line, font, size))
+        if not fitted:
+            return ""
+        # Each line moves down by the leading (T*), set so that every baseline lands
+        # where the layout puts it.
+        text = self.canvas.beginText(self._text_x, self._text_top - fitted[0][1].size)
         current: tuple[str, float, float] | None = None
-        for index, (line, font, size) in enumerate(lines):
-            following = lines[index + 1][1] if index + 1 < len(lines) else font
+        for index, (line, font, size) in enumerate(fitted):
+            following = fitted[index + 1][1] if index + 1 < len(fitted) else font
             leading = font.leading - font.size + following.size
             if current != (font.name, size, leading):
                 text.setFont(font.name, size, leading)
                 current = (font.name, size, leading)
             text.textLine(line)
-        canvas.drawText(text)
-        self._font = None  # the text object's font does not outlive it
+        code: str = text.getCode()
+        return code
 
     def _fit(self, text: str, font: FontSpec, width: float) -> tuple[str, float]:
-        # Region names and item types repeat on thousands of labels.
         key = (text, font.name, font.size, width)
         fitted = self._fitted.get(key)
         if fitted is None:
-            if len(self._fitted) > 4096:
+            if len(self._fitted) > self._CACHE_LIMIT:
                 self._fitted.clear()
             fitted = _fit(text, font, width, self.layout.min_font_size)
             self._fitted[key] = fitted
@@ -234,7 +252,6 @@ def write_labels(
     for item in items:
         if count and count % per_page == 0:
             canvas.showPage()
-            painter.new_page()
             if progress is not None:
                 progress(count)
         x, y = layout.cell_origin(count)
@@ -296,6 +313,7 @@ class _DocumentPainter:
         self.bottom = layout.margin + 8 * mm  # above the footer
 
     def text(self, x: float, y: float, text: str, font: FontSpec, align: str = "left") -> None:
+        """Draw one line of text anchored at (x, y) on the left, centre or right."""
         self.canvas.setFont(font.name, font.size)
         if align == "centre":
             self.canvas.drawCentredString(x, y, text)
@@ -362,6 +380,7 @@ class _DocumentPainter:
         return bottom
 
     def footer(self, text: str, page: int, pages: int) -> None:
+        """Draw the page footer: what the document is and 'Halaman i dari n'."""
         font = self.layout.small_font
         y = self.layout.margin
         self.text(self.left, y, text, font)

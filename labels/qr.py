@@ -108,7 +108,9 @@ class _VersionPlan:
     cols: npt.NDArray[np.intp]
     mask_bits: BoolMatrix  # (8, data modules): whether each mask flips each module
     templates: BoolMatrix  # (8, n, n): function patterns and format bits per mask
-    penalty_template: BoolMatrix  # (n, n): as qrcode scores masks, format bits light
+    mask_lines: npt.NDArray[np.uint64]  # (n, 8, words): each mask's candidate sans data
+    valid_bits: npt.NDArray[np.uint64]  # (words,): bits that stand for a line
+    inner_bits: npt.NDArray[np.uint64]  # (words,): lines that have a next line
 
 
 _Array = TypeVar("_Array", bound="npt.NDArray[Any]")
@@ -174,7 +176,16 @@ def _plan(version: int) -> _VersionPlan:
         ],
         dtype=np.bool_,
     )
-    penalty_template = np.array([[bool(m) for m in line] for line in layout], dtype=np.bool_)
+    # qrcode scores the masks with format and version bits light; a candidate is this
+    # background with the data region set to the mask pattern, XOR the placed data.
+    background = np.array([[bool(m) for m in line] for line in layout], dtype=np.bool_)
+    masked = np.repeat(background[None], 8, axis=0)
+    masked[:, row_index, col_index] = mask_bits
+    mask_lines = np.stack([_pack_lines(candidate) for candidate in masked], axis=1)
+    words = mask_lines.shape[-1] // 2
+    group = np.arange(64 * words)
+    valid_bits = np.packbits(np.tile(group < size, 2), bitorder="little").view("<u8")
+    inner_bits = np.packbits(group < size - 1, bitorder="little").view("<u8")
 
     blocks = tuple(
         (block.data_count, block.total_count - block.data_count)
@@ -206,7 +217,9 @@ def _plan(version: int) -> _VersionPlan:
         cols=_frozen(col_index),
         mask_bits=_frozen(mask_bits),
         templates=_frozen(templates),
-        penalty_template=_frozen(penalty_template),
+        mask_lines=_frozen(mask_lines),
+        valid_bits=_frozen(valid_bits),
+        inner_bits=_frozen(inner_bits),
     )
 
 
@@ -275,31 +288,38 @@ def _data_bits(values: list[int], plan: _VersionPlan) -> BoolMatrix:
     return np.concatenate((bits, np.zeros(len(plan.rows) - len(bits), dtype=np.bool_)))
 
 
+def _pack_lines(matrix: BoolMatrix) -> npt.NDArray[np.uint64]:
+    """Bit-slice a matrix's lines: (n, 2 * words) uint64, rows group then columns group.
+
+    For module index k along a line, one bit per line: line j of a group is bit j % 64
+    of word j // 64. In the rows group k is the column and the bit is the row; in the
+    columns group k is the row. Shifting along a line is then slicing along k.
+    """
+    n = matrix.shape[0]
+    group = 64 * -(-n // 64)
+    lines = np.zeros((n, 2 * group), dtype=np.bool_)
+    lines[:, :n] = matrix.T
+    lines[:, group : group + n] = matrix
+    packed: npt.NDArray[np.uint64] = np.packbits(lines, axis=1, bitorder="little").view("<u8")
+    return packed
+
+
 def _best_mask(bits: BoolMatrix, plan: _VersionPlan) -> int:
+    data = np.zeros((plan.size, plan.size), dtype=np.bool_)
+    data[plan.rows, plan.cols] = bits
+    # Packing is linear under XOR, so the eight candidates cost one packing.
+    candidates = plan.mask_lines ^ _pack_lines(data)[:, None, :]
+    return int(np.argmin(_penalties(candidates, plan)))
+
+
+def _penalties(dark: npt.NDArray[np.uint64], plan: _VersionPlan) -> npt.NDArray[np.int64]:
+    """Mask penalty per candidate, equal to qrcode.util.lost_point for each.
+
+    ``dark`` holds the candidates' lines as ``_pack_lines`` lays them out, stacked on
+    axis 1: a whole rule is a few dozen operations on a (n, 8, words) array.
+    """
     n = plan.size
-    candidates = np.empty((8, n, n), dtype=np.bool_)
-    candidates[:] = plan.penalty_template
-    candidates[:, plan.rows, plan.cols] = bits ^ plan.mask_bits
-    scores = _penalties(candidates)
-    return int(np.argmin(scores))
-
-
-def _penalties(candidates: BoolMatrix) -> npt.NDArray[np.int64]:
-    """Mask penalty per candidate, equal to qrcode.util.lost_point for each."""
-    count, n, _ = candidates.shape
-    # Bit-sliced lines: for each module index k along a line, one bit per line packed
-    # into 64-bit words, line j of a group at bit j % 64 of word j // 64. The rows of a
-    # candidate form one group (k is the column, the bit is the row), its columns
-    # another (k is the row). Shifting along a line is then slicing along k, and a
-    # whole rule is a few dozen operations on a (n, 8, words) array.
-    words = -(-n // 64)
-    group = 64 * words
-    lines = np.zeros((n, count, 2 * group), dtype=np.bool_)
-    lines[:, :, :n] = candidates.transpose(2, 0, 1)
-    lines[:, :, group : group + n] = candidates.transpose(1, 0, 2)
-    dark = np.packbits(lines, axis=2, bitorder="little").view("<u8")
-    one_group = np.arange(group) < n
-    valid = np.packbits(np.tile(one_group, 2), bitorder="little").view("<u8")
+    valid = plan.valid_bits
     light = ~dark & valid
 
     # N1: a run of L >= 5 same-coloured modules costs L - 2: one for each module from
@@ -319,11 +339,10 @@ def _penalties(candidates: BoolMatrix) -> npt.NDArray[np.int64]:
     # N2: each 2x2 block of one colour costs 3. In the row group, bit r of word k is
     # module (r, k): compare neighbouring k for the horizontal pair, and bit r with
     # bit r + 1 for the vertical pair.
-    rows = dark[:, :, :words]
+    rows = dark[:, :, : dark.shape[-1] // 2]
     across = ~(rows[:-1] ^ rows[1:])
     down = ~(rows ^ _next_bit(rows))
-    not_last_row = np.packbits(np.arange(group) < n - 1, bitorder="little").view("<u8")
-    block = across & _next_bit(across) & down[:-1] & not_last_row
+    block = across & _next_bit(across) & down[:-1] & plan.inner_bits
 
     # N4: 10 per full 5% that the dark share departs from 50%, in qrcode's float steps.
     dark_counts = _popcount(rows).tolist()

@@ -12,7 +12,6 @@ Exit codes: 0 done, 1 error, 2 usage, 3 token refused, 4 server unreachable (sca
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import threading
@@ -178,7 +177,7 @@ class _App:
         with Outbox(self.home.outbox_path) as outbox:
             pending, oldest, problems = outbox.count(), outbox.oldest_time(), outbox.problems()
             last_seq = outbox.last_seq()
-        key_line = "belum diimpor" if keys is None else f"{len(json.loads(keys)['keys'])} kunci"
+        key_line = "belum diimpor" if keys is None else _count_keys(keys)
         plan_line = (
             "belum diunduh"
             if plan is None
@@ -284,6 +283,13 @@ class _App:
         thread = threading.Thread(target=loop, name="tepat-sync", daemon=True)
         thread.start()
         return thread
+
+
+def _count_keys(keys: str) -> str:
+    try:
+        return f"{len(load_keyring(keys))} kunci"
+    except ScanError as error:
+        return f"tidak terbaca ({error})"
 
 
 def _report_line(report: SyncReport) -> str:

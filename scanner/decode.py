@@ -389,7 +389,7 @@ class Pipeline:
             else:
                 try:
                     self._backends[name] = _FACTORIES[name]()
-                except ImportError as exc:
+                except (ImportError, OSError) as exc:
                     quiet = name == WECHAT  # optional by design: only note it in debug logs
                     (logger.debug if quiet else logger.warning)(
                         "QR decoder %s unavailable, skipped: %s", name, exc

@@ -77,8 +77,14 @@ def post_scans() -> Any:
         keyring = load_keyring(current_app.config["TEPAT_KEY_DIR"])
     except KeyStoreError as exc:
         raise TepatError(str(exc)) from exc
+    sent_at = None
+    if body.get("sent_at"):
+        try:
+            sent_at = parse_instant(str(body["sent_at"]))
+        except ValueError as exc:
+            raise ValidationFailed("sent_at harus waktu ISO-8601.") from exc
     ingestor = Ingestor(db.session, user=_me(), token=token, device_id=device_id,
-                        keyring=keyring, now=now, election=current_election())
+                        keyring=keyring, now=now, election=current_election(), sent_at=sent_at)
     results = ingestor.ingest(events)
     status = 409 if any(r.status == "conflict" for r in results) else 200
     return jsonify({"results": [r.to_dict() for r in results],

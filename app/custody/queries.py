@@ -153,7 +153,7 @@ def snapshot(session: Session, election: Election, kab: str, now: datetime) -> S
         select(FindingRow).where(FindingRow.kabkota_code == kab))]
     for finding in live:
         data = finding_dict(finding)
-        place = finding.tps or finding.node or kab
+        place = finding.node or finding.tps or kab
         data.update({"id": f"live-{finding.code}-{finding.serial or place}",
                      "region": codes.node_region(place), "created_at": now.isoformat(),
                      "live": True})
@@ -213,9 +213,11 @@ def region_summary(session: Session, election: Election, area: str, now: datetim
             row["delivered"] += 1
     totals = {p: {"count": 0, "worst": None} for p in PRINCIPLES}
     for finding in snap.findings:
-        place = finding.get("tps") or finding.get("node") or finding.get("region")
+        place = finding.get("region")
         if not place or not codes.within(place, area):
             continue
+        if level_is_desa and finding.get("tps") and codes.within(finding["tps"], area):
+            place = finding["tps"]
         principle = finding["principle"]
         if principle not in totals:
             continue
@@ -248,7 +250,7 @@ def findings(session: Session, election: Election, area: str, now: datetime, *,
     snap = snapshot(session, election, kabkota_of(area), now)
     result = []
     for finding in snap.findings:
-        place = finding.get("tps") or finding.get("node") or finding.get("region")
+        place = finding.get("region")
         if not place or not codes.within(place, area):
             continue
         if principle and finding["principle"] != principle:

@@ -453,6 +453,8 @@ class Policy:
     """Thresholds the rules use."""
 
     max_clock_skew: timedelta = timedelta(minutes=10)
+    # A device behind the server may just have worked offline; only this much is odd.
+    max_offline: timedelta = timedelta(hours=48)
     at_risk_horizon: timedelta = timedelta(hours=24)
 
 
@@ -539,7 +541,8 @@ _CONDITION_NAMES = {
 
 
 def _what(item_type: ItemType, race: Race | None) -> str:
-    name = _TYPE_NAMES[item_type]
+    # Item types are data: a code the rules have no name for is shown as its code.
+    name = _TYPE_NAMES.get(item_type, str(item_type).lower())
     return f"{name} {_RACE_NAMES[race]}" if race is not None else name
 
 
@@ -761,7 +764,8 @@ def _kind(code: str | None) -> NodeKind | None:
 
 def _skew(event: Event, item: Item, policy: Policy) -> list[Finding]:
     skew = event.device_time - event.server_time
-    if abs(skew) <= policy.max_clock_skew:
+    # Ahead of the server is wrong for sure; behind is usually an offline upload.
+    if -policy.max_offline <= skew <= policy.max_clock_skew:
         return []
     minutes = int(abs(skew).total_seconds() // 60)
     # A device ahead of the server is wrong for sure; one behind may just have
@@ -1157,7 +1161,7 @@ def apply(
     if action in _MOVES:
         target, expected = _dispatch_target(route, event, returning)
         if target is None:
-            raise MalformedEvent("kirim needs a target node off the route", field="target")
+            raise MalformedEvent("no target given and none on the route", field="target")
         if not carried and expected is not None and target != expected:
             findings.append(
                 _finding(
@@ -1372,8 +1376,9 @@ class Book:
     ``recompute`` opens it on everything. The ingest service may open it on a
     subset: the scanned item, everything inside it (items whose container chain
     leads to it), for ``kemas`` the target container and the containers around
-    it, and the tallies of those items' destinations. ``apply`` then returns
-    only what changed.
+    it, for ``batal`` the items whose ``last_event_id`` is the voided event, and
+    the tallies of those items' destinations. ``apply`` then returns only what
+    changed.
     """
 
     def __init__(
@@ -1396,9 +1401,9 @@ class Book:
             dict(tallies) if tallies is not None else tally_items(self.items.values(), self.states)
         )
         self._contents: dict[str, set[str]] = {}
+        self._moved_by: dict[str, set[str]] = {}  # last_event_id -> serials, for batal
         for serial, state in self.states.items():
-            if state.container is not None:
-                self._contents.setdefault(state.container, set()).add(serial)
+            self._index(serial, None, state)
         self._seen: dict[str, Event] = {}
 
     def contents(self, serial: str) -> tuple[str, ...]:
@@ -1460,9 +1465,12 @@ class Book:
         changed = {item.serial: transition.state}
         findings[:0] = transition.findings
         if event.action is Action.VOID:
-            for serial in self._descendants(item.serial):
+            # Undo everything the voided event carried, including contents a buka
+            # released (no longer inside) and those still inside.
+            assert event.ref_event_id is not None
+            for serial in sorted(self._moved_by.get(event.ref_event_id, set()) - {item.serial}):
                 inner = self.states[serial]
-                if inner.last_event_id == event.ref_event_id and inner.previous is not None:
+                if inner.previous is not None:
                     changed[serial] = _apply_void(self._item(serial), inner, event, True).state
         elif event.action in _CARRIED:
             carried = event
@@ -1493,11 +1501,7 @@ class Book:
         for serial, after in changed.items():
             before = self.states[serial]
             item = self.items[serial]
-            if before.container != after.container:
-                if before.container is not None:
-                    self._contents[before.container].discard(serial)
-                if after.container is not None:
-                    self._contents.setdefault(after.container, set()).add(serial)
+            self._index(serial, before, after)
             old_known, old_received = _contribution(item, before)
             new_known, new_received = _contribution(item, after)
             if (old_known, old_received) != (new_known, new_received):
@@ -1510,6 +1514,16 @@ class Book:
                 self.tallies[item.destination] = touched[item.destination] = tally
             self.states[serial] = after
         return touched
+
+    def _index(self, serial: str, before: ItemState | None, after: ItemState) -> None:
+        if before is not None and before.container is not None:
+            self._contents[before.container].discard(serial)
+        if after.container is not None:
+            self._contents.setdefault(after.container, set()).add(serial)
+        if before is not None and before.last_event_id is not None:
+            self._moved_by[before.last_event_id].discard(serial)
+        if after.last_event_id is not None:
+            self._moved_by.setdefault(after.last_event_id, set()).add(serial)
 
     def snapshot_findings(self, now: datetime) -> tuple[Finding, ...]:
         """Return the quantity and deadline findings as of ``now``."""

@@ -94,9 +94,13 @@ class ScanResult:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of the scan API."""
-        body: dict[str, Any] = {"event_id": self.event_id, "status": self.status,
-                                "code": self.code, "message": self.message,
-                                "findings": self.findings}
+        body: dict[str, Any] = {
+            "event_id": self.event_id,
+            "status": self.status,
+            "code": self.code,
+            "message": self.message,
+            "findings": self.findings,
+        }
         if self.serial:
             body["serial"] = self.serial
         return body
@@ -104,8 +108,9 @@ class ScanResult:
 
 def content_digest(raw: Mapping[str, Any]) -> str:
     """SHA-256 of the event as sent (sorted keys), to tell a resend from a clash."""
-    return hashlib.sha256(json.dumps(raw, sort_keys=True, separators=(",", ":"),
-                                     default=str).encode()).hexdigest()
+    return hashlib.sha256(
+        json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str).encode()
+    ).hexdigest()
 
 
 def _text(raw: Mapping[str, Any], name: str, limit: int, required: bool = False) -> str | None:
@@ -145,23 +150,38 @@ def parse_event(raw: Any) -> ScanInput:
     if not label and not serial:
         raise Rejected("malformed", "isi 'label' (teks QR) atau 'serial'")
     quantity = raw.get("quantity")
-    if quantity is not None and (not isinstance(quantity, int) or isinstance(quantity, bool)
-                                 or not 0 <= quantity <= 100_000):
+    if quantity is not None and (
+        not isinstance(quantity, int) or isinstance(quantity, bool) or not 0 <= quantity <= 100_000
+    ):
         raise Rejected("malformed", "quantity harus bilangan bulat 0..100000")
     condition = _text(raw, "condition", 16)
     if condition is not None and condition not in CONDITIONS:
         raise Rejected("malformed", f"condition harus salah satu dari {sorted(CONDITIONS)}")
     seals = raw.get("seals") or []
-    if not isinstance(seals, list) or len(seals) > 20 or not all(
-            isinstance(s, str) and 0 < len(s) <= 40 for s in seals):
+    if (
+        not isinstance(seals, list)
+        or len(seals) > 20
+        or not all(isinstance(s, str) and 0 < len(s) <= 40 for s in seals)
+    ):
         raise Rejected("malformed", "seals harus daftar nomor segel (teks)")
     note = _text(raw, "note", 1000) or ""
     return ScanInput(
-        event_id=event_id, device_seq=seq, device_time=device_time, action=action,
-        node=node, label=label, serial=serial, quantity=quantity, condition=condition,
-        seals=tuple(s.strip() for s in seals), counterpart=_text(raw, "counterpart", 120),
-        container_label=_text(raw, "container", 2000), target=_text(raw, "target", 16),
-        ref_event_id=_text(raw, "ref_event_id", 36), note=note, digest=content_digest(raw),
+        event_id=event_id,
+        device_seq=seq,
+        device_time=device_time,
+        action=action,
+        node=node,
+        label=label,
+        serial=serial,
+        quantity=quantity,
+        condition=condition,
+        seals=tuple(s.strip() for s in seals),
+        counterpart=_text(raw, "counterpart", 120),
+        container_label=_text(raw, "container", 2000),
+        target=_text(raw, "target", 16),
+        ref_event_id=_text(raw, "ref_event_id", 36),
+        note=note,
+        digest=content_digest(raw),
     )
 
 
@@ -176,35 +196,52 @@ def serial_from_label(text_or_serial: str, keyring: labels.Keyring, *, verified:
         return labels.decode(text_or_serial, keyring).serial
     except labels.LabelError as exc:
         code = next((c for cls, c in _LABEL_CODES.items() if isinstance(exc, cls)), "malformed")
-        message = {"bad_signature": "Tanda tangan label tidak sah: label palsu atau rusak.",
-                   "unknown_key": "Label ditandatangani kunci yang tidak dikenal.",
-                   "unsupported_version": "Versi label tidak didukung."}.get(
-            code, "Label tidak dapat dibaca sebagai label Tepat.")
+        message = {
+            "bad_signature": "Tanda tangan label tidak sah: label palsu atau rusak.",
+            "unknown_key": "Label ditandatangani kunci yang tidak dikenal.",
+            "unsupported_version": "Versi label tidak didukung.",
+        }.get(code, "Label tidak dapat dibaca sebagai label Tepat.")
         raise Rejected(code, message) from None
 
 
 def finding_dict(finding: rules.Finding) -> dict[str, Any]:
     """The JSON form of a finding for API answers."""
-    return {"code": finding.code, "principle": finding.principle.value,
-            "severity": finding.severity.value, "message": finding.message,
-            "serial": finding.serial, "tps": finding.tps, "node": finding.node,
-            "event_ids": list(finding.event_ids)}
+    return {
+        "code": finding.code,
+        "principle": finding.principle.value,
+        "severity": finding.severity.value,
+        "message": finding.message,
+        "serial": finding.serial,
+        "tps": finding.tps,
+        "node": finding.node,
+        "event_ids": list(finding.event_ids),
+    }
 
 
 def finding_row(finding: rules.Finding, kabkota: str) -> FindingRow:
     """Map a rules finding to a stored row, placed in the most precise region it names."""
-    place = finding.tps or finding.node or kabkota
+    # Where it was seen first (a tertukar carton sits in our warehouse), else its TPS.
+    place = finding.node or finding.tps or kabkota
     try:
         region = codes.node_region(place)
     except ValueError:
         region = kabkota
-    return FindingRow(code=finding.code, principle=finding.principle.value,
-                      severity=finding.severity.value, message=finding.message,
-                      serial=finding.serial, tps=finding.tps, node=finding.node,
-                      region_code=region, kabkota_code=kabkota,
-                      event_ids=list(finding.event_ids),
-                      detail={k: v if isinstance(v, (str, int, float, bool)) or v is None else str(v)
-                              for k, v in finding.detail})
+    return FindingRow(
+        code=finding.code,
+        principle=finding.principle.value,
+        severity=finding.severity.value,
+        message=finding.message,
+        serial=finding.serial,
+        tps=finding.tps,
+        node=finding.node,
+        region_code=region,
+        kabkota_code=kabkota,
+        event_ids=list(finding.event_ids),
+        detail={
+            k: v if isinstance(v, (str, int, float, bool)) or v is None else str(v)
+            for k, v in finding.detail
+        },
+    )
 
 
 def _lock_kabkota(session: Session, kabkota: str) -> threading.Lock | None:
@@ -222,9 +259,19 @@ def _lock_kabkota(session: Session, kabkota: str) -> threading.Lock | None:
 class Ingestor:
     """Ingests one batch for one acting user and device."""
 
-    def __init__(self, session: Session, *, user: User, token: DeviceToken | None,
-                 device_id: str, keyring: labels.Keyring, now: Callable[[], datetime],
-                 election: Election, policy: rules.Policy = rules.DEFAULT_POLICY) -> None:
+    def __init__(
+        self,
+        session: Session,
+        *,
+        user: User,
+        token: DeviceToken | None,
+        device_id: str,
+        keyring: labels.Keyring,
+        now: Callable[[], datetime],
+        election: Election,
+        policy: rules.Policy = rules.DEFAULT_POLICY,
+        sent_at: datetime | None = None,
+    ) -> None:
         self.session = session
         self.user = user
         self.token = token
@@ -234,6 +281,18 @@ class Ingestor:
         self.election = election
         self.policy = policy
         self._last_time: datetime | None = None
+        self._verified: dict[tuple[str, bool], str] = {}
+        # The device's clock at sending against ours measures its offset exactly.
+        self.offset = (sent_at - now()) if sent_at is not None else None
+
+    def _serial(self, text_value: str, *, verified: bool) -> str:
+        """Verify a label once per batch (a kit's label recurs for every item packed)."""
+        key = (text_value, verified)
+        serial = self._verified.get(key)
+        if serial is None:
+            serial = self._verified[key] = serial_from_label(text_value, self.keyring,
+                                                             verified=verified)
+        return serial
 
     def _server_time(self) -> datetime:
         """Strictly increasing server times, so order by time is the order of receipt."""
@@ -258,8 +317,12 @@ class Ingestor:
             try:
                 kab = ".".join(codes.node_region(scan.node).split(".")[:2])
             except ValueError:
-                results[index] = ScanResult(scan.event_id, "rejected", "unknown_node",
-                                            f"Simpul {scan.node!r} bukan kode simpul distribusi.")
+                results[index] = ScanResult(
+                    scan.event_id,
+                    "rejected",
+                    "unknown_node",
+                    f"Simpul {scan.node!r} bukan kode simpul distribusi.",
+                )
                 continue
             by_kab.setdefault(kab, []).append((index, scan))
         locks = []
@@ -281,14 +344,21 @@ class Ingestor:
                 lock.release()
         return [r for r in results if r is not None]
 
-    def _ingest_kab(self, kab: str, batch: list[tuple[int, ScanInput]]
-                    ) -> Iterable[tuple[int, ScanResult]]:
+    def _ingest_kab(
+        self, kab: str, batch: list[tuple[int, ScanInput]]
+    ) -> Iterable[tuple[int, ScanResult]]:
         session = self.session
         ids = [uuid.UUID(scan.event_id) for _, scan in batch]
-        stored = {str(e.event_id): e for e in session.scalars(
-            select(CustodyEvent).where(CustodyEvent.event_id.in_(ids)))}
-        nodes = {n.code: n for n in session.scalars(select(CustodyNode).where(
-            CustodyNode.code.in_({scan.node for _, scan in batch})))}
+        stored = {
+            str(e.event_id): e
+            for e in session.scalars(select(CustodyEvent).where(CustodyEvent.event_id.in_(ids)))
+        }
+        nodes = {
+            n.code: n
+            for n in session.scalars(
+                select(CustodyNode).where(CustodyNode.code.in_({scan.node for _, scan in batch}))
+            )
+        }
         # Verify labels first: the serials tell which items to load.
         serials: dict[str, str] = {}
         containers: dict[str, str] = {}
@@ -298,27 +368,41 @@ class Ingestor:
                 continue
             try:
                 serials[scan.event_id] = serial_from_label(
-                    scan.label or scan.serial or "", self.keyring, verified=bool(scan.label))
+                    scan.label or scan.serial or "", self.keyring, verified=bool(scan.label)
+                )
                 if scan.container_label:
                     containers[scan.event_id] = serial_from_label(
-                        scan.container_label, self.keyring,
-                        verified=not _looks_like_serial(scan.container_label))
+                        scan.container_label,
+                        self.keyring,
+                        verified=not _looks_like_serial(scan.container_label),
+                    )
             except Rejected as exc:
                 early[index] = ScanResult(scan.event_id, "rejected", exc.code, exc.message)
         wanted = set(serials.values()) | set(containers.values())
         items = {i.serial: i for i in session.scalars(select(Item).where(Item.serial.in_(wanted)))}
         closure = self._closure(set(items))
-        items.update({i.serial: i for i in session.scalars(
-            select(Item).where(Item.serial.in_(closure - set(items))))})
-        state_rows = {r.serial: r for r in session.scalars(
-            select(ItemStateRow).where(ItemStateRow.serial.in_(set(items))))}
+        items.update(
+            {
+                i.serial: i
+                for i in session.scalars(select(Item).where(Item.serial.in_(closure - set(items))))
+            }
+        )
+        state_rows = {
+            r.serial: r
+            for r in session.scalars(
+                select(ItemStateRow).where(ItemStateRow.serial.in_(set(items)))
+            )
+        }
         destinations = {i.destination for i in items.values()}
-        tally_rows = {r.tps: r for r in session.scalars(
-            select(TpsTallyRow).where(TpsTallyRow.tps.in_(destinations)))}
+        tally_rows = {
+            r.tps: r
+            for r in session.scalars(select(TpsTallyRow).where(TpsTallyRow.tps.in_(destinations)))
+        }
         ensure_tallies(session, destinations, tally_rows)
         plan = build_plan(session, self.election, kab)
         book = rules.Book(
-            plan, [to_rules_item(i) for i in items.values()],
+            plan,
+            [to_rules_item(i) for i in items.values()],
             {s: codec.state_from_dict(r.state) for s, r in state_rows.items()},
             _tallies_for(items.values(), tally_rows, state_rows),
             policy=self.policy,
@@ -330,24 +414,53 @@ class Ingestor:
                 continue
             previous = stored.get(scan.event_id)
             if previous is not None or scan.event_id in seen_in_batch:
-                digest = previous.content_digest if previous is not None else seen_in_batch[scan.event_id].digest
+                digest = (
+                    previous.content_digest
+                    if previous is not None
+                    else seen_in_batch[scan.event_id].digest
+                )
                 if digest == scan.digest:
-                    yield index, ScanResult(scan.event_id, "duplicate", "duplicate",
-                                            "Sudah diterima sebelumnya.",
-                                            serial=previous.serial if previous is not None else None)
+                    yield (
+                        index,
+                        ScanResult(
+                            scan.event_id,
+                            "duplicate",
+                            "duplicate",
+                            "Sudah diterima sebelumnya.",
+                            serial=previous.serial if previous is not None else None,
+                        ),
+                    )
                 else:
                     yield index, self._conflict(kab, scan, previous)
                 continue
             try:
-                result = self._one(kab, scan, serials[scan.event_id],
-                                   containers.get(scan.event_id), items, nodes, book,
-                                   state_rows, tally_rows)
+                result = self._one(
+                    kab,
+                    scan,
+                    serials[scan.event_id],
+                    containers.get(scan.event_id),
+                    items,
+                    nodes,
+                    book,
+                    state_rows,
+                    tally_rows,
+                )
             except Rejected as exc:
-                result = ScanResult(scan.event_id, "rejected", exc.code, exc.message,
-                                    serial=serials.get(scan.event_id))
+                result = ScanResult(
+                    scan.event_id,
+                    "rejected",
+                    exc.code,
+                    exc.message,
+                    serial=serials.get(scan.event_id),
+                )
             except CustodyError as exc:
-                result = ScanResult(scan.event_id, "rejected", exc.code, _custody_message(exc),
-                                    serial=serials.get(scan.event_id))
+                result = ScanResult(
+                    scan.event_id,
+                    "rejected",
+                    exc.code,
+                    _custody_message(exc),
+                    serial=serials.get(scan.event_id),
+                )
             if result.status == "accepted":
                 seen_in_batch[scan.event_id] = scan
             yield index, result
@@ -357,28 +470,53 @@ class Ingestor:
         found = set(serials)
         frontier = set(serials)
         while frontier:
-            inner = set(self.session.scalars(select(ItemStateRow.serial).where(
-                ItemStateRow.container.in_(frontier))))
-            outer = {c for c in self.session.scalars(select(ItemStateRow.container).where(
-                ItemStateRow.serial.in_(frontier))) if c}
+            inner = set(
+                self.session.scalars(
+                    select(ItemStateRow.serial).where(ItemStateRow.container.in_(frontier))
+                )
+            )
+            outer = {
+                c
+                for c in self.session.scalars(
+                    select(ItemStateRow.container).where(ItemStateRow.serial.in_(frontier))
+                )
+                if c
+            }
             frontier = (inner | outer) - found
             found |= frontier
         return found
 
-    def _one(self, kab: str, scan: ScanInput, serial: str, container: str | None,
-             items: dict[str, Item], nodes: dict[str, CustodyNode], book: rules.Book,
-             state_rows: dict[str, ItemStateRow], tally_rows: dict[str, TpsTallyRow]
-             ) -> ScanResult:
+    def _one(
+        self,
+        kab: str,
+        scan: ScanInput,
+        serial: str,
+        container: str | None,
+        items: dict[str, Item],
+        nodes: dict[str, CustodyNode],
+        book: rules.Book,
+        state_rows: dict[str, ItemStateRow],
+        tally_rows: dict[str, TpsTallyRow],
+    ) -> ScanResult:
         session = self.session
         item = items.get(serial)
         if item is None:
             raise Rejected("unknown_label", "Label ini tidak pernah diterbitkan oleh KPU.")
         if item.voided_at is not None:
-            session.add(finding_row(rules.Finding(
-                code="voided_label_scanned", principle=rules.Principle.AKUNTABILITAS,
-                severity=rules.Severity.WARNING,
-                message=f"Label yang sudah dibatalkan dipindai di {scan.node}.",
-                serial=serial, node=scan.node, event_ids=(scan.event_id,)), kab))
+            session.add(
+                finding_row(
+                    rules.Finding(
+                        code="voided_label_scanned",
+                        principle=rules.Principle.AKUNTABILITAS,
+                        severity=rules.Severity.WARNING,
+                        message=f"Label yang sudah dibatalkan dipindai di {scan.node}.",
+                        serial=serial,
+                        node=scan.node,
+                        event_ids=(scan.event_id,),
+                    ),
+                    kab,
+                )
+            )
             raise Rejected("voided_label", "Label ini sudah dibatalkan dan tidak berlaku.")
         if container is not None and container not in items:
             raise Rejected("unknown_label", "Label wadah (kit/kotak) tidak dikenal.")
@@ -386,42 +524,75 @@ class Ingestor:
             raise Rejected("unknown_node", f"Simpul {scan.node} tidak ada dalam rencana.")
         if not codes.within(scan.node, self.user.scope_code):
             raise Rejected("out_of_scope", f"Simpul {scan.node} di luar wilayah tugas Anda.")
-        if scan.target is not None and scan.target not in nodes and not _node_exists(session, scan.target):
+        if (
+            scan.target is not None
+            and scan.target not in nodes
+            and not _node_exists(session, scan.target)
+        ):
             raise Rejected("unknown_node", f"Tujuan {scan.target} tidak ada dalam rencana.")
         state_before = book.states[serial]
         server_time = self._server_time()
         event = rules.Event(
-            event_id=scan.event_id, serial=serial, action=rules.Action(scan.action),
-            node=scan.node, device_time=scan.device_time, server_time=server_time,
-            user_id=str(self.user.id), device_id=self.device_id, seq=state_before.seq + 1,
+            event_id=scan.event_id,
+            serial=serial,
+            action=rules.Action(scan.action),
+            node=scan.node,
+            device_time=scan.device_time,
+            server_time=server_time,
+            user_id=str(self.user.id),
+            device_id=self.device_id,
+            seq=state_before.seq + 1,
             quantity=scan.quantity,
             condition=rules.Condition(scan.condition) if scan.condition else None,
-            seals=scan.seals, counterpart=scan.counterpart, container=container,
-            target=scan.target, ref_event_id=scan.ref_event_id,
+            seals=scan.seals,
+            counterpart=scan.counterpart,
+            container=container,
+            target=scan.target,
+            ref_event_id=scan.ref_event_id,
         )
         update = book.apply(event)
         row = state_rows.get(serial)
         prev_hash = row.last_hash if row is not None and row.last_hash else rules.GENESIS_HASH
         digest = rules.event_digest(prev_hash, event.seq, rules.canonical_event_bytes(event))
-        session.add(CustodyEvent(
-            event_id=uuid.UUID(scan.event_id), serial=serial, item_seq=event.seq,
-            action=scan.action, node=scan.node, target=scan.target,
-            device_time=scan.device_time, server_time=server_time,
-            skew_seconds=int((scan.device_time - server_time).total_seconds()),
-            user_id=self.user.id, token_id=self.token.id if self.token else None,
-            device_id=self.device_id, device_seq=scan.device_seq, quantity=scan.quantity,
-            condition=scan.condition, seals=list(scan.seals), counterpart=scan.counterpart,
-            container=container, ref_event_id=scan.ref_event_id, note=scan.note,
-            kabkota_code=kab, content_digest=scan.digest, prev_hash=prev_hash, hash=digest,
-        ))
-        # Flush the event before the state rows that reference its chain head.
-        session.flush()
+        session.add(
+            CustodyEvent(
+                event_id=uuid.UUID(scan.event_id),
+                serial=serial,
+                item_seq=event.seq,
+                action=scan.action,
+                node=scan.node,
+                target=scan.target,
+                device_time=scan.device_time,
+                server_time=server_time,
+                skew_seconds=int((self.offset if self.offset is not None
+                              else scan.device_time - server_time).total_seconds()),
+                user_id=self.user.id,
+                token_id=self.token.id if self.token else None,
+                device_id=self.device_id,
+                device_seq=scan.device_seq,
+                quantity=scan.quantity,
+                condition=scan.condition,
+                seals=list(scan.seals),
+                counterpart=scan.counterpart,
+                container=container,
+                ref_event_id=scan.ref_event_id,
+                note=scan.note,
+                kabkota_code=kab,
+                content_digest=scan.digest,
+                prev_hash=prev_hash,
+                hash=digest,
+            )
+        )
         for changed_serial, state in update.states.items():
             changed_item = items[changed_serial]
             state_row = state_rows.get(changed_serial)
             if state_row is None:
-                state_row = ItemStateRow(serial=changed_serial, kabkota_code=changed_item.kabkota_code,
-                                         destination=changed_item.destination, item_seq=0)
+                state_row = ItemStateRow(
+                    serial=changed_serial,
+                    kabkota_code=changed_item.kabkota_code,
+                    destination=changed_item.destination,
+                    item_seq=0,
+                )
                 session.add(state_row)
                 state_rows[changed_serial] = state_row
             state_row.holder = state.holder
@@ -444,25 +615,58 @@ class Ingestor:
             tally_row.updated_at = server_time
         for finding in update.findings:
             session.add(finding_row(finding, kab))
-        return ScanResult(scan.event_id, "accepted", "ok", "Diterima.",
-                          [finding_dict(f) for f in update.findings], serial=serial)
+        return ScanResult(
+            scan.event_id,
+            "accepted",
+            "ok",
+            "Diterima.",
+            [finding_dict(f) for f in update.findings],
+            serial=serial,
+        )
 
     def _conflict(self, kab: str, scan: ScanInput, previous: CustodyEvent | None) -> ScanResult:
         """Same id, different content: never overwrite; record a security finding."""
-        self.session.add(finding_row(rules.Finding(
-            code="event_conflict", principle=rules.Principle.AKUNTABILITAS,
-            severity=rules.Severity.CRITICAL,
-            message=("Event dengan ID yang sama dikirim ulang dengan isi berbeda "
-                     f"oleh perangkat {self.device_id}."),
-            serial=previous.serial if previous is not None else None, node=scan.node,
-            event_ids=(scan.event_id,)), kab))
-        return ScanResult(scan.event_id, "conflict", "conflict",
-                          "ID event sudah dipakai untuk isi yang berbeda; tidak disimpan.")
+        self.session.add(
+            finding_row(
+                rules.Finding(
+                    code="event_conflict",
+                    principle=rules.Principle.AKUNTABILITAS,
+                    severity=rules.Severity.CRITICAL,
+                    message=(
+                        "Event dengan ID yang sama dikirim ulang dengan isi berbeda "
+                        f"oleh perangkat {self.device_id}."
+                    ),
+                    serial=previous.serial if previous is not None else None,
+                    node=scan.node,
+                    event_ids=(scan.event_id,),
+                ),
+                kab,
+            )
+        )
+        return ScanResult(
+            scan.event_id,
+            "conflict",
+            "conflict",
+            "ID event sudah dipakai untuk isi yang berbeda; tidak disimpan.",
+        )
 
     def _track_device(self, scans: list[ScanInput]) -> None:
-        """Record the device's highest sequence number and report gaps."""
+        """Record the device's highest sequence number and clock offset; report gaps."""
         if not scans:
             return
+        if self.offset is not None and abs(self.offset) > self.policy.max_clock_skew:
+            minutes = int(abs(self.offset).total_seconds() // 60)
+            node = scans[0].node if _valid_node(scans[0].node) else None
+            self.session.add(finding_row(rules.Finding(
+                code="clock_skew", principle=rules.Principle.WAKTU,
+                severity=rules.Severity.WARNING,
+                message=(f"Jam perangkat {self.device_id} "
+                         f"{'lebih cepat' if self.offset.total_seconds() > 0 else 'tertinggal'} "
+                         f"{minutes} menit dari jam server; pemindaian tetap dicatat dengan waktu server."),
+                node=node, event_ids=tuple(s.event_id for s in scans[:20]),
+                detail=(("skew_seconds", int(self.offset.total_seconds())),)),
+                codes.node_region(self.user.scope_code).split(".", 2)[0] + "." +
+                codes.node_region(self.user.scope_code).split(".")[1]))
         device = self.session.get(Device, self.device_id)
         if device is None:
             device = Device(device_id=self.device_id, user_id=self.user.id, max_seq=0, seen=0)
@@ -470,15 +674,27 @@ class Ingestor:
         expected = device.max_seq + 1
         for seq in sorted({s.device_seq for s in scans}):
             if device.seen and seq > expected:
-                kab = ".".join(codes.node_region(scans[0].node).split(".")[:2]) \
-                    if _valid_node(scans[0].node) else codes.node_region(self.user.scope_code)
-                self.session.add(finding_row(rules.Finding(
-                    code="device_seq_gap", principle=rules.Principle.AKUNTABILITAS,
-                    severity=rules.Severity.WARNING,
-                    message=(f"Perangkat {self.device_id} melewatkan nomor urut "
-                             f"{expected}–{seq - 1}: ada pindaian yang belum terkirim atau hilang."),
-                    node=scans[0].node if _valid_node(scans[0].node) else None,
-                    detail=(("missing_from", expected), ("missing_to", seq - 1))), kab))
+                kab = (
+                    ".".join(codes.node_region(scans[0].node).split(".")[:2])
+                    if _valid_node(scans[0].node)
+                    else codes.node_region(self.user.scope_code)
+                )
+                self.session.add(
+                    finding_row(
+                        rules.Finding(
+                            code="device_seq_gap",
+                            principle=rules.Principle.AKUNTABILITAS,
+                            severity=rules.Severity.WARNING,
+                            message=(
+                                f"Perangkat {self.device_id} melewatkan nomor urut "
+                                f"{expected}–{seq - 1}: ada pindaian yang belum terkirim atau hilang."
+                            ),
+                            node=scans[0].node if _valid_node(scans[0].node) else None,
+                            detail=(("missing_from", expected), ("missing_to", seq - 1)),
+                        ),
+                        kab,
+                    )
+                )
             expected = max(expected, seq + 1)
         device.max_seq = max(device.max_seq, expected - 1)
         device.seen += len(scans)
@@ -502,8 +718,11 @@ def _looks_like_serial(text_value: str) -> bool:
     return len(text_value.replace("-", "")) == 16 and ":" not in text_value
 
 
-def _tallies_for(items: Iterable[Item], tally_rows: Mapping[str, TpsTallyRow],
-                 state_rows: Mapping[str, ItemStateRow]) -> dict[str, rules.TpsTally]:
+def _tallies_for(
+    items: Iterable[Item],
+    tally_rows: Mapping[str, TpsTallyRow],
+    state_rows: Mapping[str, ItemStateRow],
+) -> dict[str, rules.TpsTally]:
     """Stored tallies of the destinations in play (the Book adjusts them by deltas)."""
     result: dict[str, rules.TpsTally] = {}
     for item in items:
@@ -513,15 +732,20 @@ def _tallies_for(items: Iterable[Item], tally_rows: Mapping[str, TpsTallyRow],
     return result
 
 
-def ensure_tallies(session: Session, destinations: Iterable[str],
-                   tally_rows: dict[str, TpsTallyRow]) -> None:
+def ensure_tallies(
+    session: Session, destinations: Iterable[str], tally_rows: dict[str, TpsTallyRow]
+) -> None:
     """Create missing tally rows from every item destined there and its state."""
     missing = set(destinations) - set(tally_rows)
     if not missing:
         return
     items = list(session.scalars(select(Item).where(Item.destination.in_(missing))))
-    states = {r.serial: codec.state_from_dict(r.state) for r in session.scalars(
-        select(ItemStateRow).where(ItemStateRow.serial.in_([i.serial for i in items])))}
+    states = {
+        r.serial: codec.state_from_dict(r.state)
+        for r in session.scalars(
+            select(ItemStateRow).where(ItemStateRow.serial.in_([i.serial for i in items]))
+        )
+    }
     computed = rules.tally_items([to_rules_item(i) for i in items], states)
     for destination in sorted(missing):
         tally = computed.get(destination) or rules.TpsTally(destination)

@@ -1,0 +1,63 @@
+"""Helpers shared by the web and browser tests: clients, sign-in, accounts, translations."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from flask.testing import FlaskClient
+from werkzeug.security import generate_password_hash
+
+TRANSLATIONS = Path(__file__).resolve().parents[2] / "app" / "translations"
+
+
+class FreshContextClient(FlaskClient):
+    """A test client that gives every request its own app context, as a real server does.
+
+    The shared ``app`` fixture keeps one app context pushed for the whole test and Flask
+    reuses it for each request, so ``g`` (Flask-Login's user, Flask-Babel's locale) would
+    leak from one request, and one client, to the next.
+    """
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        """Send a request inside a fresh app context."""
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
+def sign_in(client: FlaskClient, user_id: uuid.UUID) -> FlaskClient:
+    """Put a user in the client's session the way Flask-Login does (no password check)."""
+    with client.session_transaction() as session:
+        session["_user_id"] = str(user_id)
+        session["_fresh"] = True
+    return client
+
+
+def cheap_password_hashing(patch: pytest.MonkeyPatch) -> None:
+    """Hash with one PBKDF2 round from now on (tests only: scrypt takes 0.15 s a password)."""
+    patch.setattr("app.auth.models.generate_password_hash",
+                  lambda password: generate_password_hash(password, "pbkdf2:sha256:1"))
+
+
+def compile_translations() -> None:
+    """Compile each catalogue whose .mo is missing or older than its .po (``make translations``).
+
+    Lets ``pytest tests/web`` run on its own; the .mo files are build output, ignored by git.
+    """
+    for po_path in TRANSLATIONS.glob("*/LC_MESSAGES/messages.po"):
+        mo_path = po_path.with_suffix(".mo")
+        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+            continue
+        with po_path.open("rb") as po_file:
+            catalog = read_po(po_file)
+        # Write aside and rename, so parallel workers never read half a file.
+        fd, temp = tempfile.mkstemp(dir=mo_path.parent, suffix=".mo.tmp")
+        with os.fdopen(fd, "wb") as mo_file:
+            write_mo(mo_file, catalog)
+        os.replace(temp, mo_path)
