@@ -9,11 +9,13 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 5000
 PYTEST_ARGS ?=
+# The demo stands on the afternoon of H-1: 26 November 2024, 15:00 WIB.
+DEMO_NOW ?= 2024-11-26T08:00:00Z
 TEPAT_TEST_DATABASE_URL ?= sqlite
 export FLASK_APP := app
 export TEPAT_TEST_DATABASE_URL
 
-.PHONY: demo test serve sysdeps install translations lint typecheck bench clean
+.PHONY: demo test serve sysdeps install translations catalog screenshots lint typecheck bench clean
 
 demo: install translations
 	@mkdir -p instance
@@ -22,7 +24,7 @@ demo: install translations
 	$(BIN)/flask demo load | tee instance/demo-accounts.txt
 	@echo
 	@echo "Tepat berjalan di http://$(HOST):$(PORT)/  (akun demo di atas; juga di instance/demo-accounts.txt)"
-	$(BIN)/flask run --host $(HOST) --port $(PORT)
+	TEPAT_NOW=$(DEMO_NOW) $(BIN)/flask run --host $(HOST) --port $(PORT)
 
 serve: install translations
 	$(BIN)/flask run --host $(HOST) --port $(PORT)
@@ -56,8 +58,21 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: sysdeps $(STAMP)
 
+# Interface texts: Indonesian msgids in the code (_() in Python, {{ _('…') }} in templates),
+# English in app/translations/en/LC_MESSAGES/messages.po; the compiled .mo is git-ignored.
+# After adding or changing texts: "make catalog" (pybabel extract, then pybabel update into
+# messages.po), translate every new empty msgstr, then "make translations".
+# tests/web/test_i18n.py fails while a text in the code has no English translation.
 translations: $(STAMP)
-	@if [ -d app/translations ]; then $(BIN)/pybabel compile -q -f -d app/translations; fi
+	@if [ -d app/translations ]; then $(BIN)/pybabel -q compile -f -d app/translations; fi
+
+catalog: $(STAMP)
+	$(BIN)/pybabel -q extract -F babel.cfg -o $(VENV)/messages.pot app
+	$(BIN)/pybabel -q update -N -w 100 -i $(VENV)/messages.pot -d app/translations
+
+# Browser tests that also save phone and desktop screenshots to docs/screenshots/.
+screenshots: install translations
+	TEPAT_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -m browser tests/browser
 
 lint: install
 	$(BIN)/ruff check app labels scanner tests

@@ -8,7 +8,8 @@
     ├── Forbidden              403 role may not do this
     ├── NotFound               404 missing, or outside the user's region scope
     ├── Conflict               409 clashes with what is stored
-    └── PayloadTooLarge        413 more than one request may carry
+    ├── PayloadTooLarge        413 more than one request may carry
+    └── NotConfigured          503 the server lacks a setup step (e.g. no signing key yet)
 """
 
 from __future__ import annotations
@@ -110,3 +111,10 @@ class PayloadTooLarge(TepatError):
 
     status = 413
     code = "payload_too_large"
+
+
+class NotConfigured(TepatError):
+    """A set-up step is missing on the server, such as the label signing keys."""
+
+    status = 503
+    code = "not_configured"

@@ -94,10 +94,10 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(auth_bp)
     app.register_blueprint(plan_bp)
     app.register_blueprint(admin_bp)
-    if app.config.get("TEPAT_PROXY_FIX"):
+    hops = int(app.config.get("TEPAT_PROXY_FIX") or 0)
+    if hops:
         # Behind N reverse proxies: trust their X-Forwarded-For/-Proto/-Host, so is_secure,
         # the client address (rate limits) and external URLs are right.
-        hops = int(app.config["TEPAT_PROXY_FIX"])
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     for name in ("items", "custody", "desk", "api"):
@@ -140,17 +140,17 @@ def init_app(app: Flask) -> None:
         if status == 401 and not wants_json():
             return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
         message = HTTP_MESSAGES.get(status)
-        size = (app.config.get("MAX_CONTENT_LENGTH") or 0) / (1024 * 1024)
+        megabytes = "{:g}".format((app.config.get("MAX_CONTENT_LENGTH") or 0) / 2**20)
         return _error_response(status, exc.name.lower().replace(" ", "_"),
-                               _(message, size=f"{size:g}") if message
+                               _(message, size=megabytes) if message
                                else exc.description or exc.name)
 
     @app.errorhandler(Exception)
     def handle_unexpected(exc: Exception) -> Any:
         db.session.rollback()
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return _error_response(500, "internal",
-                               _("Terjadi kesalahan pada server; data Anda tidak hilang, coba lagi."))
+        return _error_response(
+            500, "internal", _("Terjadi kesalahan pada server; data Anda tidak hilang, coba lagi."))
 
     @app.after_request
     def security_headers(response: Response) -> Response:

@@ -18,9 +18,10 @@ from reportlab.lib.units import mm
 from labels.errors import LayoutError
 from labels.qr import MIN_MODULE_SIZE, QUIET_ZONE
 
-# A v1 label with the longest item type and key id is QR version 10 (57 modules) in
-# the TP1: form; every label layout must hold it at the 0.4 mm minimum module.
-LARGEST_LABEL_MODULES = 57
+# The largest v1 label (longest item type and key id) is QR version 9 (53 modules) in
+# the TP1: form and version 11 (61 modules) as a link on a host of up to about 45
+# characters; every layout must hold that at the 0.4 mm minimum module.
+LARGEST_LABEL_MODULES = 61
 MIN_QR_SIDE = (LARGEST_LABEL_MODULES + 2 * QUIET_ZONE) * MIN_MODULE_SIZE
 
 

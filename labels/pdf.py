@@ -38,6 +38,7 @@ from labels.qr import draw_qr, qr_matrix
 Output = str | os.PathLike[str] | BinaryIO
 _ELLIPSIS = "\u2026"
 _GREY = Color(0.55, 0.55, 0.55)
+_PARAGRAPH_GAP = 0.4  # extra space after a paragraph, in lines
 
 
 class _Flate:
@@ -109,6 +110,7 @@ class _LabelPainter:
         self._fitted: dict[tuple[str, str, float, float], tuple[str, float]] = {}
         self._bands: dict[tuple[str, str | None], str] = {}
         self._blocks: dict[tuple[str, ...], str] = {}
+        self._serials: dict[tuple[int, float], tuple[int, float, float]] = {}
         side = layout.qr_side
         top = layout.cell_height - layout.band_height - layout.padding
         self._qr_y = top - side
@@ -154,11 +156,9 @@ class _LabelPainter:
         side = layout.qr_side
         draw_qr(canvas, qr_matrix(item.qr_text), self._qr_x, self._qr_y, side)
 
-        font = layout.serial_font
-        serial, size = self._fit(item.serial, font, side)
-        width = stringWidth(serial, font.name, size)
+        serial, size, width = self._serial_fit(item.serial)
         text = canvas.beginText(self._qr_x + (side - width) / 2, self._qr_y - size)
-        text.setFont(font.name, size)
+        text.setFont(layout.serial_font.name, size)
         text.textOut(serial)
         canvas.drawText(text)
 
@@ -221,6 +221,23 @@ class _LabelPainter:
         code: str = text.getCode()
         return code
 
+    def _serial_fit(self, serial: str) -> tuple[str, float, float]:
+        """The serial as printed under the QR code: text, font size and width."""
+        font = self.layout.serial_font
+        if font.name.startswith("Courier"):
+            # Monospaced: the fit depends only on the length, which every serial shares.
+            key = (len(serial), font.size)
+            fitted = self._serials.get(key)
+            if fitted is None:
+                text, size = _fit(serial, font, self.layout.qr_side, self.layout.min_font_size)
+                fitted = (len(text), size, stringWidth(text, font.name, size))
+                self._serials[key] = fitted
+            length, size, width = fitted
+            shown = serial if length == len(serial) else serial[: length - 1] + _ELLIPSIS
+            return shown, size, width
+        text, size = _fit(serial, font, self.layout.qr_side, self.layout.min_font_size)
+        return text, size, stringWidth(text, font.name, size)
+
     def _fit(self, text: str, font: FontSpec, width: float) -> tuple[str, float]:
         key = (text, font.name, font.size, width)
         fitted = self._fitted.get(key)
@@ -238,12 +255,13 @@ def write_labels(
     out: Output,
     progress: Callable[[int], None] | None = None,
     *,
-    compress_level: int = 6,
+    compress_level: int = 1,
 ) -> int:
     """Write labels into a PDF in the layout's grid; return how many were written.
 
     ``progress`` is called with the running count after each finished page;
-    ``compress_level`` is the zlib level of page streams (1 is fastest, 9 smallest).
+    ``compress_level`` is the zlib level of page streams: 1 (the default) is fastest;
+    6 makes the file about a quarter smaller for half again the time.
     """
     canvas = _open_canvas(out, layout.page_width, layout.page_height, compress_level)
     painter = _LabelPainter(canvas, layout)
@@ -322,12 +340,13 @@ class _DocumentPainter:
         else:
             self.canvas.drawString(x, y, text)
 
-    def paragraph(self, y: float, text: str, font: FontSpec, indent: float = 0.0) -> float:
-        """Draw wrapped text from baseline y down; return the y below it."""
-        width = self.right - self.left - indent
-        for line in simpleSplit(text, font.name, font.size, width):
-            self.text(self.left + indent, y, line, font)
-            y -= font.leading
+    def paragraphs(self, y: float, paragraphs: Sequence[Sequence[str]], font: FontSpec) -> float:
+        """Draw paragraphs of already wrapped lines from baseline y; return the next y."""
+        for lines in paragraphs:
+            for line in lines:
+                self.text(self.left, y, line, font)
+                y -= font.leading
+            y -= _PARAGRAPH_GAP * font.leading
         return y
 
     def table(
@@ -514,7 +533,7 @@ def write_handover_form(
     if form.qr_text:
         header_height = max(header_height, layout.qr_side + layout.small_font.leading)
     opening_lines = [simpleSplit(p, body.name, body.size, text_width) for p in opening]
-    opening_height = sum(len(lines) + 0.4 for lines in opening_lines) * body.leading
+    opening_height = sum(len(lines) + _PARAGRAPH_GAP for lines in opening_lines) * body.leading
     first_top = painter.top - header_height - opening_height
     other_top = painter.top - title.leading * 1.5
     closing = [
@@ -526,7 +545,9 @@ def write_handover_form(
     ]
     closing_lines = [simpleSplit(p, body.name, body.size, text_width) for p in closing]
     signature_height = 42 * mm
-    tail_height = sum(len(lines) + 0.4 for lines in closing_lines) * body.leading + signature_height
+    # Closing paragraphs, the gaps around them and the three signature blocks.
+    closing_height = sum(len(lines) + _PARAGRAPH_GAP for lines in closing_lines) + 3.2
+    tail_height = closing_height * body.leading + signature_height
     pages = _plan_pages(
         len(form.lines), first_top, other_top, painter.bottom, layout.row_height, tail_height
     )
@@ -548,12 +569,7 @@ def write_handover_form(
             painter.text(centre, y, form.election_name.upper(), body, "centre")
             y -= title.leading
             painter.text(centre, y, f"Nomor: {form.document_number}", body, "centre")
-            y = painter.top - header_height - body.size
-            for lines in opening_lines:
-                for line in lines:
-                    painter.text(painter.left, y, line, body)
-                    y -= body.leading
-                y -= 0.4 * body.leading
+            painter.paragraphs(painter.top - header_height - body.size, opening_lines, body)
             table_top = first_top
         else:
             painter.text(
@@ -582,12 +598,7 @@ def _draw_handover_closing(
 ) -> None:
     body = painter.layout.body_font
     bold = FontSpec("Helvetica-Bold", body.size)
-    y = top - body.leading * 1.2
-    for lines in closing_lines:
-        for line in lines:
-            painter.text(painter.left, y, line, body)
-            y -= body.leading
-        y -= 0.4 * body.leading
+    y = painter.paragraphs(top - body.leading * 1.2, closing_lines, body)
     width = (painter.right - painter.left) / 3
     y -= body.leading
     blocks = (

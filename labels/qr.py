@@ -61,11 +61,6 @@ class QrMatrix:
         return np.pad(self.modules, border, constant_values=False)
 
 
-def fits_alphanumeric(text: str) -> bool:
-    """Whether text is in the QR alphanumeric set (0-9 A-Z space $%*+-./:)."""
-    return all(char in _ALPHANUMERIC_VALUE for char in text)
-
-
 def choose_version(length: int) -> int:
     """Smallest QR version holding ``length`` alphanumeric characters at level Q."""
     limits = qrcode.util.BIT_LIMIT_TABLE[ERROR_CORRECT_Q]

@@ -6,8 +6,11 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,44 +38,117 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "db: touches the database (runs on SQLite and PostgreSQL)")
 
 
+_copies = itertools.count(1)
+
+
+def _admin(url: str) -> Any:
+    """An AUTOCOMMIT engine on the server's maintenance database (for CREATE/DROP DATABASE)."""
+    return create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+
+
+def _pg_create(url: str, name: str, template: str | None = None) -> str:
+    """(Re)create a PostgreSQL database, optionally as a copy of ``template``."""
+    engine = _admin(url)
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
+    engine.dispose()
+    return make_url(url).set(database=name).render_as_string(hide_password=False)
+
+
+def _pg_drop(url: str) -> None:
+    engine = _admin(url)
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
+    engine.dispose()
+
+
 def _database_url(tmp_root: Path) -> str:
     url = os.environ.get("TEPAT_TEST_DATABASE_URL", "").strip()
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
     if not url or url == "sqlite":
         return f"sqlite:///{tmp_root / f'tepat-test-{worker}.sqlite'}"
     parsed = make_url(url.replace("postgresql://", "postgresql+psycopg://", 1))
-    name = f"{parsed.database}_{worker}"
-    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return parsed.set(database=name).render_as_string(hide_password=False)
+    return _pg_create(parsed.render_as_string(hide_password=False), f"{parsed.database}_{worker}")
 
 
-@pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The test database for this session, created empty and migrated once."""
-    url = _database_url(tmp_path_factory.mktemp("db"))
-    flask_app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "test",
-                            "TESTING": True})
+def _migrate(url: str) -> None:
+    flask_app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "test", "TESTING": True})
     with flask_app.app_context():
         from flask_migrate import upgrade
 
         upgrade()
         db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The empty template database for this session, migrated once (tests get copies)."""
+    url = _database_url(tmp_path_factory.mktemp("db"))
+    _migrate(url)
     return url
 
 
+DEMO_PASSWORD = "rahasia-demo-1"
+
+
+@pytest.fixture(scope="session")
+def demo_database_url(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A second template with the Gunung Mas demo and known demo passwords, built once."""
+    url = fresh_database(database_url, tmp_path_factory.mktemp("demo"), name="demo")
+    flask_app = make_app(url, tmp_path_factory.mktemp("demo-instance"))
+    with flask_app.app_context():
+        from app.auth import service as auth
+        from app.plan.demo_loader import DEMO_ACCOUNTS, load
+
+        list(load(db.session))
+        for username, *_ in DEMO_ACCOUNTS:
+            auth.set_password(db.session, auth.find_user(db.session, username), DEMO_PASSWORD)
+        db.session.remove()
+        db.engine.dispose()
+    return url
+
+
+SQLITE_TRIGGERS = {
+    verb: f"CREATE TRIGGER custody_event_no_{verb.lower()} BEFORE {verb} ON custody_event "
+    "BEGIN SELECT RAISE(ABORT, 'custody_event is append-only'); END"
+    for verb in ("UPDATE", "DELETE")
+}
+
+
 def _wipe() -> None:
-    """Empty every table (fast on both databases; TRUNCATE skips row triggers on PostgreSQL)."""
+    """Empty every table (TRUNCATE skips PostgreSQL's append-only row triggers)."""
     tables = [t.name for t in reversed(db.metadata.sorted_tables)]
     if db.engine.dialect.name == "postgresql":
         db.session.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE"))
     else:
-        for table in tables:
-            db.session.execute(text(f'DELETE FROM "{table}"'))
+        with sqlite_triggers_off():
+            for table in tables:
+                db.session.execute(text(f'DELETE FROM "{table}"'))
     db.session.commit()
+
+
+@contextmanager
+def sqlite_triggers_off() -> Iterator[None]:
+    """Drop SQLite's append-only triggers for a test's direct edits, then restore them."""
+    for verb in SQLITE_TRIGGERS:
+        db.session.execute(text(f"DROP TRIGGER IF EXISTS custody_event_no_{verb.lower()}"))
+    try:
+        yield
+    finally:
+        for ddl in SQLITE_TRIGGERS.values():
+            db.session.execute(text(ddl))
+
+
+def fresh_database(template_url: str, tmp_path: Path, name: str | None = None) -> str:
+    """A private copy of a template database: a file copy on SQLite, TEMPLATE on PostgreSQL."""
+    if template_url.startswith("sqlite"):
+        template = Path(template_url.removeprefix("sqlite:///"))
+        copy = tmp_path / f"tepat-{name or next(_copies)}.sqlite"
+        shutil.copyfile(template, copy)
+        return f"sqlite:///{copy}"
+    base = make_url(template_url).database
+    return _pg_create(template_url, f"{base}_{name or next(_copies)}", template=base)
 
 
 def make_app(database_url: str, tmp_path: Path, **overrides: Any) -> Flask:
@@ -85,15 +161,19 @@ def make_app(database_url: str, tmp_path: Path, **overrides: Any) -> Flask:
 
 
 @pytest.fixture
-def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
-    """A fresh app on an empty database."""
-    flask_app = make_app(database_url, tmp_path)
+def app(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) -> Iterator[Flask]:
+    """A fresh app on its own copy of the migrated database (with the demo for demo_app)."""
+    template = (request.getfixturevalue("demo_database_url")
+                if "demo_app" in request.fixturenames else database_url)
+    url = fresh_database(template, tmp_path)
+    flask_app = make_app(url, tmp_path)
     with flask_app.app_context():
-        _wipe()
         yield flask_app
         db.session.rollback()
-        _wipe()
+        db.session.remove()
         db.engine.dispose()
+    if not url.startswith("sqlite"):
+        _pg_drop(url)
 
 
 @pytest.fixture
@@ -110,13 +190,7 @@ def client(app: Flask) -> FlaskClient:
 
 @pytest.fixture
 def demo_app(app: Flask) -> Flask:
-    """A fresh app with the Gunung Mas demo loaded (accounts get the password 'rahasia-demo-1')."""
-    from app.auth import service as auth
-    from app.plan.demo_loader import DEMO_ACCOUNTS, load
-
-    list(load(db.session))
-    for username, *_ in DEMO_ACCOUNTS:
-        auth.set_password(db.session, auth.find_user(db.session, username), "rahasia-demo-1")
+    """A fresh app with the Gunung Mas demo loaded (accounts' password is DEMO_PASSWORD)."""
     return app
 
 

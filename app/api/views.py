@@ -18,20 +18,15 @@ from app.auth.access import acting_user, check_scope, require
 from app.auth.models import User
 from app.custody import queries
 from app.custody.service import MAX_BATCH, Ingestor
-from app.errors import BadRequest, PayloadTooLarge, TepatError, ValidationFailed
+from app.errors import BadRequest, NotConfigured, PayloadTooLarge, Unauthorized, ValidationFailed
 from app.extensions import csrf, db
 from app.items.keys import KeyStoreError, load_keyring
 from app.plan import codes
 from app.plan.views import current_election
-from app.timeutil import parse_instant, utcnow
+from app.clock import now
+from app.timeutil import parse_instant
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-
-
-def now() -> Any:
-    """The app's notion of now: TEPAT_NOW when configured (the demo stands on H-1)."""
-    fixed = current_app.config.get("TEPAT_NOW")
-    return parse_instant(fixed) if fixed else utcnow()
 
 
 @bp.before_request
@@ -43,7 +38,10 @@ def authenticate_device() -> None:
         g.token_user, g.device_token = user, token
         db.session.commit()  # keeps last_used_at
         return
-    if request.method not in ("GET", "HEAD", "OPTIONS"):
+    if acting_user() is None:
+        raise Unauthorized("Sertakan token perangkat (Authorization: Bearer ...) atau masuk dahulu.")
+    if request.method not in ("GET", "HEAD", "OPTIONS") and current_app.config.get(
+            "WTF_CSRF_ENABLED", True):
         try:
             csrf.protect()
         except CSRFError as exc:
@@ -76,7 +74,7 @@ def post_scans() -> Any:
     try:
         keyring = load_keyring(current_app.config["TEPAT_KEY_DIR"])
     except KeyStoreError as exc:
-        raise TepatError(str(exc)) from exc
+        raise NotConfigured(str(exc)) from exc
     sent_at = None
     if body.get("sent_at"):
         try:
@@ -100,7 +98,7 @@ def keys() -> Any:
     try:
         text = load_keyring(current_app.config["TEPAT_KEY_DIR"]).to_json()
     except KeyStoreError as exc:
-        raise TepatError(str(exc)) from exc
+        raise NotConfigured(str(exc)) from exc
     return Response(text, mimetype="application/json")
 
 

@@ -19,6 +19,7 @@ from app.custody import codec, merkle, rules
 from app.custody.errors import ProofError
 from app.custody.ledger import KEY_NAME, fingerprint, ledger_public_key
 from app.custody.models import Checkpoint, CustodyEvent, FindingRow, ItemStateRow, LedgerEntry, TpsTallyRow
+from app.custody.names import PlaceNames
 from app.custody.planview import build_plan, to_rules_item
 from app.custody.service import ensure_tallies, finding_dict
 from app.errors import NotFound, ValidationFailed
@@ -151,8 +152,10 @@ def snapshot(session: Session, election: Election, kab: str, now: datetime) -> S
         plan, rules_items, states, now)
     findings = [_finding_row_dict(f) for f in session.scalars(
         select(FindingRow).where(FindingRow.kabkota_code == kab))]
+    names = PlaceNames(session)
+    by_serial = {i.serial: i for i in items}
     for finding in live:
-        data = finding_dict(finding)
+        data = finding_dict(names.humanize(finding, by_serial.get(finding.serial or "")))
         place = finding.node or finding.tps or kab
         data.update({"id": f"live-{finding.code}-{finding.serial or place}",
                      "region": codes.node_region(place), "created_at": now.isoformat(),
@@ -176,10 +179,14 @@ def _child_of(area: str, code: str) -> str | None:
     return child
 
 
-def region_summary(session: Session, election: Election, area: str, now: datetime) -> dict[str, Any]:
-    """Per child region: TPS, items by stage, delivered share, findings per principle."""
+def region_summary(session: Session, election: Election, area: str, now: datetime, *,
+                   snap: Snapshot | None = None) -> dict[str, Any]:
+    """Per child region: TPS, items by stage, delivered share, findings per principle.
+
+    Pass ``snap`` (a snapshot of the area's kabupaten) to share one read between queries.
+    """
     kab = kabkota_of(area)
-    snap = snapshot(session, election, kab, now)
+    snap = snap or snapshot(session, election, kab, now)
     names = dict(session.execute(select(Region.code, Region.name).where(
         (Region.code == area) | Region.code.like(area + ".%"))).all())
     level_is_desa = area.count(".") == 3
@@ -241,13 +248,13 @@ def region_summary(session: Session, election: Election, area: str, now: datetim
 
 def findings(session: Session, election: Election, area: str, now: datetime, *,
              principle: str | None = None, severity: str | None = None,
-             code: str | None = None) -> list[dict[str, Any]]:
+             code: str | None = None, snap: Snapshot | None = None) -> list[dict[str, Any]]:
     """Findings inside an area, most severe and newest first."""
     if principle and principle not in PRINCIPLES + ("biaya",):
         raise ValidationFailed("Prinsip tidak dikenal.")
     if severity and severity not in SEVERITY_RANK:
         raise ValidationFailed("Tingkat keparahan tidak dikenal.")
-    snap = snapshot(session, election, kabkota_of(area), now)
+    snap = snap or snapshot(session, election, kabkota_of(area), now)
     result = []
     for finding in snap.findings:
         place = finding.get("region")
@@ -260,7 +267,8 @@ def findings(session: Session, election: Election, area: str, now: datetime, *,
         if code and finding["code"] != code:
             continue
         result.append(finding)
-    result.sort(key=lambda f: (-SEVERITY_RANK[f["severity"]], f["created_at"]), reverse=False)
+    result.sort(key=lambda f: f["created_at"], reverse=True)  # newest first ...
+    result.sort(key=lambda f: -SEVERITY_RANK[f["severity"]])  # ... within each severity
     return result
 
 
@@ -335,12 +343,14 @@ def consistency(session: Session, first: int, second: int) -> dict[str, Any]:
             "first_checkpoint": old.note, "second_checkpoint": new.note}
 
 
-def progress(session: Session, kab: str) -> list[dict[str, Any]]:
-    """Items delivered over time (per hour of receipt) for the desk's chart."""
+def progress(session: Session, kab: str, area: str | None = None) -> list[dict[str, Any]]:
+    """Items delivered over time (per hour of receipt) for the desk's chart; ``area`` narrows."""
     counts: dict[str, int] = defaultdict(int)
     rows = session.execute(select(CustodyEvent.server_time, CustodyEvent.node).where(
         CustodyEvent.kabkota_code == kab, CustodyEvent.action == "terima"))
     for moment, node in rows:
+        if area and not codes.within(node, area):
+            continue
         counts[moment.strftime("%Y-%m-%dT%H:00Z") + ("|kpps" if codes.TPS_ID.match(node) else "|")] += 1
     series: dict[str, dict[str, int]] = defaultdict(lambda: {"terima": 0, "tiba_tps": 0})
     for key, n in counts.items():

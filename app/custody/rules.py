@@ -564,8 +564,16 @@ def _place(code: str) -> str:
     return f"{names[kind]} {code}"
 
 
-def _when(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+_WITA = frozenset({"51", "52", "53", "63", "64", "65", "71", "72", "73", "74", "75", "76"})
+_WIT = frozenset({"81", "82", "91", "92", "93", "94", "95", "96", "97"})
+
+
+def _when(value: datetime, place: str = "") -> str:
+    """Format an instant in the zone people at ``place`` live by (WIB, WITA or WIT)."""
+    province = place.replace(".", "")[:2]
+    hours, zone = (9, "WIT") if province in _WIT else (8, "WITA") if province in _WITA else (7, "WIB")
+    local = value.astimezone(UTC) + timedelta(hours=hours)
+    return f"{local:%d-%m-%Y %H.%M} {zone}"
 
 
 def _finding(
@@ -977,7 +985,8 @@ def _late(
         _finding(
             Code.LATE,
             Severity.CRITICAL if final else Severity.WARNING,
-            f"Tiba di {_place(event.node)} {_when(when)}, lewat tenggat {_when(deadline)}",
+            f"Tiba di {_place(event.node)} {_when(when, event.node)}, "
+            f"lewat tenggat {_when(deadline, event.node)}",
             item=item,
             node=event.node,
             event_ids=(event.event_id,),
@@ -1329,7 +1338,7 @@ def check_deadlines(
                         Code.NOT_RECEIVED,
                         Severity.CRITICAL,
                         f"Dikirim dari {_place(here)} ke {_place(next_node)} tetapi belum "
-                        f"dicatat diterima setelah tenggat {_when(deadline)}",
+                        f"dicatat diterima setelah tenggat {_when(deadline, next_node)}",
                         item=item,
                         node=next_node,
                         event_ids=ids,
@@ -1344,7 +1353,7 @@ def check_deadlines(
                     Code.AT_RISK,
                     Severity.WARNING,
                     f"Belum dikirim dari {_place(here)} ke {_place(next_node)}; tenggat "
-                    f"{_when(deadline)} tinggal {hours} jam lagi",
+                    f"{_when(deadline, next_node)} tinggal {hours} jam lagi",
                     item=item,
                     node=next_node,
                     event_ids=ids,
@@ -1359,7 +1368,7 @@ def _overdue(item: Item, to_node: str, deadline: datetime, ids: tuple[str, ...])
     return _finding(
         Code.OVERDUE,
         Severity.CRITICAL,
-        f"Belum sampai di {_place(to_node)} padahal tenggat {_when(deadline)} sudah lewat",
+        f"Belum sampai di {_place(to_node)} padahal tenggat {_when(deadline, to_node)} sudah lewat",
         item=item,
         node=to_node,
         event_ids=ids,

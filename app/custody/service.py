@@ -31,6 +31,7 @@ from app.custody.models import (
     ItemStateRow,
     TpsTallyRow,
 )
+from app.custody.names import PlaceNames
 from app.custody.planview import build_plan, to_rules_item
 from app.items.models import Item
 from app.plan import codes
@@ -91,6 +92,7 @@ class ScanResult:
     message: str = ""
     findings: list[dict[str, Any]] = field(default_factory=list)
     serial: str | None = None
+    item: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of the scan API."""
@@ -103,6 +105,8 @@ class ScanResult:
         }
         if self.serial:
             body["serial"] = self.serial
+        if self.item:
+            body["item"] = self.item  # what it is and where it goes, in words
         return body
 
 
@@ -282,6 +286,7 @@ class Ingestor:
         self.policy = policy
         self._last_time: datetime | None = None
         self._verified: dict[tuple[str, bool], str] = {}
+        self.names = PlaceNames(session)
         # The device's clock at sending against ours measures its offset exactly.
         self.offset = (sent_at - now()) if sent_at is not None else None
 
@@ -463,6 +468,8 @@ class Ingestor:
                 )
             if result.status == "accepted":
                 seen_in_batch[scan.event_id] = scan
+            if result.serial in items:
+                result.item = self.names.describe(items[result.serial])
             yield index, result
 
     def _closure(self, serials: set[str]) -> set[str]:
@@ -509,7 +516,8 @@ class Ingestor:
                         code="voided_label_scanned",
                         principle=rules.Principle.AKUNTABILITAS,
                         severity=rules.Severity.WARNING,
-                        message=f"Label yang sudah dibatalkan dipindai di {scan.node}.",
+                        message=("Label yang sudah dibatalkan dipindai di "
+                                 f"{self.names.node(scan.node)}."),
                         serial=serial,
                         node=scan.node,
                         event_ids=(scan.event_id,),
@@ -523,7 +531,8 @@ class Ingestor:
         if scan.node not in nodes:
             raise Rejected("unknown_node", f"Simpul {scan.node} tidak ada dalam rencana.")
         if not codes.within(scan.node, self.user.scope_code):
-            raise Rejected("out_of_scope", f"Simpul {scan.node} di luar wilayah tugas Anda.")
+            raise Rejected("out_of_scope",
+                           f"{self.names.node(scan.node)} di luar wilayah tugas Anda.")
         if (
             scan.target is not None
             and scan.target not in nodes
@@ -613,14 +622,16 @@ class Ingestor:
                 tally_rows[tps] = tally_row
             tally_row.tally = codec.tally_to_dict(tally)
             tally_row.updated_at = server_time
-        for finding in update.findings:
+        # People read these: name the places ("TPS 003 Kelurahan Tewah"), not their codes.
+        findings = [self.names.humanize(f, items.get(f.serial or "")) for f in update.findings]
+        for finding in findings:
             session.add(finding_row(finding, kab))
         return ScanResult(
             scan.event_id,
             "accepted",
             "ok",
             "Diterima.",
-            [finding_dict(f) for f in update.findings],
+            [finding_dict(f) for f in findings],
             serial=serial,
         )
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
+import threading
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 import labels
+from app.auth.models import User
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.items.models import Item, LabelAction, LabelLog
 from app.plan import codes
@@ -37,17 +41,45 @@ def _in_region(destination: str, region: str) -> bool:
     return codes.within(destination, region)
 
 
-def issue_items(
-    session: Session, election_code: str, region: str, item_types: Sequence[str] | None,
-    signer: labels.Signer, user_id: uuid.UUID | None, *, commit: bool = True,
-) -> IssueResult:
-    """Create one item per physical unit the plan calls for; never twice for the same unit."""
-    types = {t.code: t for t in session.scalars(select(ItemType).where(ItemType.labelled.is_(True)))}
-    wanted = set(item_types or types)
-    unknown = wanted - set(types)
+@dataclass
+class IssuePlan:
+    """What issuing a region would create: the planned units without a label yet."""
+
+    kabkota: str
+    missing: list[tuple[PlanLine, int]] = field(default_factory=list)
+    existing: list[Item] = field(default_factory=list)
+
+
+def labelled_types(session: Session) -> dict[str, ItemType]:
+    """Return the item types that get labels, by code, in their print order."""
+    return {t.code: t for t in session.scalars(
+        select(ItemType).where(ItemType.labelled.is_(True))
+        .order_by(ItemType.sort_order, ItemType.code))}
+
+
+def check_types(session: Session, item_types: Sequence[str] | None) -> list[str]:
+    """Return the chosen labelled item types (all of them when none are given)."""
+    types = labelled_types(session)
+    wanted = [t.strip().upper() for t in item_types or () if t.strip()] or list(types)
+    unknown = set(wanted) - set(types)
     if unknown:
-        raise ValidationFailed(f"Jenis barang tidak dikenal atau tanpa label: {', '.join(sorted(unknown))}")
-    kab = ".".join(codes.node_region(region).split(".")[:2])
+        raise ValidationFailed(
+            f"Jenis barang tidak dikenal atau tanpa label: {', '.join(sorted(unknown))}")
+    return wanted
+
+
+def kabkota_of_code(code: str) -> str:
+    """Return the kabupaten/kota of a region code, node code or TPS id."""
+    return ".".join(codes.node_region(code).split(".")[:2])
+
+
+def plan_issue(
+    session: Session, election_code: str, region: str, item_types: Sequence[str] | None,
+) -> IssuePlan:
+    """Work out which planned units of a region still need a label; change nothing."""
+    types = labelled_types(session)
+    wanted = set(check_types(session, item_types))
+    kab = kabkota_of_code(region)
     lines = [line for line in session.scalars(select(PlanLine).where(
         PlanLine.election_code == election_code, PlanLine.kabkota_code == kab,
         PlanLine.item_type_code.in_(wanted)))
@@ -59,23 +91,37 @@ def issue_items(
             Item.election_code == election_code, Item.kabkota_code == kab,
             Item.item_type_code.in_(wanted))):
         if _in_region(item.destination, region):
-            have.setdefault((item.destination, item.item_type_code, item.race_kind), []).append(item)
-    result = IssueResult()
-    now = utcnow()
-    logs = []
+            key = (item.destination, item.item_type_code, item.race_kind)
+            have.setdefault(key, []).append(item)
+    plan = IssuePlan(kab)
     for line in sorted(lines, key=lambda ln: (ln.destination, types[ln.item_type_code].sort_order,
                                               ln.race_kind)):
         units = bundles(line.quantity, types[line.item_type_code].bundle_size)
         existing = have.get((line.destination, line.item_type_code, line.race_kind), [])
-        result.existing.extend(existing)
+        plan.existing.extend(existing)
         # Units already issued (voided ones included: they were printed) are not issued again.
-        for quantity in _missing(units, [i.quantity for i in existing]):
-            item = Item(serial=labels.new_serial(), election_code=election_code,
-                        item_type_code=line.item_type_code, race_kind=line.race_kind,
-                        destination=line.destination, kabkota_code=kab, quantity=quantity,
-                        key_id=signer.key_id, issued_by=user_id, issued_at=now)
-            result.created.append(item)
-            logs.append(LabelLog(serial=item.serial, action=LabelAction.ISSUE, user_id=user_id, at=now))
+        issued = [i.quantity for i in existing]
+        plan.missing.extend((line, quantity) for quantity in _missing(units, issued))
+    return plan
+
+
+def issue_items(
+    session: Session, election_code: str, region: str, item_types: Sequence[str] | None,
+    signer: labels.Signer, user_id: uuid.UUID | None, *, commit: bool = True, note: str = "",
+) -> IssueResult:
+    """Create one item per physical unit the plan calls for; never twice for the same unit."""
+    plan = plan_issue(session, election_code, region, item_types)
+    result = IssueResult(existing=plan.existing)
+    now = utcnow()
+    logs = []
+    for line, quantity in plan.missing:
+        item = Item(serial=labels.new_serial(), election_code=election_code,
+                    item_type_code=line.item_type_code, race_kind=line.race_kind,
+                    destination=line.destination, kabkota_code=plan.kabkota, quantity=quantity,
+                    key_id=signer.key_id, issued_by=user_id, issued_at=now)
+        result.created.append(item)
+        logs.append(LabelLog(serial=item.serial, action=LabelAction.ISSUE, user_id=user_id,
+                             at=now, note=note))
     session.add_all(result.created)
     session.flush()
     session.add_all(logs)
@@ -131,6 +177,35 @@ def get_item(session: Session, serial: str) -> Item:
     return item
 
 
+def find_item(session: Session, text: str, keyring: labels.Keyring | None = None) -> Item:
+    """Return an item by a typed serial (any human form) or, with a keyring, a scanned label."""
+    text = text.strip()
+    try:
+        return get_item(session, text)
+    except NotFound:
+        if keyring is None or not text:
+            raise
+    try:
+        serial = labels.decode(text, keyring).serial
+    except labels.LabelError as exc:
+        raise NotFound("Nomor seri atau label tidak dikenal.") from exc
+    return get_item(session, serial)
+
+
+def items_in_region(
+    session: Session, election_code: str, region: str, item_types: Sequence[str] | None,
+) -> list[Item]:
+    """Return the valid (not voided) items of a region and item types, in print order."""
+    wanted = check_types(session, item_types)
+    order = {code: index for index, code in enumerate(labelled_types(session))}
+    items = [item for item in session.scalars(select(Item).where(
+        Item.election_code == election_code, Item.kabkota_code == kabkota_of_code(region),
+        Item.item_type_code.in_(wanted), Item.voided_at.is_(None)))
+        if _in_region(item.destination, region)]
+    return sorted(items, key=lambda i: (i.destination, order.get(i.item_type_code, 99),
+                                        i.race_kind, -i.quantity, i.serial))
+
+
 def void_item(session: Session, item: Item, user_id: uuid.UUID | None, reason: str) -> Item:
     """Invalidate a serial for good; later scans of it are rejected."""
     if not reason.strip():
@@ -145,7 +220,30 @@ def void_item(session: Session, item: Item, user_id: uuid.UUID | None, reason: s
     return item
 
 
-def record_reprint(session: Session, items: Iterable[Item], user_id: uuid.UUID | None) -> int:
+def issue_replacement(session: Session, voided: Item, signer: labels.Signer,
+                      user_id: uuid.UUID | None) -> Item:
+    """Issue a new serial for the unit a voided label was on (same type, race, destination)."""
+    if voided.voided_at is None:
+        raise Conflict("Hanya label yang sudah dibatalkan yang dapat diganti.")
+    now = utcnow()
+    item = Item(serial=labels.new_serial(), election_code=voided.election_code,
+                item_type_code=voided.item_type_code, race_kind=voided.race_kind,
+                destination=voided.destination, kabkota_code=voided.kabkota_code,
+                quantity=voided.quantity, key_id=signer.key_id, issued_by=user_id, issued_at=now)
+    session.add(item)
+    session.flush()
+    note = f"pengganti {labels.format_serial(voided.serial)}"
+    session.add(LabelLog(serial=item.serial, action=LabelAction.ISSUE, user_id=user_id, at=now,
+                         note=note))
+    from app.custody.service import forget_tallies
+
+    forget_tallies(session, {item.destination})
+    session.commit()
+    return item
+
+
+def record_reprint(session: Session, items: Iterable[Item], user_id: uuid.UUID | None,
+                   *, note: str = "") -> int:
     """Count a reprint of each item (same serial); voided items cannot be reprinted."""
     count = 0
     now = utcnow()
@@ -153,7 +251,39 @@ def record_reprint(session: Session, items: Iterable[Item], user_id: uuid.UUID |
         if item.voided_at is not None:
             raise Conflict(f"Label {labels.format_serial(item.serial)} sudah dibatalkan.")
         item.reprint_count += 1
-        session.add(LabelLog(serial=item.serial, action=LabelAction.REPRINT, user_id=user_id, at=now))
+        session.add(LabelLog(serial=item.serial, action=LabelAction.REPRINT, user_id=user_id,
+                             at=now, note=note))
         count += 1
     session.commit()
     return count
+
+
+def label_history(session: Session, serial: str) -> list[tuple[LabelLog, User | None]]:
+    """Return the issue, reprint and void records of a serial, oldest first, with their users."""
+    rows = session.execute(
+        select(LabelLog, User).outerjoin(User, User.id == LabelLog.user_id)
+        .where(LabelLog.serial == serial).order_by(LabelLog.at, LabelLog.id))
+    return [(log, user) for log, user in rows]
+
+
+_issue_locks: dict[str, threading.Lock] = {}
+_issue_locks_guard = threading.Lock()
+
+
+@contextmanager
+def issuing_lock(session: Session, kabkota: str) -> Iterator[None]:
+    """Serialise issuing per kabupaten, so two print runs never label the same unit twice.
+
+    On PostgreSQL a transaction-level advisory lock (released by the caller's commit or
+    rollback inside the block); on SQLite a process lock.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        digest = hashlib.sha256(f"tepat-issue:{kabkota}".encode()).digest()
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"),
+                        {"k": int.from_bytes(digest[:8], "big", signed=True)})
+        yield
+        return
+    with _issue_locks_guard:
+        lock = _issue_locks.setdefault(kabkota, threading.Lock())
+    with lock:
+        yield

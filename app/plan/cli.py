@@ -72,12 +72,35 @@ def export_plan(election_code: str, kabupaten: str, level: str, fmt: str,
 
 
 @demo_cli.command("load")
-def load_demo() -> None:
-    """Load Gunung Mas (Pilkada 2024) and (re)create the demo accounts."""
+@click.option("--plan-only", is_flag=True, help="Skip the simulated distribution.")
+def load_demo(plan_only: bool) -> None:
+    """Load Gunung Mas (Pilkada 2024), the demo accounts and a distribution in progress."""
+    from app.custody import simulation
+    from app.custody.cli import origin
+    from app.custody.ledger import integrate
+    from app.items.keys import KeyStoreError, load_keyring, load_signer
     from app.plan.demo_loader import load
 
     for line in load(db.session):
         click.echo(line)
+    if plan_only:
+        return
+    key_dir = current_app.config["TEPAT_KEY_DIR"]
+    try:
+        signer, keyring = load_signer(key_dir), load_keyring(key_dir)
+    except KeyStoreError as exc:
+        raise click.ClickException(f"{exc} Distribusi demo dilewati.") from exc
+    click.echo("Memainkan distribusi demo (label, kemas, kirim, terima) ...")
+    story = simulation.run(db.session, signer, keyring)
+    checkpoint = integrate(db.session, key_dir, origin())
+    if story.counts.get("scans"):
+        click.echo(f"{story.counts['scans']} pindaian dikirim, {story.counts['accepted']} diterima.")
+    for line in story.lines:
+        click.echo(f"  - {line}")
+    if checkpoint is not None:
+        click.echo(f"Log Merkle: checkpoint {checkpoint.tree_size} ditandatangani.")
+    click.echo(f"Demo berdiri pada {simulation.DEMO_NOW.isoformat()} (H-1 15.00 WIB): "
+               "jalankan dengan TEPAT_NOW=2024-11-26T08:00:00Z.")
 
 
 def init_app(app: Flask) -> None:

@@ -13,9 +13,9 @@ import pytest
 from reportlab.lib.units import mm
 
 from labels import (
+    A4_DOCUMENT,
     A4_STICKER,
     LAYOUTS,
-    THERMAL_100x50,
     CustodyParty,
     HandoverForm,
     HandoverLine,
@@ -26,6 +26,7 @@ from labels import (
     LabelSheetItem,
     LayoutError,
     SigningKey,
+    THERMAL_100x50,
     format_local_time,
     qr_matrix,
     sign,
@@ -33,6 +34,7 @@ from labels import (
     write_kit_manifest,
     write_labels,
 )
+from labels.layouts import LARGEST_LABEL_MODULES
 from labels.qr import MIN_MODULE_SIZE, module_size
 
 KEY = SigningKey.generate("gm-2024a")
@@ -148,10 +150,16 @@ def test_every_layout_fits_the_largest_v1_label_at_0_4_mm() -> None:
         LabelPayload("ZZZZ-ZZZZ-ZZZZ-ZZZZ", "ABCDEFGHIJKL", "9999999999999", "WAL", 65535),
         ring.signer(long_key),
     )
-    for layout in LAYOUTS.values():
-        for text in (largest.to_text(), largest.to_url("https://tepat.example.id")):
+    texts = (
+        largest.to_text(),
+        largest.to_url("https://tepat.example.id"),
+        largest.to_url("https://logistik.kpu-kabupaten-gunungmas.go.id"),
+    )
+    assert max(qr_matrix(text).size for text in texts) <= LARGEST_LABEL_MODULES
+    for layout in (*LAYOUTS.values(), A4_DOCUMENT):
+        for text in texts:
             matrix = qr_matrix(text)
-            assert module_size(matrix, layout.qr_side) >= MIN_MODULE_SIZE, layout.name
+            assert module_size(matrix, layout.qr_side) >= MIN_MODULE_SIZE
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 
 from labels import LayoutError, MalformedPayload, draw_qr, qr_matrix
-from labels.qr import ALPHANUMERIC, QUIET_ZONE, path_operators
+from labels.qr import ALPHANUMERIC, QUIET_ZONE, _plan, path_operators
 
 rng = random.Random(20241127)
 TEXTS = ["TP1:", "HTTPS://TEPAT.EXAMPLE.ID/L/AEAQ"] + [
@@ -46,6 +46,15 @@ def test_every_forced_mask_matches_qrcode(mask: int) -> None:
     text = TEXTS[6]
     expected = np.array(reference(text, mask).get_matrix(), dtype=bool)
     assert np.array_equal(qr_matrix(text, mask=mask).modules, expected)
+
+
+def test_symbol_declares_alphanumeric_mode() -> None:
+    """The first four data bits are the mode indicator 0010 (alphanumeric)."""
+    for text in TEXTS:
+        matrix = qr_matrix(text)
+        plan = _plan(matrix.version)
+        data = matrix.modules[plan.rows, plan.cols] ^ plan.mask_bits[matrix.mask]
+        assert data[:4].tolist() == [False, False, True, False]
 
 
 def test_text_outside_the_alphanumeric_set_is_refused() -> None:

@@ -1,14 +1,15 @@
 """Fixtures for the page tests: one demo world per module, clients signed in per account.
 
-Building the Gunung Mas demo takes about a second, so the access matrix and the route sweep
-share one world per module; each request still gets a fresh app context (FreshContextClient).
+The access matrix and the route sweep send hundreds of requests as 26 accounts, so they
+share one world per module (a private copy of the demo database); each request still gets a
+fresh app context (FreshContextClient).
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,15 +21,17 @@ from app.auth import service as auth
 from app.auth.models import Role
 from app.extensions import db
 from app.plan import codes
-from app.plan.demo_loader import DEMO_ACCOUNTS, load
+from app.plan.demo_loader import DEMO_ACCOUNTS
 from app.plan.models import Region, RegionLevel, Tps
-from tests.conftest import _wipe, make_app
+from tests.conftest import _pg_drop, fresh_database, make_app
 from tests.web.helpers import (
     FreshContextClient,
     cheap_password_hashing,
     compile_translations,
     sign_in,
 )
+
+_worlds = itertools.count(1)
 
 #: One scope per level: kabupaten, kecamatan, desa, TPS (all inside the Gunung Mas demo).
 SCOPES = ("62.10", "62.10.03", "62.10.03.2003", "6210032003001")
@@ -51,6 +54,7 @@ class World:
     """The demo plus one account per role x scope, and objects inside and outside scopes."""
 
     app: Flask
+    database_url: str  # the world's own database, for apps with other settings
     accounts: list[Account]
     demo: dict[str, Account]
     target_id: Any  # a user inside every scope, with a device token
@@ -88,14 +92,14 @@ def translations() -> None:
 
 
 @pytest.fixture(scope="module")
-def world(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def world(demo_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """The demo, 20 role x scope accounts, and a target and an outsider user with tokens."""
-    app = make_app(database_url, tmp_path_factory.mktemp("world"))
+    folder = tmp_path_factory.mktemp("world")
+    url = fresh_database(demo_database_url, folder)
+    app = make_app(url, folder)
     app.test_client_class = FreshContextClient
     with app.app_context(), pytest.MonkeyPatch.context() as patch:
         cheap_password_hashing(patch)
-        _wipe()
-        list(load(db.session))
         demo = {name: Account(name, role, scope, auth.find_user(db.session, name).id)
                 for name, role, scope, _ in DEMO_ACCOUNTS}
         accounts = []
@@ -110,21 +114,18 @@ def world(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         _, target_token = auth.create_token(db.session, target, "HP sasaran")
         _, outsider_token = auth.create_token(db.session, outsider, "HP orang luar")
         scopes = {a.scope for a in [*accounts, *demo.values()]}
-        built = World(app, accounts, demo, target.id, target_token.id, outsider.id,
+        built = World(app, url, accounts, demo, target.id, target_token.id, outsider.id,
                       outsider_token.id, {scope: _outside_code(scope) for scope in scopes})
+        db.session.remove()
     yield built
     with app.app_context():
-        _wipe()
         db.engine.dispose()
+    if not url.startswith("sqlite"):
+        _pg_drop(url)
 
 
 @pytest.fixture
-def web_app(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Flask:
-    """Like ``demo_app`` (accounts' password 'rahasia-demo-1'), faster, and every request of
-    its clients gets a fresh app context."""
-    cheap_password_hashing(monkeypatch)
-    list(load(db.session))
-    for username, *_ in DEMO_ACCOUNTS:
-        auth.set_password(db.session, auth.find_user(db.session, username), "rahasia-demo-1")
-    app.test_client_class = FreshContextClient
-    return app
+def web_app(demo_app: Flask) -> Flask:
+    """``demo_app`` whose clients give every request a fresh app context."""
+    demo_app.test_client_class = FreshContextClient
+    return demo_app

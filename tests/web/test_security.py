@@ -1,4 +1,8 @@
-"""Security hardening a user or an attacker would notice: limits, cookies, CSRF, headers, errors."""
+"""Security hardening a user or an attacker would notice: limits, cookies, CSRF, headers, errors.
+
+Every test here runs on the module's demo ``world``; apps with other settings are built on
+the same database (never the per-test ``app`` fixture, which would empty it).
+"""
 
 from __future__ import annotations
 
@@ -10,31 +14,24 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from app.auth import service as auth
-from app.extensions import db
-from tests.conftest import make_app
+from tests.conftest import DEMO_PASSWORD, make_app
 from tests.web.conftest import World
 from tests.web.helpers import FreshContextClient, sign_in
-from tests.web.test_access_matrix import ROUTES, _samples, call
+from tests.web.test_access_matrix import ROUTES, call, samples, url
 
-PASSWORD = "rahasia-uji-1"
+GUDANG = {"username": "gudang", "password": DEMO_PASSWORD}
 
 
-def _app(database_url: str, tmp_path: Path, **config: Any) -> Flask:
-    app = make_app(database_url, tmp_path, **config)
+def _app(world: World, tmp_path: Path, **config: Any) -> Flask:
+    """An app on the world's database with other settings."""
+    app = make_app(world.database_url, tmp_path, **config)
     app.test_client_class = FreshContextClient
     return app
 
 
-@pytest.fixture
-def gudang(app: Flask) -> Any:
-    """One warehouse account on an otherwise empty database."""
-    return auth.create_user(db.session, "gudang", PASSWORD, "gudang", "62.10").id
-
-
-def test_login_is_rate_limited_with_an_indonesian_message(database_url: str,
+def test_login_is_rate_limited_with_an_indonesian_message(world: World,
                                                           tmp_path: Path) -> None:
-    app = _app(database_url, tmp_path, RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="3 per minute")
+    app = _app(world, tmp_path, RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="3 per minute")
     client = app.test_client()
     for _ in range(3):
         assert client.post("/masuk", data={"username": "x", "password": "salah"}).status_code == 401
@@ -48,52 +45,48 @@ def _session_cookie(response: Any) -> str:
     return next(h for h in response.headers.getlist("Set-Cookie") if h.startswith("session="))
 
 
-def test_session_cookie_is_httponly_and_samesite_lax(database_url: str, tmp_path: Path,
-                                                     gudang: Any) -> None:
-    client = _app(database_url, tmp_path).test_client()
-    response = client.post("/masuk", data={"username": "gudang", "password": PASSWORD})
+def test_session_cookie_is_httponly_and_samesite_lax(world: World) -> None:
+    response = world.app.test_client().post("/masuk", data=GUDANG)
     assert response.status_code == 302
     cookie = _session_cookie(response)
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert "Secure" not in cookie  # plain http on 127.0.0.1 must still work for the demo
 
 
-def test_session_cookie_is_secure_when_served_over_https(database_url: str, tmp_path: Path,
-                                                         gudang: Any,
+def test_session_cookie_is_secure_when_served_over_https(world: World,
+                                                         tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TEPAT_HTTPS", "1")
-    client = _app(database_url, tmp_path).test_client()
-    response = client.post("/masuk", data={"username": "gudang", "password": PASSWORD},
-                           base_url="https://tepat.example")
+    client = _app(world, tmp_path).test_client()
+    response = client.post("/masuk", data=GUDANG, base_url="https://tepat.example")
     cookie = _session_cookie(response)
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
 
 def test_forwarded_https_is_trusted_only_behind_a_configured_proxy(
-        database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"}
-    direct = _app(database_url, tmp_path).test_client().get("/masuk", headers=forwarded)
+    direct = _app(world, tmp_path).test_client().get("/masuk", headers=forwarded)
     assert "Strict-Transport-Security" not in direct.headers  # anyone can send the header
     monkeypatch.setenv("TEPAT_PROXY_FIX", "1")
-    proxied = _app(database_url, tmp_path).test_client().get("/masuk", headers=forwarded)
+    proxied = _app(world, tmp_path).test_client().get("/masuk", headers=forwarded)
     assert proxied.headers["Strict-Transport-Security"].startswith("max-age=")
 
 
 @pytest.fixture
-def csrf_app(database_url: str, tmp_path: Path, app: Flask) -> Flask:
+def csrf_app(world: World, tmp_path: Path) -> Flask:
     """An app with CSRF protection on, as in production."""
-    return _app(database_url, tmp_path, WTF_CSRF_ENABLED=True)
+    return _app(world, tmp_path, WTF_CSRF_ENABLED=True)
 
 
-def test_login_without_csrf_token_is_400_in_indonesian(csrf_app: Flask, gudang: Any) -> None:
+def test_login_without_csrf_token_is_400_in_indonesian(csrf_app: Flask) -> None:
     client = csrf_app.test_client()
-    response = client.post("/masuk", data={"username": "gudang", "password": PASSWORD})
+    response = client.post("/masuk", data=GUDANG)
     assert response.status_code == 400
     assert "Formulir kedaluwarsa" in response.get_data(as_text=True)
     form = client.get("/masuk").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
-    signed_in = client.post("/masuk", data={"username": "gudang", "password": PASSWORD,
-                                            "csrf_token": token})
+    signed_in = client.post("/masuk", data={**GUDANG, "csrf_token": token})
     assert signed_in.status_code == 302
 
 
@@ -105,13 +98,8 @@ def test_every_post_route_refuses_a_session_request_without_csrf_token(
     posts = [(endpoint, pattern) for endpoint, method, pattern in ROUTES if method == "POST"]
     assert posts
     for endpoint, pattern in posts:
-        inside, _ = _samples(endpoint, pattern, world)
-        world_client = world.client
-        world.client = lambda _account: client  # type: ignore[method-assign]
-        try:
-            response = call(world, admin, endpoint, "POST", inside, as_=admin)
-        finally:
-            world.client = world_client  # type: ignore[method-assign]
+        inside, _ = samples(world, endpoint, pattern)
+        response = client.post(url(world, endpoint, inside, admin))
         assert response.status_code == 400, (pattern, response.status_code)
         if not pattern.startswith("/api/"):
             assert "Formulir kedaluwarsa" in response.get_data(as_text=True), pattern
@@ -126,15 +114,17 @@ def _assert_security_headers(response: Any) -> None:
                                                    "no-referrer")
 
 
-def test_security_headers_on_pages_errors_static_files_and_api(client: Any) -> None:
+def test_security_headers_on_pages_errors_static_files_and_api(world: World) -> None:
+    client = world.client(None)
     for path in ("/masuk", "/tidak-ada", "/static/css/tepat.css", "/api/v1/tidak-ada", "/"):
-        _assert_security_headers(client.get(path))
+        with client.get(path) as response:
+            _assert_security_headers(response)
 
 
-def test_upload_over_the_limit_is_413_with_a_clear_message(database_url: str, tmp_path: Path,
-                                                           gudang: Any) -> None:
-    app = _app(database_url, tmp_path, MAX_CONTENT_LENGTH=1024 * 1024)
-    client = sign_in(app.test_client(), gudang)
+def test_upload_over_the_limit_is_413_with_a_clear_message(world: World,
+                                                           tmp_path: Path) -> None:
+    app = _app(world, tmp_path, MAX_CONTENT_LENGTH=1024 * 1024)
+    client = sign_in(app.test_client(), world.demo["gudang"].user_id)
     rows = b"kode desa,nomor tps,dpt,dptb\n" + b"62.10.03.2003,1,300,0\n" * 60_000  # 1.3 MB
     big = (io.BytesIO(rows), "tps.csv")
     response = client.post("/rencana/impor", data={"berkas": big},
@@ -143,7 +133,8 @@ def test_upload_over_the_limit_is_413_with_a_clear_message(database_url: str, tm
     assert "terlalu besar (paling besar 1 MB)" in response.get_data(as_text=True)
 
 
-def test_unknown_urls_are_404_pages_in_indonesian(client: Any) -> None:
+def test_unknown_urls_are_404_pages_in_indonesian(world: World) -> None:
+    client = world.client(None)
     page = client.get("/tidak-ada")
     assert page.status_code == 404
     text = page.get_data(as_text=True)
@@ -163,7 +154,7 @@ def test_no_get_route_ends_in_500_for_any_demo_role(world: World) -> None:
     for endpoint, method, pattern in ROUTES:
         if method != "GET":
             continue
-        inside, outside = _samples(endpoint, pattern, world)
+        inside, outside = samples(world, endpoint, pattern)
         for account in [None, *world.demo.values()]:
             as_ = account or world.demo["admin"]
             for arguments in filter(None, (inside, outside)):

@@ -153,12 +153,21 @@ def upgrade():
     )
     # ### end Alembic commands ###
 
+    # Custody events are never updated or deleted; corrections are new events.
     if op.get_bind().dialect.name == "postgresql":
-        # Custody events are never updated or deleted; corrections are new events.
         op.execute(APPEND_ONLY)
+    elif op.get_bind().dialect.name == "sqlite":
+        for verb in ("UPDATE", "DELETE"):
+            op.execute(
+                f"CREATE TRIGGER custody_event_no_{verb.lower()} BEFORE {verb} ON custody_event "
+                "BEGIN SELECT RAISE(ABORT, 'custody_event is append-only'); END"
+            )
 
 
 def downgrade():
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("DROP TRIGGER IF EXISTS custody_event_no_update")
+        op.execute("DROP TRIGGER IF EXISTS custody_event_no_delete")
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP TRIGGER IF EXISTS custody_event_append_only ON custody_event")
         op.execute("DROP FUNCTION IF EXISTS tepat_refuse_change()")

@@ -1,0 +1,240 @@
+"""What the desk reads: region status, grouped findings, a TPS's items, an item's proof.
+
+Built on ``app.custody.queries`` (one snapshot of the kabupaten per page); this module
+adds what only the desk needs: findings grouped per event, the leg a finding belongs
+to, evidence links, the delivery curve, and the recomputed hash chain of an item.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+import labels
+from app.auth.models import User
+from app.custody import queries, rules
+from app.custody.errors import LedgerMismatch
+from app.custody.ledger import rules_event
+from app.custody.models import CustodyEvent, ItemStateRow
+from app.custody.names import PlaceNames
+from app.items.models import Item
+from app.plan import codes
+from app.plan.models import Election
+from app.timeutil import parse_instant
+
+PRINCIPLES = queries.PRINCIPLES
+SEVERITIES = ("critical", "warning", "info")
+#: The leg a finding belongs to, by the kind of node where it was seen.
+LEGS = ("gudang", "ppk", "pps", "kpps")
+
+
+def area_of(user: User) -> str:
+    """The region the user oversees (a TPS-scoped user oversees that TPS)."""
+    return user.scope_code
+
+
+def leg_of(finding: dict[str, Any]) -> str | None:
+    """The leg of a finding: where it was seen (or the TPS it is about)."""
+    place = finding.get("node") or finding.get("tps")
+    if not place:
+        return None
+    try:
+        return codes.node_kind(place).value
+    except ValueError:
+        return None
+
+
+@dataclass
+class DeskView:
+    """One read of a kabupaten for a page: the snapshot and what is derived from it."""
+
+    session: Session
+    election: Election
+    now: datetime
+    snap: queries.Snapshot
+    names: PlaceNames = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.names = PlaceNames(self.session)
+
+    @classmethod
+    def open(cls, session: Session, election: Election, area: str, now: datetime) -> DeskView:
+        """Read the snapshot of the area's kabupaten once."""
+        snap = queries.snapshot(session, election, queries.kabkota_of(area), now)
+        return cls(session, election, now, snap)
+
+    def summary(self, area: str) -> dict[str, Any]:
+        """Status per child region (a TPS area: its desa's row for that TPS)."""
+        if codes.TPS_ID.match(area):
+            desa = queries.region_summary(self.session, self.election, codes.desa_of_tps(area),
+                                          self.now, snap=self.snap)
+            row = next((r for r in desa["children"] if r["code"] == area), None)
+            empty = {p: {"count": 0, "worst": None} for p in PRINCIPLES}
+            row = row or {"code": area, "tps": 1, "items": 0, "delivered": 0, "stages": {},
+                          "principles": empty}
+            return {"region": area, "name": self.names.node(area), "tps": row["tps"],
+                    "items": row["items"], "delivered": row["delivered"],
+                    "principles": row["principles"], "children": [], "stages": row["stages"]}
+        summary = queries.region_summary(self.session, self.election, area, self.now,
+                                         snap=self.snap)
+        for child in summary["children"]:
+            if codes.TPS_ID.match(child["code"]):
+                child["name"] = self.names.node(child["code"])
+        stages: Counter[str] = Counter()
+        for child in summary["children"]:
+            stages.update(child["stages"])
+        summary["stages"] = dict(stages)
+        return summary
+
+    def findings(self, area: str, *, principle: str | None = None, severity: str | None = None,
+                 code: str | None = None, leg: str | None = None) -> list[dict[str, Any]]:
+        """Findings inside the area (a TPS: about or at that TPS), filtered."""
+        region = codes.desa_of_tps(area) if codes.TPS_ID.match(area) else area
+        rows = queries.findings(self.session, self.election, region, self.now,
+                                principle=principle, severity=severity, code=code,
+                                snap=self.snap)
+        if codes.TPS_ID.match(area):
+            rows = [f for f in rows if area in (f.get("tps"), f.get("node"))]
+        if leg:
+            rows = [f for f in rows if leg_of(f) == leg]
+        return rows
+
+    def groups(self, findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """One row per event and code (a late kit and the 16 items inside it: one row)."""
+        groups: dict[tuple[Any, ...], dict[str, Any]] = {}
+        for finding in findings:
+            ids = tuple(sorted(finding.get("event_ids") or ()))
+            key = ((finding["code"], ids) if ids else
+                   (finding["code"], finding.get("node") or finding.get("tps"), finding["message"]))
+            group = groups.get(key)
+            if group is None:
+                place = finding.get("node") or finding.get("tps") or finding.get("region") or ""
+                group = groups[key] = {
+                    "code": str(finding["code"]), "principle": finding["principle"],
+                    "severity": finding["severity"], "message": finding["message"],
+                    "count": 0, "serials": [], "event_ids": list(ids), "place": place,
+                    "place_name": self.names.node(place) if place else "",
+                    "region": finding.get("region") or "", "tps": finding.get("tps"),
+                    "leg": leg_of(finding), "live": finding.get("live", False),
+                    "at": parse_instant(finding["created_at"]),
+                }
+            group["count"] += 1
+            if finding.get("serial"):
+                group["serials"].append(finding["serial"])
+        rows = list(groups.values())
+        self._add_evidence(rows)
+        return rows
+
+    def _add_evidence(self, rows: list[dict[str, Any]]) -> None:
+        """Link each row to the scan that proves it: that item's timeline, at that event."""
+        wanted = {uuid.UUID(r["event_ids"][-1]) for r in rows if r["event_ids"]}
+        events: dict[str, tuple[str, datetime]] = {}
+        if wanted:
+            for event_id, serial, at in self.session.execute(
+                    select(CustodyEvent.event_id, CustodyEvent.serial, CustodyEvent.server_time)
+                    .where(CustodyEvent.event_id.in_(wanted))):
+                events[str(event_id)] = (serial, at)
+        for row in rows:
+            event = events.get(row["event_ids"][-1]) if row["event_ids"] else None
+            row["evidence_serial"] = event[0] if event else (
+                row["serials"][0] if row["serials"] else None)
+            row["evidence_event"] = row["event_ids"][-1] if event else None
+            if event and not row["live"]:
+                row["at"] = event[1]  # when it happened, not when the row was written
+
+    def tps_items(self, tps: str) -> list[dict[str, Any]]:
+        """The items destined for a TPS with where each one is now."""
+        rows = []
+        for item in sorted((i for i in self.snap.items if i.destination == tps),
+                           key=lambda i: (i.item_type_code != "KIT", i.item_type_code,
+                                          i.race_kind, i.serial)):
+            state = self.snap.states.get(item.serial)
+            rows.append({"serial": item.serial, "display": labels.format_serial(item.serial),
+                         "what": self.names.what(item), "quantity": item.quantity,
+                         "stage": state.stage if state else "gudang",
+                         "holder": self.names.node(state.holder) if state and state.holder
+                         else self.names.node(queries.kabkota_of(tps)),
+                         "condition": state.condition if state else "baik",
+                         "voided": item.voided_at is not None})
+        return rows
+
+    def curve(self, area: str, zone: str) -> dict[str, Any]:
+        """Receipts per hour and the share of items delivered to their TPS, for the chart."""
+        from zoneinfo import ZoneInfo
+
+        local = ZoneInfo(zone)
+        hours: dict[datetime, dict[str, int]] = {}
+        for point in queries.progress(self.session, self.snap.kab, area):
+            hour = parse_instant(point["hour"].replace("Z", "+00:00")).astimezone(local)
+            hours[hour] = {"receipts": point["terima"], "at_tps": point["tiba_tps"]}
+        total = 0
+        delivered: list[datetime] = []
+        for item in self.snap.items:
+            if item.voided_at is not None or not codes.within(item.destination, area):
+                continue
+            total += 1
+            state = self.snap.states.get(item.serial)
+            moment = state.state.get("delivered_at") if state else None
+            if moment:
+                delivered.append(datetime.fromisoformat(moment).astimezone(local))
+        delivered.sort()
+        now = self.now.astimezone(local).replace(minute=0, second=0, microsecond=0)
+        starts = list(hours) + delivered[:1]
+        start = min(starts).replace(minute=0, second=0, microsecond=0) if starts else now
+        start = max(start, now - timedelta(days=10))  # a stray early scan: keep it readable
+        points = []
+        cursor, done, index = start, 0, 0
+        while cursor <= now:
+            while index < len(delivered) and delivered[index] < cursor + timedelta(hours=1):
+                done += 1
+                index += 1
+            counts = hours.get(cursor, {"receipts": 0, "at_tps": 0})
+            points.append({"hour": cursor, **counts, "delivered": done})
+            cursor += timedelta(hours=1)
+        return {"points": points, "total": total}
+
+
+def item_timeline(session: Session, user: User, serial: str) -> dict[str, Any]:
+    """An item's history (scope-checked) with names, its recomputed chain and its container."""
+    history = queries.item_history(session, user, serial)
+    names = PlaceNames(session)
+    item = session.get(Item, history["serial"])
+    history["what"] = names.what(item)
+    history["destination_name"] = names.node(history["destination"])
+    history["zone_region"] = history["destination"]
+    for event in history["events"]:
+        event["node_name"] = names.node(event["node"])
+        event["target_name"] = names.node(event["target"]) if event["target"] else ""
+        event["device_time"] = parse_instant(event["device_time"])
+        event["server_time"] = parse_instant(event["server_time"])
+    state = history["state"]
+    state["holder_name"] = names.node(state["holder"]) if state.get("holder") else ""
+    state["transit_name"] = names.node(state["transit_to"]) if state.get("transit_to") else ""
+    history["chain"] = chain_check(session, history["serial"])
+    history["container"] = None
+    row = session.get(ItemStateRow, history["serial"])
+    if row is not None and row.container:
+        history["container"] = {"serial": row.container,
+                                "display": labels.format_serial(row.container)}
+    history["contents"] = [{"serial": s, "display": labels.format_serial(s)}
+                           for s in history["contents"]]
+    for finding in history["findings"]:
+        finding["at"] = parse_instant(finding["created_at"])
+    return history
+
+
+def chain_check(session: Session, serial: str) -> dict[str, Any]:
+    """Recompute an item's hash chain from its stored events; say where it breaks, if it does."""
+    rows = list(session.scalars(select(CustodyEvent).where(CustodyEvent.serial == serial)
+                                .order_by(CustodyEvent.item_seq)))
+    try:
+        head = rules.check_chain([rules_event(r) for r in rows], [r.hash for r in rows])
+    except LedgerMismatch as exc:
+        return {"ok": False, "index": exc.index, "events": len(rows)}
+    return {"ok": True, "head": head.hex(), "events": len(rows)}
