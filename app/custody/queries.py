@@ -63,6 +63,16 @@ def plan_slice(session: Session, election: Election, node: str) -> dict[str, Any
     }
 
 
+def nodes_within(session: Session, scope: str) -> list[CustodyNode]:
+    """The custody nodes inside a scope (region code or TPS id), gudang first, TPS last."""
+    region = codes.node_region(scope)
+    rows = session.scalars(select(CustodyNode).where(
+        (CustodyNode.region_code == region) | CustodyNode.region_code.like(region + ".%")))
+    order = {"gudang": 0, "ppk": 1, "pps": 2, "kpps": 3}
+    return sorted((n for n in rows if codes.within(n.code, scope)),
+                  key=lambda n: (order[n.kind.value], n.code))
+
+
 def visible_item(session: Session, user: User, serial: str) -> Item:
     """An item the user may see: destined for, held in or heading into their scope."""
     try:

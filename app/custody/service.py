@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 import labels
@@ -405,6 +405,12 @@ class Ingestor:
         }
         ensure_tallies(session, destinations, tally_rows)
         plan = build_plan(session, self.election, kab)
+        # Receipt order is server-time order: never go behind what this kabupaten stored.
+        latest = session.scalar(
+            select(func.max(CustodyEvent.server_time)).where(CustodyEvent.kabkota_code == kab)
+        )
+        if latest is not None and (self._last_time is None or latest > self._last_time):
+            self._last_time = latest
         book = rules.Book(
             plan,
             [to_rules_item(i) for i in items.values()],

@@ -25,7 +25,7 @@ from app.custody.models import CustodyEvent, ItemStateRow
 from app.custody.names import PlaceNames
 from app.items.models import Item
 from app.plan import codes
-from app.plan.models import Election
+from app.plan.models import Election, Region
 from app.timeutil import parse_instant
 
 PRINCIPLES = queries.PRINCIPLES
@@ -68,6 +68,24 @@ class DeskView:
         """Read the snapshot of the area's kabupaten once."""
         snap = queries.snapshot(session, election, queries.kabkota_of(area), now)
         return cls(session, election, now, snap)
+
+    def label(self, code: str) -> str:
+        """A region or TPS as people name it: 'Kecamatan Tewah', 'Kelurahan Tewah', 'TPS 003'."""
+        if codes.TPS_ID.match(code):
+            return self.names.node(code)
+        level = code.count(".")
+        if level == 3:
+            return self.names.desa(code)
+        name = self.names.region_name(code) or code
+        return f"Kecamatan {name}" if level == 2 else name
+
+    def child_regions(self, area: str) -> list[dict[str, str]]:
+        """The regions one level below ``area`` (for the region filter)."""
+        if codes.TPS_ID.match(area) or area.count(".") >= 3:
+            return []
+        rows = self.session.execute(select(Region.code).where(Region.parent_code == area)
+                                    .order_by(Region.code)).scalars()
+        return [{"code": code, "name": self.label(code)} for code in rows]
 
     def summary(self, area: str) -> dict[str, Any]:
         """Status per child region (a TPS area: its desa's row for that TPS)."""
@@ -120,6 +138,8 @@ class DeskView:
                     "severity": finding["severity"], "message": finding["message"],
                     "count": 0, "serials": [], "event_ids": list(ids), "place": place,
                     "place_name": self.names.node(place) if place else "",
+                    "link_area": place if codes.TPS_ID.match(place) else (
+                        finding.get("region") or place),
                     "region": finding.get("region") or "", "tps": finding.get("tps"),
                     "leg": leg_of(finding), "live": finding.get("live", False),
                     "at": parse_instant(finding["created_at"]),

@@ -37,6 +37,7 @@ from app.items.models import Item
 from app.items.service import (
     get_item,
     issue_items,
+    issue_replacement,
     issuing_lock,
     items_in_region,
     kabkota_of_code,
@@ -61,6 +62,7 @@ class PrintOrder:
     item_types: list[str] | None = None
     reprint: bool = False
     serials: list[str] = field(default_factory=list)
+    replace: str | None = None  # a voided serial whose unit gets a new label
     user_id: uuid.UUID | None = None
     note: str = ""
 
@@ -98,11 +100,19 @@ def run(session: Session, order: PrintOrder, key_dir: str | Path, out: Path,
     signer = load_signer(key_dir)
     part = out.with_name(out.name + ".part")
     try:
-        if order.serials:
+        if order.replace:
+            voided = get_item(session, order.replace)
+            with issuing_lock(session, voided.kabkota_code):
+                items = [issue_replacement(session, voided, signer, order.user_id,
+                                           commit=False)]
+                _write(session, items, signer, layout, part, progress)
+                session.commit()
+            issued = True
+        elif order.serials:
             items = [get_item(session, serial) for serial in order.serials]
-            voided = [labels.format_serial(i.serial) for i in items if i.voided_at is not None]
-            if voided:
-                raise Conflict(f"Label {', '.join(voided)} sudah dibatalkan; tidak dicetak ulang.")
+            void = [labels.format_serial(i.serial) for i in items if i.voided_at is not None]
+            if void:
+                raise Conflict(f"Label {', '.join(void)} sudah dibatalkan; tidak dicetak ulang.")
             _write(session, items, signer, layout, part, progress)
             record_reprint(session, items, order.user_id, note=order.note)
             issued = False

@@ -73,6 +73,11 @@ class KitStatus:
     dispatched: bool = False
 
     @property
+    def display(self) -> str:
+        """The kit's serial for people."""
+        return labels.format_serial(self.kit.serial)
+
+    @property
     def packed(self) -> int:
         """Planned items already in the kit."""
         return sum(line.packed for line in self.lines)
@@ -84,7 +89,7 @@ class KitStatus:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON for the packing page's script."""
-        return {"serial": self.kit.serial, "display": labels.format_serial(self.kit.serial),
+        return {"serial": self.kit.serial, "display": self.display,
                 "tps": self.kit.destination, "name": self.name, "packed": self.packed,
                 "total": len(self.lines), "complete": self.complete,
                 "dispatched": self.dispatched, "lines": [ln.to_dict() for ln in self.lines],
@@ -114,7 +119,8 @@ def _line(catalogue: Catalogue, item: Item, packed: bool, note: str = "") -> Kit
                    catalogue.quantity_text(item.item_type_code, item.quantity), packed, note)
 
 
-def _node_name(session: Session, code: str) -> str:
+def node_name(session: Session, code: str) -> str:
+    """The custody node's name ('PPK Kurun', 'TPS 001 Kuala Kurun'), or the code."""
     node = session.get(CustodyNode, code)
     return node.name if node is not None else code
 
@@ -148,7 +154,7 @@ def kit_status(session: Session, election: Election, kit: Item) -> KitStatus:
     extra = []
     for item in session.scalars(select(Item).where(Item.serial.in_(inside - planned))):
         extra.append(_line(catalogue, item, True,
-                           f"untuk {_node_name(session, item.destination)}"))
+                           f"untuk {node_name(session, item.destination)}"))
     missing: Counter[tuple[str, str]] = Counter(
         (line.item_type_code, line.race_kind)
         for line, _ in plan_issue(session, election.code, kit.destination, None).missing
@@ -156,11 +162,12 @@ def kit_status(session: Session, election: Election, kit: Item) -> KitStatus:
     unissued = [f"{catalogue.type_name(code)}{f' ({race_name(race)})' if race else ''}: "
                 f"{count} label belum terbit" for (code, race), count in sorted(missing.items())]
     state = session.get(ItemStateRow, kit.serial)
-    return KitStatus(kit, _node_name(session, kit.destination), lines, extra, unissued,
+    return KitStatus(kit, node_name(session, kit.destination), lines, extra, unissued,
                      _is_dispatched(state, kabkota_of_code(kit.destination)))
 
 
-def _looks_like_serial(text: str) -> bool:
+def looks_like_serial(text: str) -> bool:
+    """A typed serial (XXXX-XXXX-XXXX-XXXX) rather than a scanned label."""
     return len(text.replace("-", "").replace(" ", "")) == 16 and ":" not in text
 
 
@@ -185,7 +192,7 @@ def pack(session: Session, election: Election, *, user: User, kit_serial: str, s
     def refused(status: str, message: str, serial: str | None = None) -> PackOutcome:
         return PackOutcome(status, message, kit_status(session, election, kit), [message], serial)
 
-    typed = _looks_like_serial(text)
+    typed = looks_like_serial(text)
     try:
         serial = serial_from_label(text, keyring, verified=not typed)
     except Rejected as exc:
@@ -196,7 +203,7 @@ def pack(session: Session, election: Election, *, user: User, kit_serial: str, s
     if item.serial == kit.serial:
         return refused("refused", "Ini label paket itu sendiri; pindai barang isinya.", serial)
     if item.item_type_code == KIT:
-        return refused("refused", f"Ini label paket lain ({_node_name(session, item.destination)})"
+        return refused("refused", f"Ini label paket lain ({node_name(session, item.destination)})"
                                   ". Untuk mengemas paket itu, pindai labelnya di kolom paket.",
                        serial)
     state = session.get(ItemStateRow, serial)
@@ -225,8 +232,8 @@ def pack(session: Session, election: Election, *, user: User, kit_serial: str, s
     else:
         if item.destination != kit.destination:
             problems.append(
-                f"Barang ini untuk {_node_name(session, item.destination)}, bukan untuk "
-                f"{_node_name(session, kit.destination)}. Keluarkan dari paket ini dan kemas "
+                f"Barang ini untuk {node_name(session, item.destination)}, bukan untuk "
+                f"{node_name(session, kit.destination)}. Keluarkan dari paket ini dan kemas "
                 "ke paket yang benar.")
         problems += [f["message"] for f in result.findings
                      if f["code"] != "packed_for_other_destination"]

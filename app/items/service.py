@@ -221,7 +221,7 @@ def void_item(session: Session, item: Item, user_id: uuid.UUID | None, reason: s
 
 
 def issue_replacement(session: Session, voided: Item, signer: labels.Signer,
-                      user_id: uuid.UUID | None) -> Item:
+                      user_id: uuid.UUID | None, *, commit: bool = True) -> Item:
     """Issue a new serial for the unit a voided label was on (same type, race, destination)."""
     if voided.voided_at is None:
         raise Conflict("Hanya label yang sudah dibatalkan yang dapat diganti.")
@@ -238,7 +238,8 @@ def issue_replacement(session: Session, voided: Item, signer: labels.Signer,
     from app.custody.service import forget_tallies
 
     forget_tallies(session, {item.destination})
-    session.commit()
+    if commit:
+        session.commit()
     return item
 
 

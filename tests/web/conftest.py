@@ -8,6 +8,7 @@ fresh app context (FreshContextClient).
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,14 +63,27 @@ class World:
     outsider_id: Any  # a user outside every scope, with a device token
     outsider_token_id: Any
     outside: dict[str, str] = field(default_factory=dict)  # scope -> a code of its level outside
-    _clients: dict[Any, FlaskClient] = field(default_factory=dict)
+    _clients: dict[Any, tuple[FlaskClient, str]] = field(default_factory=dict)
 
     def client(self, account: Account | None) -> FlaskClient:
         """A client signed in as ``account`` (None: anonymous), reused across calls."""
+        return self._client(account)[0]
+
+    def send(self, account: Account | None, url: str, method: str) -> Any:
+        """Send a request the way the pages do: POSTs carry the session's CSRF token."""
+        client, token = self._client(account)
+        return client.open(url, method=method, headers={"X-CSRFToken": token})
+
+    def _client(self, account: Account | None) -> tuple[FlaskClient, str]:
         key = account.user_id if account else None
         if key not in self._clients:
             client = self.app.test_client()
-            self._clients[key] = sign_in(client, account.user_id) if account else client
+            if account:
+                sign_in(client, account.user_id)
+            form = client.get("/masuk").get_data(as_text=True)
+            token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+            assert token, "the login form carries no CSRF token"
+            self._clients[key] = (client, token.group(1))
         return self._clients[key]
 
 

@@ -103,7 +103,7 @@ def url(world: World, endpoint: str, arguments: dict[str, Any], account: Account
 def call(world: World, account: Account | None, endpoint: str, method: str,
          arguments: dict[str, Any], as_: Account) -> Any:
     """Send ``method`` to ``endpoint`` as ``account`` (None: anonymous); resolve for ``as_``."""
-    return world.client(account).open(url(world, endpoint, arguments, as_), method=method)
+    return world.send(account, url(world, endpoint, arguments, as_), method)
 
 
 def samples(world: World, endpoint: str, pattern: str) -> tuple[dict[str, Any],

@@ -1,0 +1,224 @@
+"""Desk pages: the kabupaten at a glance, drill-down to the TPS, findings, proofs, exports.
+
+Desk staff and observers (pengawas) read everything inside their scope; nothing here
+writes. Every page reads one snapshot of the kabupaten (``DeskView``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, render_template, request, url_for
+from flask_babel import gettext as _
+
+import labels
+from app.auth.access import acting_user, check_scope, require
+from app.auth.models import User
+from app.clock import now
+from app.desk import exports
+from app.desk.chart import progress_svg
+from app.desk.service import LEGS, PRINCIPLES, SEVERITIES, DeskView, item_timeline
+from app.desk.words import WORDS, local_time, template_helpers
+from app.errors import NotFound
+from app.extensions import db
+from app.plan import codes
+from app.plan.views import current_election
+from app.timeutil import zone_for_region
+
+bp = Blueprint("desk", __name__, url_prefix="/desk")
+bp.app_context_processor(template_helpers)
+
+#: Finding groups shown on a page; the downloads hold all of them.
+PAGE_ROWS = 200
+
+
+def _me() -> User:
+    user = acting_user()
+    assert user is not None  # guaranteed by @require
+    return user
+
+
+def _area(code: str | None) -> str:
+    """A kabupaten, kecamatan, desa or TPS inside the user's scope (else 404)."""
+    user = _me()
+    area = (code or "").strip() or user.scope_code
+    if not codes.TPS_ID.match(area):
+        try:
+            if codes.region_level(area).value == "provinsi":
+                raise NotFound(_("Pilih kabupaten/kota, kecamatan, desa atau TPS."))
+        except ValueError as exc:
+            raise NotFound(_("Wilayah tidak ditemukan.")) from exc
+    check_scope(user, area)
+    return area
+
+
+def _crumbs(view: DeskView, area: str) -> list[dict[str, str]]:
+    """The way down from the top of the user's scope to ``area``."""
+    scope = _me().scope_code
+    chain = []
+    code: str | None = area
+    while code:
+        chain.append(code)
+        if code == scope:
+            break
+        code = codes.node_parent(code)
+        if code is not None and not codes.within(code, scope):
+            break
+    return [{"code": c, "name": view.label(c)} for c in reversed(chain)]
+
+
+def _filters() -> dict[str, str | None]:
+    """The findings filters from the query string (empty means all)."""
+    args = request.args
+    return {"principle": args.get("prinsip") or None, "severity": args.get("tingkat") or None,
+            "code": args.get("kode") or None,
+            "leg": args.get("tahap") if args.get("tahap") in LEGS else None}
+
+
+@bp.get("")
+@require("desk")
+def index() -> Any:
+    """The user's whole scope at a glance (for the kabupaten desk: the kabupaten)."""
+    return _region_page(_area(None))
+
+
+@bp.get("/wilayah/<code>")
+@require("desk")
+def region(code: str) -> Any:
+    """Drill-down: a kecamatan's desa, a desa's TPS, or one TPS with its items."""
+    return _region_page(_area(code))
+
+
+def _region_page(area: str) -> Any:
+    view = DeskView.open(db.session, current_election(), area, now())
+    summary = view.summary(area)
+    findings = view.groups(view.findings(area))
+    zone = zone_for_region(area)
+    curve = view.curve(area, zone)
+    chart = progress_svg(
+        curve["points"], curve["total"], title=_("Kemajuan distribusi"),
+        receipts_label=_("Pindaian terima per jam"),
+        delivered_label=_("Barang sampai di TPS (persen)"),
+        hour_format=lambda h: local_time(h, area, "d/M HH.mm").rsplit(" ", 1)[0])
+    is_tps = bool(codes.TPS_ID.match(area))
+    return render_template(
+        "desk/wilayah.html", area=area, summary=summary, findings=findings[:15],
+        finding_total=len(findings), chart=chart, is_tps=is_tps,
+        items=view.tps_items(area) if is_tps else [], crumbs=_crumbs(view, area),
+        level=_level(area), principles=PRINCIPLES, at=view.now)
+
+
+def _level(area: str) -> str:
+    if codes.TPS_ID.match(area):
+        return "tps"
+    return codes.region_level(area).value
+
+
+@bp.get("/temuan")
+@require("desk")
+def findings() -> Any:
+    """Findings with filters (principle, severity, region, leg, code) and their evidence."""
+    area = _area(request.args.get("wilayah"))
+    filters = _filters()
+    view = DeskView.open(db.session, current_election(), area, now())
+    everything = view.findings(area, principle=filters["principle"],
+                               severity=filters["severity"], leg=filters["leg"])
+    rows = [f for f in everything if not filters["code"] or f["code"] == filters["code"]]
+    groups = view.groups(rows)
+    present_codes = sorted({str(f["code"]) for f in everything})
+    return render_template(
+        "desk/temuan.html", area=area, groups=groups[:PAGE_ROWS], group_total=len(groups),
+        finding_total=len(rows), filters=filters, present_codes=present_codes,
+        regions=view.child_regions(_me().scope_code), principles=PRINCIPLES,
+        severities=SEVERITIES, legs=LEGS,
+        area_name=view.label(area), at=view.now, page_rows=PAGE_ROWS,
+        query=_query())
+
+
+def _query() -> dict[str, str]:
+    """The current filters, to carry into the download links."""
+    keep = ("wilayah", "prinsip", "tingkat", "tahap", "kode")
+    return {k: v for k in keep if (v := request.args.get(k))}
+
+
+@bp.get("/barang/<serial>")
+@require("desk")
+def item(serial: str) -> Any:
+    """An item's timeline: its scans, hash chain and the proof of each in the ledger."""
+    history = item_timeline(db.session, _me(), serial)
+    return render_template("desk/barang.html", item=history, back=url_for("desk.findings"),
+                           item_endpoint="desk.item")
+
+
+@bp.get("/ekspor/temuan.<any(csv, xlsx, pdf):fmt>")
+@require("desk")
+def export_findings(fmt: str) -> Any:
+    """The filtered findings (one row per event and code) as CSV, XLSX or PDF."""
+    area = _area(request.args.get("wilayah"))
+    filters = _filters()
+    view = DeskView.open(db.session, current_election(), area, now())
+    groups = view.groups(view.findings(area, **filters))
+    table = exports.Table(
+        title=_("Temuan %(area)s", area=_area_name(view, area)),
+        subtitle=_("Keadaan per %(time)s", time=local_time(view.now, area)),
+        columns=[_("Tingkat"), _("Prinsip"), _("Kode"), _("Temuan"), _("Jumlah barang"),
+                 _("Tempat"), _("Kode tempat"), _("Tahap"), _("Waktu"), _("Nomor seri"),
+                 _("Event bukti")],
+        rows=[[_(WORDS["severities"].get(g["severity"], g["severity"])),
+               _(WORDS["principles"].get(g["principle"], g["principle"])), g["code"],
+               g["message"], g["count"], g["place_name"], g["place"],
+               _(WORDS["legs"][g["leg"]]) if g["leg"] else "", local_time(g["at"], area),
+               " ".join(labels.format_serial(s) for s in g["serials"]),
+               " ".join(g["event_ids"])] for g in groups],
+        severities=[g["severity"] for g in groups],
+        widths=[6, 7, 8, 30, 5, 14, 9, 7, 9, 18, 0.1])
+    if fmt == "pdf":  # a page is narrow: leave out the long id columns
+        table.columns, table.rows = table.columns[:9], [r[:9] for r in table.rows]
+        table.widths = [6, 7, 9, 36, 5, 15, 10, 7, 10]
+    return _download(table, fmt, f"temuan-{area}")
+
+
+@bp.get("/ekspor/status.<any(csv, xlsx, pdf):fmt>")
+@require("desk")
+def export_status(fmt: str) -> Any:
+    """Status per child region (TPS, items, delivered, findings per principle)."""
+    area = _area(request.args.get("wilayah"))
+    view = DeskView.open(db.session, current_election(), area, now())
+    summary = view.summary(area)
+    rows = summary["children"] or [dict(summary, code=area, name=summary["name"])]
+    columns = [_("Kode"), _("Nama"), "TPS", _("Barang"), _("Sampai di TPS"), "%"]
+    for principle in PRINCIPLES:
+        columns += [_(WORDS["principles"][principle]), _("Terparah (%(p)s)", p=principle)]
+    body = []
+    for row in rows:
+        line = [row["code"], row["name"], row["tps"], row["items"], row["delivered"],
+                f"{100 * row['delivered'] / row['items']:.1f}" if row["items"] else ""]
+        for principle in PRINCIPLES:
+            entry = row["principles"][principle]
+            worst = entry["worst"]
+            line += [entry["count"], _(WORDS["severities"][worst]) if worst else ""]
+        body.append(line)
+    table = exports.Table(
+        title=_("Status %(area)s", area=_area_name(view, area)),
+        subtitle=_("Keadaan per %(time)s", time=local_time(view.now, area)),
+        columns=columns, rows=body, widths=[9, 14, 4, 5, 5, 4] + [4, 5] * len(PRINCIPLES))
+    return _download(table, fmt, f"status-{area}")
+
+
+def _area_name(view: DeskView, area: str) -> str:
+    return f"{view.label(area)} ({area})"
+
+
+def _download(table: exports.Table, fmt: str, name: str) -> Response:
+    data = exports.write(table, fmt)
+    return Response(data, mimetype=exports.MIMETYPES[fmt], headers={
+        "Content-Disposition": f'attachment; filename="{name}.{fmt}"'})
+
+
+@bp.app_template_filter("seri")
+def serial_filter(serial: str | None) -> str:
+    """A serial for people: XXXX-XXXX-XXXX-XXXX."""
+    try:
+        return labels.format_serial(serial or "")
+    except labels.LabelError:
+        return serial or ""

@@ -1,0 +1,80 @@
+"""Words the desk and courier pages show for codes: principles, severities, legs, actions.
+
+Marked with ``N_`` for the catalogue and translated where shown (``_(WORD[key])``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask_babel import format_datetime
+
+from app.timeutil import ZONE_LABELS, parse_instant, zone_for_region
+from app.web import N_
+
+PRINCIPLES = {
+    "jenis": N_("Tepat jenis"),
+    "jumlah": N_("Tepat jumlah"),
+    "kualitas": N_("Tepat kualitas"),
+    "waktu": N_("Tepat waktu"),
+    "sasaran": N_("Tepat sasaran"),
+    "akuntabilitas": N_("Akuntabilitas"),
+    "biaya": N_("Tepat biaya"),
+}
+SEVERITIES = {"critical": N_("Kritis"), "warning": N_("Peringatan"), "info": N_("Info")}
+LEGS = {"gudang": N_("Di gudang"), "ppk": N_("Gudang → PPK"), "pps": N_("PPK → PPS"),
+        "kpps": N_("PPS → TPS")}
+STAGES = {"gudang": N_("Di gudang"), "ppk": N_("Di PPK"), "pps": N_("Di PPS"),
+          "kpps": N_("Di TPS"), "transit": N_("Dalam perjalanan")}
+ACTIONS = {"terima": N_("Terima"), "kirim": N_("Kirim"), "buka": N_("Buka"),
+           "segel": N_("Segel"), "kembali": N_("Kembali"), "rusak": N_("Rusak"),
+           "kemas": N_("Kemas"), "batal": N_("Batal"), "koreksi": N_("Koreksi")}
+CONDITIONS = {"baik": N_("Baik"), "rusak_ringan": N_("Rusak ringan"),
+              "rusak_berat": N_("Rusak berat"), "basah": N_("Basah")}
+CODES = {
+    "region_mismatch": N_("Tertukar wilayah"),
+    "race_not_held": N_("Pemilihan tidak diadakan di sana"),
+    "type_not_planned": N_("Jenis tidak direncanakan"),
+    "shortage": N_("Kurang dari rencana"),
+    "surplus": N_("Lebih dari rencana"),
+    "count_mismatch": N_("Hitungan berbeda dari label"),
+    "late": N_("Terlambat"),
+    "overdue": N_("Lewat tenggat"),
+    "at_risk": N_("Terancam terlambat"),
+    "clock_skew": N_("Jam perangkat menyimpang"),
+    "off_route": N_("Di luar rute"),
+    "wrong_tps": N_("Salah TPS"),
+    "wrong_dispatch_target": N_("Dikirim ke tujuan salah"),
+    "packed_for_other_destination": N_("Dikemas untuk tujuan lain"),
+    "damaged": N_("Rusak"),
+    "seal_changed": N_("Nomor segel berubah"),
+    "opened_outside_tps": N_("Dibuka di luar TPS"),
+    "received_without_dispatch": N_("Diterima tanpa catatan kirim"),
+    "cloned_label": N_("Label ganda"),
+    "not_received": N_("Belum dicatat diterima"),
+    "scan_voided": N_("Pindaian dibatalkan"),
+    "scan_corrected": N_("Pindaian dikoreksi"),
+    "event_conflict": N_("Event bentrok"),
+    "device_seq_gap": N_("Pindaian perangkat hilang"),
+    "voided_label_scanned": N_("Label batal dipindai"),
+}
+
+WORDS = {"principles": PRINCIPLES, "severities": SEVERITIES, "legs": LEGS, "stages": STAGES,
+         "actions": ACTIONS, "conditions": CONDITIONS, "codes": CODES}
+
+
+def local_time(value: datetime | str | None, region: str, pattern: str = "d MMM yyyy HH.mm") -> str:
+    """An instant in the zone of ``region`` (WIB, WITA or WIT), in the reader's language."""
+    if not value:
+        return ""
+    moment = parse_instant(value) if isinstance(value, str) else value
+    zone = zone_for_region(region)
+    local = moment.astimezone(ZoneInfo(zone))
+    return f"{format_datetime(local, pattern, rebase=False)} {ZONE_LABELS.get(zone, zone)}"
+
+
+def template_helpers() -> dict[str, Any]:
+    """What the desk and courier templates use beside the app's filters."""
+    return {"words": WORDS, "local_time": local_time}
