@@ -32,6 +32,8 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 @bp.before_request
 def authenticate_device() -> None:
     """Bearer tokens for devices; otherwise the session, with CSRF on writes."""
+    if request.endpoint == "api.openapi":
+        return  # the API description is public
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
         user, token = auth.user_for_token(db.session, header.removeprefix("Bearer ").strip())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import threading
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import labels
@@ -139,13 +140,40 @@ class Snapshot:
     """Everything the desk needs about one kabupaten, from the state tables only."""
 
     kab: str
-    states: dict[str, ItemStateRow]
-    items: list[Item]
+    states: dict[str, Any]  # serial -> row (serial, holder, transit_to, stage, state)
+    items: list[Any]  # rows of the item columns the rules need
     findings: list[dict[str, Any]]
 
 
+_snapshots: dict[tuple[str, str], tuple[tuple[Any, ...], Snapshot]] = {}
+_snapshots_lock = threading.Lock()
+
+
 def snapshot(session: Session, election: Election, kab: str, now: datetime) -> Snapshot:
-    """Stored findings plus the live quantity and deadline findings as of ``now``."""
+    """Stored findings plus live quantity and deadline findings as of ``now`` (minute).
+
+    Cached per kabupaten until an event, an item or a finding is added, or the minute turns:
+    the desk reloads often and nothing it shows changes in between.
+    """
+    version = tuple(session.execute(select(
+        select(func.max(CustodyEvent.server_time)).where(
+            CustodyEvent.kabkota_code == kab).scalar_subquery(),
+        select(func.count(Item.serial)).where(Item.kabkota_code == kab).scalar_subquery(),
+        select(func.count(Item.voided_at)).where(Item.kabkota_code == kab).scalar_subquery(),
+        select(func.count(FindingRow.id)).where(FindingRow.kabkota_code == kab).scalar_subquery(),
+    )).one()) + (now.replace(second=0, microsecond=0),)
+    key = (str(session.get_bind().url), kab)
+    with _snapshots_lock:
+        hit = _snapshots.get(key)
+    if hit is not None and hit[0] == version:
+        return hit[1]
+    result = _snapshot(session, election, kab, now.replace(second=0, microsecond=0))
+    with _snapshots_lock:
+        _snapshots[key] = (version, result)
+    return result
+
+
+def _snapshot(session: Session, election: Election, kab: str, now: datetime) -> Snapshot:
     plan = build_plan(session, election, kab)
     tally_rows = {r.tps: r for r in session.scalars(
         select(TpsTallyRow).where(TpsTallyRow.kabkota_code == kab))}
@@ -153,9 +181,13 @@ def snapshot(session: Session, election: Election, kab: str, now: datetime) -> S
         ensure_tallies(session, plan.destinations, tally_rows)
         session.commit()  # derived rows, built once; later reads find them
     tallies = {d: codec.tally_from_dict(d, r.tally) for d, r in tally_rows.items()}
-    items = list(session.scalars(select(Item).where(Item.kabkota_code == kab)))
-    state_rows = {r.serial: r for r in session.scalars(
-        select(ItemStateRow).where(ItemStateRow.kabkota_code == kab))}
+    # Plain rows, not ORM objects: a kabupaten has tens of thousands of items.
+    items = list(session.execute(select(
+        Item.serial, Item.item_type_code, Item.race_kind, Item.destination, Item.quantity,
+        Item.kabkota_code, Item.voided_at).where(Item.kabkota_code == kab)))
+    state_rows = {r.serial: r for r in session.execute(select(
+        ItemStateRow.serial, ItemStateRow.holder, ItemStateRow.transit_to, ItemStateRow.stage,
+        ItemStateRow.state).where(ItemStateRow.kabkota_code == kab))}
     states = {s: codec.state_from_dict(r.state) for s, r in state_rows.items()}
     rules_items = {i.serial: to_rules_item(i) for i in items if i.voided_at is None}
     live = rules.check_all_quantities(plan, tallies) + rules.check_deadlines(

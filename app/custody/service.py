@@ -51,13 +51,12 @@ _sqlite_locks: dict[str, threading.Lock] = {}
 _sqlite_locks_guard = threading.Lock()
 
 
-class Rejected(Exception):
+class Rejected(CustodyError):
     """One event cannot be recorded; ``code`` and ``message`` go back to the device."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
-        self.code = code
-        self.message = message
+        self.code = code  # type: ignore[misc]  # per instance, unlike the rules' errors
 
 
 @dataclass

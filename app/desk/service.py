@@ -124,19 +124,22 @@ class DeskView:
         return rows
 
     def groups(self, findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """One row per event and code (a late kit and the 16 items inside it: one row)."""
+        """One row per kind of finding at one place with one message.
+
+        A late kit raises one finding per item inside it, all from one scan and with one
+        message: they make one row, with the count. Identical findings from several scans
+        at the same place (five cartons of another region's ballots) make one row too.
+        """
         groups: dict[tuple[Any, ...], dict[str, Any]] = {}
         for finding in findings:
-            ids = tuple(sorted(finding.get("event_ids") or ()))
-            key = ((finding["code"], ids) if ids else
-                   (finding["code"], finding.get("node") or finding.get("tps"), finding["message"]))
+            place = finding.get("node") or finding.get("tps") or finding.get("region") or ""
+            key = (str(finding["code"]), place, finding["message"])
             group = groups.get(key)
             if group is None:
-                place = finding.get("node") or finding.get("tps") or finding.get("region") or ""
                 group = groups[key] = {
                     "code": str(finding["code"]), "principle": finding["principle"],
                     "severity": finding["severity"], "message": finding["message"],
-                    "count": 0, "serials": [], "event_ids": list(ids), "place": place,
+                    "count": 0, "serials": [], "event_ids": [], "place": place,
                     "place_name": self.names.node(place) if place else "",
                     "link_area": place if codes.TPS_ID.match(place) else (
                         finding.get("region") or place),
@@ -147,13 +150,16 @@ class DeskView:
             group["count"] += 1
             if finding.get("serial"):
                 group["serials"].append(finding["serial"])
+            for event_id in finding.get("event_ids") or ():
+                if event_id and event_id not in group["event_ids"]:
+                    group["event_ids"].append(event_id)
         rows = list(groups.values())
         self._add_evidence(rows)
         return rows
 
     def _add_evidence(self, rows: list[dict[str, Any]]) -> None:
         """Link each row to the scan that proves it: that item's timeline, at that event."""
-        wanted = {uuid.UUID(r["event_ids"][-1]) for r in rows if r["event_ids"]}
+        wanted = {uuid.UUID(r["event_ids"][0]) for r in rows if r["event_ids"]}
         events: dict[str, tuple[str, datetime]] = {}
         if wanted:
             for event_id, serial, at in self.session.execute(
@@ -161,10 +167,10 @@ class DeskView:
                     .where(CustodyEvent.event_id.in_(wanted))):
                 events[str(event_id)] = (serial, at)
         for row in rows:
-            event = events.get(row["event_ids"][-1]) if row["event_ids"] else None
+            event = events.get(row["event_ids"][0]) if row["event_ids"] else None
             row["evidence_serial"] = event[0] if event else (
                 row["serials"][0] if row["serials"] else None)
-            row["evidence_event"] = row["event_ids"][-1] if event else None
+            row["evidence_event"] = row["event_ids"][0] if event else None
             if event and not row["live"]:
                 row["at"] = event[1]  # when it happened, not when the row was written
 
@@ -198,6 +204,8 @@ class DeskView:
         for item in self.snap.items:
             if item.voided_at is not None or not codes.within(item.destination, area):
                 continue
+            if item.destination == area and not codes.TPS_ID.match(area):
+                continue  # kept where it is (the PSU reserve at the gudang), as in the summary
             total += 1
             state = self.snap.states.get(item.serial)
             moment = state.state.get("delivered_at") if state else None

@@ -1,15 +1,23 @@
-"""``flask keys`` (label-signing keys) commands."""
+"""``flask keys`` (label-signing keys) and ``flask labels`` (print, void, kit lists, BAST)."""
 
 from __future__ import annotations
 
 import sys
+from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from app.items import keys
+import labels
+from app.errors import TepatError
+from app.extensions import db
+from app.items import documents, jobs, keys, service
+from app.plan import codes
+from app.plan.models import Election
+from app.plan.service import get_election
 from app.timeutil import utcnow
 
 keys_cli = AppGroup("keys", help="Kunci tanda tangan label / label-signing keys.")
@@ -43,7 +51,8 @@ def rotate_keys(retire_old: bool) -> None:
     if retire_old:
         for previous in old:
             keys.retire_key(folder, previous)
-    click.echo(f"Kunci baru {key_id} aktif." + (f" Dipensiunkan: {', '.join(old)}." if retire_old and old else ""))
+    retired = f" Dipensiunkan: {', '.join(old)}." if retire_old and old else ""
+    click.echo(f"Kunci baru {key_id} aktif.{retired}")
 
 
 @keys_cli.command("retire")
@@ -72,6 +81,114 @@ def export(output: Path | None) -> None:
         click.echo(f"Kunci publik ditulis ke {output}.")
 
 
+labels_cli = AppGroup("labels", help="Label barang: cetak, batalkan, daftar paket, BAST / "
+                                      "item labels.")
+
+
+def _election(code: str | None) -> Election:
+    if code:
+        return get_election(db.session, code)
+    from app.plan.views import current_election
+
+    return current_election()
+
+
+def _fail(exc: Exception) -> click.ClickException:
+    return click.ClickException(exc.message if isinstance(exc, TepatError) else str(exc))
+
+
+@labels_cli.command("print")
+@click.option("--region", "-r", help="Kode kabupaten, kecamatan, desa, atau ID TPS.")
+@click.option("--types", "-t", default="",
+              help="Jenis barang dipisah koma, mis. KOTAK,SURAT (bawaan: semua yang berlabel).")
+@click.option("--layout", "-l", type=click.Choice(list(labels.LAYOUTS)), default="a4-sticker",
+              show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="Berkas PDF (bawaan: label-<wilayah>-<tata letak>.pdf).")
+@click.option("--reprint", is_flag=True,
+              help="Cetak ulang label yang sudah terbit (nomor seri sama; dicatat).")
+@click.option("--serial", "serials", multiple=True,
+              help="Cetak ulang nomor seri ini (boleh diulang).")
+@click.option("--election", "election_code", help="Kode pemilihan (bawaan: yang terbaru).")
+def print_labels(region: str | None, types: str, layout: str, output: Path | None,
+                 reprint: bool, serials: tuple[str, ...], election_code: str | None) -> None:
+    """Issue the missing labels of a region and write their PDF (or reprint, with --reprint)."""
+    if not region and not serials:
+        raise click.UsageError("Isi --region KODE atau --serial NOMOR.")
+    if region and not (codes.TPS_ID.match(region) or codes.REGION_CODE.match(region)):
+        raise click.BadParameter("kode wilayah atau ID TPS 13 digit", param_hint="--region")
+    order = jobs.PrintOrder(
+        _election(election_code).code, layout, region=region,
+        item_types=[t for t in types.split(",") if t.strip()] or None, reprint=reprint,
+        serials=list(serials), note="CLI")
+    output = output or Path(f"label-{region or 'seri'}-{layout}.pdf")
+    with ExitStack() as stack:
+        bar: Any = None
+
+        def progress(done: int, total: int) -> None:
+            nonlocal bar
+            if bar is None:
+                bar = stack.enter_context(click.progressbar(
+                    length=total, label=f"Mencetak {total} label", show_pos=True,
+                    show_percent=True))
+            bar.update(done - bar.pos)
+
+        try:
+            result = jobs.run(db.session, order, _key_dir(), output, progress)
+        except (TepatError, keys.KeyStoreError) as exc:
+            raise _fail(exc) from exc
+    what = "baru diterbitkan" if result.issued else "dicetak ulang"
+    click.echo(f"{result.count} label {what}; PDF: {output}")
+
+
+@labels_cli.command("void")
+@click.argument("serial")
+@click.option("--reason", required=True, help="Mengapa label dibatalkan (wajib).")
+def void_label(serial: str, reason: str) -> None:
+    """Void a label for good: every later scan of it is rejected."""
+    try:
+        item = service.void_item(db.session, service.get_item(db.session, serial), None, reason)
+    except TepatError as exc:
+        raise _fail(exc) from exc
+    click.echo(f"Label {labels.format_serial(item.serial)} dibatalkan: {item.void_reason}")
+
+
+@labels_cli.command("manifest")
+@click.argument("tps_id")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="Berkas PDF (bawaan: daftar-paket-<TPS>.pdf).")
+@click.option("--election", "election_code", help="Kode pemilihan (bawaan: yang terbaru).")
+def manifest(tps_id: str, output: Path | None, election_code: str | None) -> None:
+    """Write the packing list of a TPS kit, with the kit's QR code."""
+    output = output or Path(f"daftar-paket-{tps_id}.pdf")
+    try:
+        kit = documents.kit_manifest(db.session, _election(election_code), tps_id,
+                                     keys.load_signer(_key_dir()))
+    except (TepatError, keys.KeyStoreError) as exc:
+        raise _fail(exc) from exc
+    labels.write_kit_manifest(kit, output)
+    click.echo(f"Daftar kelengkapan paket {kit.serial} ({len(kit.lines)} barang): {output}")
+
+
+@labels_cli.command("handover")
+@click.argument("from_node")
+@click.argument("to_node")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="Berkas PDF (bawaan: bast-<dari>-<ke>.pdf).")
+@click.option("--election", "election_code", help="Kode pemilihan (bawaan: yang terbaru).")
+def handover(from_node: str, to_node: str, output: Path | None,
+             election_code: str | None) -> None:
+    """Write the berita acara serah terima (BAST) of one leg, pre-filled from the plan."""
+    output = output or Path(f"bast-{from_node}-{to_node}.pdf")
+    try:
+        form = documents.handover_form(db.session, _election(election_code), from_node, to_node)
+    except TepatError as exc:
+        raise _fail(exc) from exc
+    pages = labels.write_handover_form(form, output)
+    click.echo(f"BAST {form.document_number} ({len(form.lines)} baris, {pages} halaman): {output}")
+
+
 def init_app(app: Flask) -> None:
     """Register the commands."""
     app.cli.add_command(keys_cli)
+    app.cli.add_command(labels_cli)

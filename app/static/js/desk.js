@@ -1,0 +1,7 @@
+// Tepat desk: apply the findings filters as soon as one changes (the button stays for
+// keyboards and for browsers without scripts).
+"use strict";
+
+document.querySelectorAll("form[data-autosubmit]").forEach((form) => {
+  form.addEventListener("change", () => form.requestSubmit ? form.requestSubmit() : form.submit());
+});
