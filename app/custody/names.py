@@ -27,8 +27,11 @@ _CODE = r"(\d{13}|\d{2}\.\d{2}(?:\.\d{2}(?:\.\d{4})?)?)(?!\d|\.\d)"
 _PREFIXED = re.compile(r"\b(?:gudang|PPK|PPS|TPS) " + _CODE)
 _REGION = re.compile(r"\bwilayah " + _CODE)
 # Bare node codes: kecamatan depth or deeper only ("14.40" in a time is not a code).
-_BARE = re.compile(r"(?<![\w.])(\d{13}|\d{2}\.\d{2}\.\d{2}(?:\.\d{4})?)(?!\d|\.\d)")
+_BARE = re.compile(r"(?<![\w.])(?<!PPK )(?<!PPS )(?<!TPS )(?<!gudang )"
+                   r"(\d{13}|\d{2}\.\d{2}\.\d{2}(?:\.\d{4})?)(?!\d|\.\d)")
 _ROUTE = re.compile(r" \(((?:[\d.]+ -> )+[\d.]+)\)")
+_LOWER_TPS = re.compile(r"\btps\b")
+_RULE_TYPES = {t.value for t in rules.ItemType}
 
 
 class PlaceNames:
@@ -39,6 +42,7 @@ class PlaceNames:
         self._regions: dict[str, str] = {}
         self._loaded: set[str] = set()
         self._types: dict[str, str] | None = None
+        self._other_types: tuple[re.Pattern[str] | None, dict[str, str]] | None = None
 
     def region_name(self, code: str) -> str | None:
         """The stored name of a region code (None if unknown)."""
@@ -46,7 +50,7 @@ class PlaceNames:
         if kab not in self._loaded:
             self._loaded.add(kab)
             self._regions.update(self.session.execute(select(Region.code, Region.name).where(
-                (Region.code == kab) | Region.code.like(kab + ".%"))).tuples().all())
+                (Region.code == kab) | Region.code.like(kab + ".%"))).all())
         if code not in self._regions and "." not in code:
             province = self.session.get(Region, code)
             self._regions[code] = province.name if province else ""
@@ -81,14 +85,18 @@ class PlaceNames:
             return f"TPS {code[-3:]}"
         return self.node(code)
 
-    def what(self, item: Item | None) -> str:
-        """What an item is, in words: 'Kotak suara bupati'."""
+    def types(self) -> dict[str, str]:
+        """Item type code -> its Indonesian name."""
+        if self._types is None:
+            rows = self.session.execute(select(ItemType.code, ItemType.name_id))
+            self._types = dict(rows.all())
+        return self._types
+
+    def what(self, item: Any) -> str:
+        """What an item (row or object) is, in words: 'Kotak suara bupati'."""
         if item is None:
             return "Barang"
-        if self._types is None:
-            rows = self.session.execute(select(ItemType.code, ItemType.name_id)).tuples()
-            self._types = dict(rows.all())
-        name = self._types.get(item.item_type_code, item.item_type_code.lower())
+        name = self.types().get(item.item_type_code, item.item_type_code.lower())
         race = RACE_WORDS.get(item.race_kind or "")
         return f"{name} {race}" if race else name
 
@@ -108,7 +116,19 @@ class PlaceNames:
             return f"wilayah {name} ({match.group(1)})" if name else match.group(0)
 
         message = _REGION.sub(region, message)
-        return _BARE.sub(lambda m: self.node(m.group(1)), message)
+        message = _BARE.sub(lambda m: self.node(m.group(1)), message)
+        if self._other_types is None:
+            # The rules name the item types they know; others appear as their lowercased code.
+            names = {c.lower(): n[:1].lower() + n[1:] for c, n in self.types().items()
+                     if c not in _RULE_TYPES}
+            pattern = re.compile(r"\b(" + "|".join(map(re.escape, names)) + r")\b") if names \
+                else None
+            self._other_types = (pattern, names)
+        pattern, names = self._other_types
+        if pattern is not None:
+            message = pattern.sub(lambda m: names[m.group(1)], message)
+        message = _LOWER_TPS.sub("TPS", message)  # "Kit tps": capitalize() lowered it
+        return message[:1].upper() + message[1:]  # "gudang KPU ..." opening a sentence
 
     def humanize(self, finding: rules.Finding, item: Item | None = None) -> rules.Finding:
         """The finding with a message in names; a wrong TPS says which TPS it is for."""

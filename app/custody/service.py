@@ -36,7 +36,7 @@ from app.custody.planview import build_plan, to_rules_item
 from app.items.models import Item
 from app.plan import codes
 from app.plan.models import CustodyNode, Election
-from app.timeutil import parse_instant
+from app.timeutil import parse_instant, utcnow
 
 ACTIONS = {a.value for a in rules.Action}
 CONDITIONS = {c.value for c in rules.Condition}
@@ -48,6 +48,8 @@ _LABEL_CODES = {
     labels.UnsupportedVersion: "unsupported_version",
 }
 _sqlite_locks: dict[str, threading.Lock] = {}
+#: (keyring fingerprint, label text, verified?) -> serial, for labels already verified.
+_verified_labels: dict[tuple[str, str, bool], str] = {}
 _sqlite_locks_guard = threading.Lock()
 
 
@@ -222,6 +224,11 @@ def finding_dict(finding: rules.Finding) -> dict[str, Any]:
 
 
 def finding_row(finding: rules.Finding, kabkota: str) -> FindingRow:
+    """Map a rules finding to a stored row (see :func:`finding_values`)."""
+    return FindingRow(**finding_values(finding, kabkota))
+
+
+def finding_values(finding: rules.Finding, kabkota: str) -> dict[str, Any]:
     """Map a rules finding to a stored row, placed in the most precise region it names."""
     # Where it was seen first (a tertukar carton sits in our warehouse), else its TPS.
     place = finding.node or finding.tps or kabkota
@@ -229,7 +236,9 @@ def finding_row(finding: rules.Finding, kabkota: str) -> FindingRow:
         region = codes.node_region(place)
     except ValueError:
         region = kabkota
-    return FindingRow(
+    return dict(
+        id=uuid.uuid4(),
+        created_at=utcnow(),
         code=finding.code,
         principle=finding.principle.value,
         severity=finding.severity.value,
@@ -284,18 +293,30 @@ class Ingestor:
         self.election = election
         self.policy = policy
         self._last_time: datetime | None = None
-        self._verified: dict[tuple[str, bool], str] = {}
+        self._keyring_id = hashlib.sha256(keyring.to_json().encode()).hexdigest()
+        # Rows of the batch, written with one executemany each when the batch is done.
+        self._events: list[dict[str, Any]] = []
+        self._findings: list[dict[str, Any]] = []
+        self._dirty: dict[str, tuple[rules.ItemState, datetime, Item, str]] = {}
+        self._heads: dict[str, bytes] = {}
+        self._state_rows: dict[str, ItemStateRow] = {}
         self.names = PlaceNames(session)
         # The device's clock at sending against ours measures its offset exactly.
         self.offset = (sent_at - now()) if sent_at is not None else None
 
     def _serial(self, text_value: str, *, verified: bool) -> str:
-        """Verify a label once per batch (a kit's label recurs for every item packed)."""
-        key = (text_value, verified)
-        serial = self._verified.get(key)
+        """Verify a label once (a kit's label recurs for every item packed into it).
+
+        A valid signature under a key of this keyring stays valid, so verified labels are
+        remembered across batches; failures are not cached.
+        """
+        key = (self._keyring_id, text_value, verified)
+        serial = _verified_labels.get(key)
         if serial is None:
-            serial = self._verified[key] = serial_from_label(text_value, self.keyring,
-                                                             verified=verified)
+            serial = serial_from_label(text_value, self.keyring, verified=verified)
+            if len(_verified_labels) > 200_000:
+                _verified_labels.clear()
+            _verified_labels[key] = serial
         return serial
 
     def _server_time(self) -> datetime:
@@ -338,6 +359,7 @@ class Ingestor:
             for kab in sorted(by_kab):
                 for index, result in self._ingest_kab(kab, by_kab[kab]):
                     results[index] = result
+            self._write()
             self._track_device([scan for _, scan in parsed])
             self.session.commit()
         except Exception:
@@ -403,6 +425,7 @@ class Ingestor:
             for r in session.scalars(select(TpsTallyRow).where(TpsTallyRow.tps.in_(destinations)))
         }
         ensure_tallies(session, destinations, tally_rows)
+        self._state_rows.update(state_rows)
         plan = build_plan(session, self.election, kab)
         # Receipt order is server-time order: never go behind what this kabupaten stored.
         latest = session.scalar(
@@ -476,6 +499,32 @@ class Ingestor:
             if result.serial in items:
                 result.item = self.names.describe(items[result.serial])
             yield index, result
+
+    def _write(self) -> None:
+        """Write the batch: events and findings by executemany, each item's latest state once."""
+        session = self.session
+        for serial, (state, server_time, item, _kab) in self._dirty.items():
+            row = self._state_rows.get(serial)
+            if row is None:
+                row = ItemStateRow(serial=serial, kabkota_code=item.kabkota_code,
+                                   destination=item.destination, item_seq=0)
+                session.add(row)
+                self._state_rows[serial] = row
+            row.holder = state.holder
+            row.transit_to = state.transit_to
+            row.stage = codec.stage_of(state)
+            row.condition = state.condition.value
+            row.container = state.container
+            row.last_event_at = server_time
+            row.state = codec.state_to_dict(state)
+            row.item_seq = state.seq
+            if serial in self._heads:
+                row.last_hash = self._heads[serial]
+        if self._events:
+            session.execute(CustodyEvent.__table__.insert(), self._events)
+        if self._findings:
+            session.execute(FindingRow.__table__.insert(), self._findings)
+        self._events, self._findings, self._dirty = [], [], {}
 
     def _closure(self, serials: set[str]) -> set[str]:
         """Everything inside the given containers (transitively) and their containers."""
@@ -566,10 +615,14 @@ class Ingestor:
         )
         update = book.apply(event)
         row = state_rows.get(serial)
-        prev_hash = row.last_hash if row is not None and row.last_hash else rules.GENESIS_HASH
+        head = self._heads.get(serial)
+        if head is not None:
+            prev_hash = head
+        else:
+            prev_hash = row.last_hash if row is not None and row.last_hash else rules.GENESIS_HASH
         digest = rules.event_digest(prev_hash, event.seq, rules.canonical_event_bytes(event))
-        session.add(
-            CustodyEvent(
+        self._events.append(
+            dict(
                 event_id=uuid.UUID(scan.event_id),
                 serial=serial,
                 item_seq=event.seq,
@@ -597,28 +650,10 @@ class Ingestor:
                 hash=digest,
             )
         )
+        # The batch keeps only each item's latest state; rows are written once at the end.
         for changed_serial, state in update.states.items():
-            changed_item = items[changed_serial]
-            state_row = state_rows.get(changed_serial)
-            if state_row is None:
-                state_row = ItemStateRow(
-                    serial=changed_serial,
-                    kabkota_code=changed_item.kabkota_code,
-                    destination=changed_item.destination,
-                    item_seq=0,
-                )
-                session.add(state_row)
-                state_rows[changed_serial] = state_row
-            state_row.holder = state.holder
-            state_row.transit_to = state.transit_to
-            state_row.stage = codec.stage_of(state)
-            state_row.condition = state.condition.value
-            state_row.container = state.container
-            state_row.last_event_at = server_time
-            state_row.state = codec.state_to_dict(state)
-            if changed_serial == serial:
-                state_row.item_seq = event.seq
-                state_row.last_hash = digest
+            self._dirty[changed_serial] = (state, server_time, items[changed_serial], kab)
+        self._heads[serial] = digest
         for tps, tally in update.tallies.items():
             tally_row = tally_rows.get(tps)
             if tally_row is None:
@@ -629,8 +664,7 @@ class Ingestor:
             tally_row.updated_at = server_time
         # People read these: name the places ("TPS 003 Kelurahan Tewah"), not their codes.
         findings = [self.names.humanize(f, items.get(f.serial or "")) for f in update.findings]
-        for finding in findings:
-            session.add(finding_row(finding, kab))
+        self._findings.extend(finding_values(finding, kab) for finding in findings)
         return ScanResult(
             scan.event_id,
             "accepted",

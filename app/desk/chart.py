@@ -25,6 +25,16 @@ def _tick_step(hours: int) -> int:
     return 96
 
 
+def _nice_top(value: int) -> int:
+    """The top of the left axis: four equal steps of 1, 2 or 5 times a power of ten."""
+    magnitude = 1
+    while True:
+        for step in (1, 2, 5):
+            if step * magnitude * 4 >= value:
+                return step * magnitude * 4
+        magnitude *= 10
+
+
 def progress_svg(points: Sequence[dict[str, Any]], total: int, *, title: str,
                  receipts_label: str, delivered_label: str,
                  hour_format: Any = lambda h: h.strftime("%d/%m %H.%M")) -> Markup:
@@ -32,7 +42,7 @@ def progress_svg(points: Sequence[dict[str, Any]], total: int, *, title: str,
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     n = max(len(points), 1)
     slot = plot_w / n
-    peak = max([p["receipts"] for p in points] + [1])
+    peak = _nice_top(max([p["receipts"] for p in points] + [1]))
     parts = [f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
              f'aria-labelledby="chart-title" xmlns="http://www.w3.org/2000/svg">',
              f'<title id="chart-title">{escape(title)}</title>']

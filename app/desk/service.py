@@ -93,12 +93,21 @@ class DeskView:
             desa = queries.region_summary(self.session, self.election, codes.desa_of_tps(area),
                                           self.now, snap=self.snap)
             row = next((r for r in desa["children"] if r["code"] == area), None)
-            empty = {p: {"count": 0, "worst": None} for p in PRINCIPLES}
-            row = row or {"code": area, "tps": 1, "items": 0, "delivered": 0, "stages": {},
-                          "principles": empty}
+            row = row or {"code": area, "tps": 1, "items": 0, "delivered": 0, "stages": {}}
+            # Everything about this TPS, wherever seen (its kit overdue at the PPK too).
+            principles: dict[str, dict[str, Any]] = {p: {"count": 0, "worst": None}
+                                                     for p in PRINCIPLES}
+            for finding in self.findings(area):
+                entry = principles.get(finding["principle"])
+                if entry is None:
+                    continue
+                entry["count"] += 1
+                if entry["worst"] is None or (queries.SEVERITY_RANK[finding["severity"]]
+                                              > queries.SEVERITY_RANK[entry["worst"]]):
+                    entry["worst"] = finding["severity"]
             return {"region": area, "name": self.names.node(area), "tps": row["tps"],
                     "items": row["items"], "delivered": row["delivered"],
-                    "principles": row["principles"], "children": [], "stages": row["stages"]}
+                    "principles": principles, "children": [], "stages": row["stages"]}
         summary = queries.region_summary(self.session, self.election, area, self.now,
                                          snap=self.snap)
         for child in summary["children"]:
@@ -113,7 +122,8 @@ class DeskView:
     def findings(self, area: str, *, principle: str | None = None, severity: str | None = None,
                  code: str | None = None, leg: str | None = None) -> list[dict[str, Any]]:
         """Findings inside the area (a TPS: about or at that TPS), filtered."""
-        region = codes.desa_of_tps(area) if codes.TPS_ID.match(area) else area
+        # A TPS: everything about it, also what was seen upstream (its kit overdue at the PPK).
+        region = queries.kabkota_of(area) if codes.TPS_ID.match(area) else area
         rows = queries.findings(self.session, self.election, region, self.now,
                                 principle=principle, severity=severity, code=code,
                                 snap=self.snap)
@@ -186,7 +196,7 @@ class DeskView:
                          "stage": state.stage if state else "gudang",
                          "holder": self.names.node(state.holder) if state and state.holder
                          else self.names.node(queries.kabkota_of(tps)),
-                         "condition": state.condition if state else "baik",
+                         "condition": state.state.get("condition", "baik") if state else "baik",
                          "voided": item.voided_at is not None})
         return rows
 

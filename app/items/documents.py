@@ -112,6 +112,9 @@ def sheet_item(catalogue: Catalogue, item: Item, signer: labels.Signer,
     """One label: the signed QR text and everything the KPU box sticker carries."""
     marker = labels.RACE_MARKERS.get(item.race_kind) if item.race_kind else None
     place = catalogue.place(item.destination)
+    kabupaten = place["kabupaten"] or ""
+    if kabupaten.startswith("Kabupaten "):  # as KPU stickers write it: "Kab. Gunung Mas"
+        kabupaten = "Kab. " + kabupaten.removeprefix("Kabupaten ")
     return labels.LabelSheetItem(
         qr_text=label_text(item, signer, base_url),
         serial=labels.format_serial(item.serial),
@@ -124,7 +127,7 @@ def sheet_item(catalogue: Catalogue, item: Item, signer: labels.Signer,
         tps_number=place["tps_number"],
         desa=place["desa"] or "",
         kecamatan=place["kecamatan"] or "",
-        kabupaten=place["kabupaten"] or "",
+        kabupaten=kabupaten,
         provinsi=place["provinsi"] or "",
     )
 

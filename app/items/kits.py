@@ -130,7 +130,7 @@ def _is_dispatched(state: ItemStateRow | None, gudang: str) -> bool:
                                   or state.holder not in (None, gudang))
 
 
-def resolve_kit(session: Session, text: str, keyring: labels.Keyring) -> Item:
+def resolve_kit(session: Session, text: str, keyring: labels.Keyring | None) -> Item:
     """A kit by its scanned label or typed serial; anything else is refused, plainly."""
     if not text.strip():
         raise ValidationFailed("Pindai label paket (KIT) terlebih dahulu.")

@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
@@ -39,6 +40,15 @@ class IssueResult:
 def _in_region(destination: str, region: str) -> bool:
     """A plan destination lies in a region: TPS and PPS below it, the PPK or warehouse itself."""
     return codes.within(destination, region)
+
+
+def _under(column: Any, region: str) -> Any:
+    """SQL for "destination lies in region", so a TPS or kecamatan does not load a kabupaten."""
+    if codes.TPS_ID.match(region):
+        return column == region
+    # Node codes are dotted; TPS ids are the desa code's digits plus three.
+    return ((column == region) | column.like(region + ".%")
+            | column.like(region.replace(".", "") + "%"))
 
 
 @dataclass
@@ -82,14 +92,14 @@ def plan_issue(
     kab = kabkota_of_code(region)
     lines = [line for line in session.scalars(select(PlanLine).where(
         PlanLine.election_code == election_code, PlanLine.kabkota_code == kab,
-        PlanLine.item_type_code.in_(wanted)))
+        PlanLine.item_type_code.in_(wanted), _under(PlanLine.destination, region)))
         if _in_region(line.destination, region)]
     if not lines:
         raise NotFound(f"Tidak ada rencana untuk {region} dengan jenis barang itu.")
     have: dict[tuple[str, str, str], list[Item]] = {}
     for item in session.scalars(select(Item).where(
             Item.election_code == election_code, Item.kabkota_code == kab,
-            Item.item_type_code.in_(wanted))):
+            Item.item_type_code.in_(wanted), _under(Item.destination, region))):
         if _in_region(item.destination, region):
             key = (item.destination, item.item_type_code, item.race_kind)
             have.setdefault(key, []).append(item)
@@ -200,7 +210,8 @@ def items_in_region(
     order = {code: index for index, code in enumerate(labelled_types(session))}
     items = [item for item in session.scalars(select(Item).where(
         Item.election_code == election_code, Item.kabkota_code == kabkota_of_code(region),
-        Item.item_type_code.in_(wanted), Item.voided_at.is_(None)))
+        Item.item_type_code.in_(wanted), Item.voided_at.is_(None),
+        _under(Item.destination, region)))
         if _in_region(item.destination, region)]
     return sorted(items, key=lambda i: (i.destination, order.get(i.item_type_code, 99),
                                         i.race_kind, -i.quantity, i.serial))

@@ -114,7 +114,7 @@ def _labels_page(status: int = 200, error: str | None = None) -> Any:
     user = _me()
     scope_region = codes.node_region(user.scope_code)
     regions = {code: name for code, name in region_names(db.session, scope_region).items()
-               if codes.within(code, user.scope_code) or code == scope_region}
+               if codes.within(code, user.scope_code)}
     form = request.form if request.method == "POST" else request.args
     return render_template(
         "items/labels.html", types=service.labelled_types(db.session), layouts=layout_names(),
@@ -267,7 +267,7 @@ def void(serial: str) -> Any:
     if request.form.get("pengganti"):
         layout = request.form.get("tata_letak", "a4-sticker")
         order = jobs.PrintOrder(current_election().code, layout, replace=item.serial,
-                                user_id=user.id, note=f"pengganti {item.serial}")
+                                user_id=user.id)
         status = jobs.start(order, title=_("Label pengganti %(serial)s",
                                            serial=labels.format_serial(item.serial)),
                             download_name=f"label-pengganti-{item.serial}.pdf", background=False)

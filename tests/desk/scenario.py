@@ -110,3 +110,15 @@ def _play(session: Session, keyring: Any, election: Any, username: str,
         assert result.status == "accepted", result.to_dict()
         ids.append(event["event_id"])
     return ids
+
+
+def qr_png(text: str) -> bytes:
+    """A photo-like PNG of a label's QR code (as a courier's phone would send it)."""
+    import io
+
+    import qrcode
+
+    image = qrcode.make(text, box_size=8, border=4)
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()

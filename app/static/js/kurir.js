@@ -155,7 +155,9 @@
     const item = result.item;
     const what = item ? `${item.what} ${words.for} ${item.destination_name}` : "";
     if (result.status === "accepted") {
-      const findings = result.findings || [];
+      const rank = {critical: 0, warning: 1, info: 2};
+      const findings = (result.findings || []).slice().sort(
+        (a, b) => (rank[a.severity] ?? 3) - (rank[b.severity] ?? 3));
       const worst = findings.some((f) => f.severity === "critical") ? "critical"
         : findings.some((f) => f.severity === "warning") ? "warning" : "ok";
       const title = worst === "ok" ? words.ok : worst === "warning" ? words.warning : words.critical;
