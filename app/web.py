@@ -89,9 +89,11 @@ def init_app(app: Flask) -> None:
     """Register blueprints, error handlers, the user loader and security headers."""
     from app.admin.views import bp as admin_bp
     from app.auth.views import bp as auth_bp
+    from app.items.link import bp as label_link_bp
     from app.plan.views import bp as plan_bp
 
     app.register_blueprint(auth_bp)
+    app.register_blueprint(label_link_bp)
     app.register_blueprint(plan_bp)
     app.register_blueprint(admin_bp)
     hops = int(app.config.get("TEPAT_PROXY_FIX") or 0)

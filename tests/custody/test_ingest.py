@@ -188,3 +188,18 @@ def test_item_history_and_scope_over_the_api(env: Env) -> None:
     slice_ = env.client.get("/api/v1/nodes/62.10.03/plan-slice", headers=headers).get_json()
     assert env.tps in slice_["destinations"]
     assert env.client.get("/api/v1/nodes/62.10.02/plan-slice", headers=headers).status_code == 404
+
+
+def test_the_https_form_of_a_label_opens_the_item_page(env: Env) -> None:
+    from app.items.service import label_text
+    from tests.conftest import login
+
+    box = env.first(env.tps, "KOTAK")
+    url = label_text(box, env.signer, "https://tepat.local")
+    path = url[url.index("/L/"):]
+    assert env.client.get(path).status_code == 302  # sign in first
+    login(env.client, "desk")
+    response = env.client.get(path)
+    assert response.status_code == 302 and box.serial in response.headers["Location"]
+    forged = path[:-2] + ("AA" if not path.endswith("AA") else "BB")
+    assert env.client.get(forged).status_code == 404

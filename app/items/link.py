@@ -1,0 +1,31 @@
+"""``/L/<code>``: the https form of a label opens the item's page in a phone's camera app."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, redirect, request, url_for
+
+import labels
+from app.auth.access import acting_user, can, require
+from app.errors import NotFound
+from app.items.keys import KeyStoreError, load_keyring
+
+bp = Blueprint("label_link", __name__)
+
+
+@bp.get("/L/<code>")
+@bp.get("/l/<code>")
+@require("view")
+def open_label(code: str) -> Any:
+    """Verify the label in the URL and show its item to whoever may see it."""
+    try:
+        text = request.host_url.rstrip("/") + "/L/" + code
+        payload = labels.decode(text, load_keyring(current_app.config["TEPAT_KEY_DIR"]))
+    except (labels.LabelError, KeyStoreError) as exc:
+        raise NotFound("Label ini tidak sah atau tidak dikenal.") from exc
+    user = acting_user()
+    assert user is not None
+    if can(user, "desk"):
+        return redirect(url_for("desk.item", serial=payload.serial))
+    return redirect(url_for("custody.item", serial=payload.serial))
