@@ -24,6 +24,9 @@ demo: install translations
 	$(BIN)/flask demo load | tee instance/demo-accounts.txt
 	@echo
 	@echo "Tepat berjalan di http://$(HOST):$(PORT)/  (akun demo di atas; juga di instance/demo-accounts.txt)"
+	@# The Merkle log's integrator runs beside the server, off the request path.
+	TEPAT_NOW=$(DEMO_NOW) $(BIN)/flask ledger integrate --every 30 & integrator=$$!; \
+	trap 'kill $$integrator 2>/dev/null' EXIT INT TERM; \
 	TEPAT_NOW=$(DEMO_NOW) $(BIN)/flask run --host $(HOST) --port $(PORT)
 
 serve: install translations

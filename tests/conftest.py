@@ -151,13 +151,29 @@ def fresh_database(template_url: str, tmp_path: Path, name: str | None = None) -
     return _pg_create(template_url, f"{base}_{name or next(_copies)}", template=base)
 
 
+class FreshContextClient(FlaskClient):
+    """A test client that gives every request its own app context, as a real server does.
+
+    The ``app`` fixture keeps one app context pushed for the whole test and Flask would
+    reuse it for each request, so ``g`` (the signed-in user, a device token's user, the
+    locale) would leak from one request, and one client, to the next.
+    """
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        """Send a request inside a fresh app context."""
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
 def make_app(database_url: str, tmp_path: Path, **overrides: Any) -> Flask:
     """Build a test app on the session's database with a per-test instance folder."""
     config = {"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "test", "TESTING": True,
               "WTF_CSRF_ENABLED": False, "TEPAT_KEY_DIR": str(tmp_path / "keys"),
               "RATELIMIT_ENABLED": False}
     config.update(overrides)
-    return create_app(config)
+    flask_app = create_app(config)
+    flask_app.test_client_class = FreshContextClient
+    return flask_app
 
 
 @pytest.fixture

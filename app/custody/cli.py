@@ -28,7 +28,8 @@ def integrate(every: float) -> None:
     while True:
         checkpoint = ledger.integrate(db.session, current_app.config["TEPAT_KEY_DIR"], origin())
         if checkpoint is None:
-            click.echo("Tidak ada event baru.")
+            if every <= 0:
+                click.echo("Tidak ada event baru.")
         else:
             click.echo(f"Checkpoint {checkpoint.tree_size} ditandatangani: {checkpoint.root.hex()}")
         if every <= 0:

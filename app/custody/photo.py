@@ -9,7 +9,6 @@ import numpy as np
 from flask_babel import gettext as _
 from PIL import Image, UnidentifiedImageError
 
-import scanner
 from app.errors import BadRequest
 
 #: A phone photo is 12-50 megapixels; more is not a photo but a memory bomb.
@@ -20,6 +19,8 @@ DECODE_SIDE = 2400
 
 def qr_texts(data: bytes) -> list[str]:
     """Every QR text in an image file (JPEG, PNG, WebP); BadRequest if it is not an image."""
+    import scanner  # on first use: the decoders load their libraries at import
+
     not_an_image = _("Berkas bukan gambar yang dapat dibaca; kirim foto JPEG atau PNG.")
     try:
         with Image.open(io.BytesIO(data)) as probe:

@@ -6,7 +6,6 @@ import os
 import tempfile
 import uuid
 from pathlib import Path
-from typing import Any
 
 import pytest
 from babel.messages.mofile import write_mo
@@ -14,21 +13,9 @@ from babel.messages.pofile import read_po
 from flask.testing import FlaskClient
 from werkzeug.security import generate_password_hash
 
+from tests.conftest import FreshContextClient  # noqa: F401  (re-exported for the web tests)
+
 TRANSLATIONS = Path(__file__).resolve().parents[2] / "app" / "translations"
-
-
-class FreshContextClient(FlaskClient):
-    """A test client that gives every request its own app context, as a real server does.
-
-    The shared ``app`` fixture keeps one app context pushed for the whole test and Flask
-    reuses it for each request, so ``g`` (Flask-Login's user, Flask-Babel's locale) would
-    leak from one request, and one client, to the next.
-    """
-
-    def open(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-        """Send a request inside a fresh app context."""
-        with self.application.app_context():
-            return super().open(*args, **kwargs)
 
 
 def sign_in(client: FlaskClient, user_id: uuid.UUID) -> FlaskClient:
