@@ -23,6 +23,9 @@ from sqlalchemy.engine import make_url
 from app import create_app
 from app.extensions import db
 
+#: Browser fixtures for every folder: one Playwright session per run.
+pytest_plugins = ["tests.browser.fixtures"]
+
 DB_FIXTURES = {"app", "client", "session", "demo_app", "demo_client"}
 
 
@@ -160,7 +163,8 @@ class FreshContextClient(FlaskClient):
     """
 
     def open(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-        """Send a request inside a fresh app context."""
+        """Send a request inside a fresh app context (buffered, so it closes inside it)."""
+        kwargs.setdefault("buffered", True)
         with self.application.app_context():
             return super().open(*args, **kwargs)
 

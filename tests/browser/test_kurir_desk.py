@@ -69,15 +69,27 @@ def test_courier_photographs_a_box_at_the_wrong_tps_and_is_told_at_once(
     expect(answer).to_contain_text("Kotak suara gubernur untuk TPS 003 Kelurahan Tewah")
     expect(page.locator("#riwayat li")).to_have_count(2)
 
+    # No signal: the scan waits in the browser and goes out when the network is back.
+    page.context.set_offline(True)
+    page.fill("#code", story.first(scenario.TPS_B, "KIT").serial)
+    page.get_by_role("button", name="Kirim", exact=True).click()
+    expect(answer).to_contain_text("TERSIMPAN DI PERANGKAT")
+    expect(page.locator("#antrean")).to_contain_text("1 pindaian menunggu dikirim")
+    assert page.evaluate("JSON.parse(localStorage.getItem('tepat.outbox')).length") == 1
+    page.context.set_offline(False)
+    expect(page.locator("#antrean")).to_be_hidden()
+    expect(answer).to_contain_text("Paket logistik TPS untuk TPS 003 Kelurahan Tewah")
+    expect(page.locator("#riwayat li")).to_have_count(3)
+
 
 def test_desk_drills_down_to_the_finding_and_exports_it(
         page: Page, story: scenario.Scenario, demo_app: Flask, screenshot: Shot) -> None:
-    with demo_app.test_client() as client:  # the courier's scan, as in the first test
-        from tests.conftest import login
-        from tests.desk.conftest import wrong_tps_scan
+    from tests.conftest import login
+    from tests.desk.conftest import wrong_tps_scan
 
-        login(client, "kurir.tewah")
-        assert wrong_tps_scan(client, story).status_code == 200
+    client = demo_app.test_client()  # the courier's scan, as in the first test
+    login(client, "kurir.tewah")
+    assert wrong_tps_scan(client, story).status_code == 200
     sign_in(page, "desk")
     page.goto("/desk")
     expect(page.locator("#principles .tile")).to_have_count(6)

@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 import labels
-from tests.browser.conftest import DESKTOP, browser, live_server, page, screenshot  # noqa: F401
+from tests.browser.conftest import DESKTOP
 from tests.browser.helpers import sign_in
 from tests.items.conftest import Warehouse
 
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.browser
 
 
 def test_print_progress_and_kit_packing_in_a_browser(
-        warehouse: Warehouse, page: Page, screenshot: Callable[[Page, str], Path]) -> None:  # noqa: F811
+        warehouse: Warehouse, page: Page, screenshot: Callable[[Page, str], Path]) -> None:
     warehouse.app.config["TEPAT_LABEL_SYNC_LIMIT"] = 0  # the job runs in a thread; the page polls
     sign_in(page, "gudang")
     page.goto("/gudang/label")

@@ -235,6 +235,11 @@
 
   async function flush() {
     if (flushing) return;
+    if (navigator.onLine === false) {  // surely offline: wait for the "online" event
+      queuedNotice();
+      renderQueue();
+      return;
+    }
     flushing = true;
     try {
       for (;;) {
@@ -296,7 +301,6 @@
     show("sending", words.sending, "", [], null);
     $("quantity").value = "";
     $("seals").value = "";
-    if (!navigator.onLine) queuedNotice();
     flush();
   }
 
