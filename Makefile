@@ -81,7 +81,7 @@ lint: install
 	$(BIN)/ruff check app labels scanner tests
 
 typecheck: install
-	$(BIN)/mypy --strict labels scanner app/custody/rules.py app/custody/merkle.py app/plan/needs.py
+	$(BIN)/mypy --strict --follow-imports=silent labels scanner app/custody/rules.py app/custody/merkle.py app/custody/errors.py app/custody/codec.py app/plan/needs.py
 
 bench: install
 	$(BIN)/python tests/bench_labels.py

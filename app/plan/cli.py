@@ -71,6 +71,37 @@ def export_plan(election_code: str, kabupaten: str, level: str, fmt: str,
     click.echo(f"{len(table.rows)} baris ditulis ke {output}.")
 
 
+@plan_cli.command("rules")
+def list_rules() -> None:
+    """Show the quantity rules per item type (they are data: edit with `plan rule`)."""
+    click.echo(f"{'kode':<8} {'per TPS':>7} {'per ras':>7} {'per pemilih':>11} {'cadangan %':>10} "
+               f"{'cad. kec.':>9} {'cad. gudang':>11} {'ikat':>4}  nama")
+    for rule in service.load_rules(db.session):
+        click.echo(f"{rule.code:<8} {rule.per_tps:>7} {'ya' if rule.per_race else '-':>7} "
+                   f"{'ya' if rule.per_voter else '-':>11} {rule.reserve_percent:>10} "
+                   f"{rule.spare_per_kecamatan:>9} {rule.fixed_reserve_per_race:>11} "
+                   f"{rule.bundle_size:>4}  {rule.name_id}")
+
+
+@plan_cli.command("rule")
+@click.argument("code")
+@click.option("--per-tps", type=click.IntRange(0, 10_000))
+@click.option("--reserve-percent", type=click.FloatRange(0, 100))
+@click.option("--spare-per-kecamatan", type=click.IntRange(0, 10_000))
+@click.option("--fixed-reserve-per-race", type=click.IntRange(0, 1_000_000))
+@click.option("--bundle-size", type=click.IntRange(1, 10_000))
+@click.option("--election", "election_code", default=demo.ELECTION_CODE, show_default=True)
+def edit_rule(code: str, election_code: str, **changes: object) -> None:
+    """Change one item type's quantity rule and recompute every kabupaten's plan."""
+    try:
+        counts = service.edit_rule(db.session, election_code, code,
+                                   {k: v for k, v in changes.items() if v is not None})
+    except TepatError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"Aturan {code} diperbarui; rencana dihitung ulang: "
+               + ", ".join(f"{kab} ({n} baris)" for kab, n in counts.items()))
+
+
 @demo_cli.command("load")
 @click.option("--plan-only", is_flag=True, help="Skip the simulated distribution.")
 def load_demo(plan_only: bool) -> None:

@@ -112,6 +112,25 @@ def load_rules(session: Session) -> list[QuantityRule]:
     ) for t in types]
 
 
+def edit_rule(session: Session, election_code: str, code: str,
+              changes: dict[str, object]) -> dict[str, int]:
+    """Change an item type's rule and rebuild the plan of every kabupaten that has TPS."""
+    from decimal import Decimal
+
+    item_type = session.get(ItemType, code)
+    if item_type is None:
+        raise NotFound(f"Jenis barang {code!r} tidak dikenal.")
+    if not changes:
+        raise ValidationFailed("Tidak ada yang diubah.")
+    for name, value in changes.items():
+        setattr(item_type, name, Decimal(str(value)) if name == "reserve_percent" else value)
+    election = get_election(session, election_code)
+    kabupatens = sorted({tps_id[:2] + "." + tps_id[2:4] for tps_id in session.scalars(select(Tps.id))})
+    counts = {kab: rebuild_plan(session, election, kab) for kab in kabupatens}
+    session.commit()
+    return counts
+
+
 # --- elections and races ------------------------------------------------------------
 
 def get_election(session: Session, code: str) -> Election:

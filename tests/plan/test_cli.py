@@ -80,3 +80,19 @@ def test_signing_keys_are_created_outside_the_repository_and_exported(app: Flask
     assert exported.count('"active"') == 1 and exported.count('"retired"') == 1
     assert "PRIVATE" not in exported
     _ = io.StringIO(exported)
+
+
+def test_quantity_rules_are_data_that_can_be_edited(demo_app: Flask) -> None:
+    from sqlalchemy import func, select
+
+    from app.plan.models import PlanLine
+
+    listed = run(demo_app, "plan", "rules")
+    assert "BILIK" in listed.output and "2.50" in listed.output
+    booths = select(func.sum(PlanLine.quantity)).where(PlanLine.item_type_code == "BILIK")
+    assert db.session.scalar(booths) == 876
+    result = run(demo_app, "plan", "rule", "BILIK", "--per-tps", "5")
+    assert result.exit_code == 0, result.output
+    db.session.expire_all()
+    assert db.session.scalar(booths) == 5 * 219
+    assert run(demo_app, "plan", "rule", "NOPE", "--per-tps", "1").exit_code == 1
