@@ -47,6 +47,9 @@ def load_config(instance_path: str, test_config: dict[str, Any] | None = None) -
         # ISO-8601 instant the app treats as "now" (the demo stands on H-1 afternoon).
         "TEPAT_NOW": None,
         "TEPAT_SHARED_DATA": str(Path(__file__).resolve().parent.parent.parent / "shared" / "data"),
+        # Label print jobs larger than this run in the background with a progress bar.
+        "TEPAT_LABEL_SYNC_LIMIT": 300,
+        "TEPAT_JOB_DIR": str(instance / "jobs"),
         "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
