@@ -26,7 +26,7 @@ from app.extensions import db
 #: Browser fixtures for every folder: one Playwright session per run.
 pytest_plugins = ["tests.browser.fixtures"]
 
-DB_FIXTURES = {"app", "client", "session", "demo_app", "demo_client"}
+DB_FIXTURES = {"database_url", "demo_database_url", "app", "client", "session", "demo_app"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -29,6 +29,7 @@ class Table:
     columns: Sequence[str]
     rows: list[Sequence[Any]]
     severities: list[str | None] = field(default_factory=list)  # per row, for colour
+    cell_severities: dict[tuple[int, int], str] = field(default_factory=dict)  # (row, column)
     widths: Sequence[float] = ()  # relative column widths for the PDF
 
 
@@ -41,7 +42,7 @@ def _csv(table: Table) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(table.columns)
-    writer.writerows(table.rows)
+    writer.writerows([[_cell(v) for v in row] for row in table.rows])
     return ("\ufeff" + out.getvalue()).encode("utf-8")  # the BOM lets Excel read UTF-8
 
 
@@ -59,10 +60,14 @@ def _xlsx(table: Table) -> bytes:
     for cell in sheet[3]:
         cell.font = Font(bold=True)
     for index, row in enumerate(table.rows):
-        sheet.append(list(row))
+        sheet.append([_cell(v) for v in row])
         severity = table.severities[index] if index < len(table.severities) else None
         if severity in COLOURS:
             sheet.cell(row=sheet.max_row, column=1).fill = PatternFill(
+                "solid", fgColor=COLOURS[severity])
+    for (row, column), severity in table.cell_severities.items():
+        if severity in COLOURS:
+            sheet.cell(row=row + 4, column=column + 1).fill = PatternFill(
                 "solid", fgColor=COLOURS[severity])
     sheet.freeze_panes = "A4"
     for number, heading in enumerate(table.columns, start=1):
@@ -94,21 +99,36 @@ def _pdf(table: Table) -> bytes:
     usable = page[0] - 24 * mm
     weights = list(table.widths) or [1.0] * len(table.columns)
     widths = [usable * w / sum(weights) for w in weights]
-    data = [[Paragraph(_xml(c), head) for c in table.columns]]
-    data += [[Paragraph(_xml(v), cell) for v in row] for row in table.rows]
+    # Paragraphs wrap but are slow to lay out: only for text that may not fit its column.
+    fits = [max(3, int(w / (7.5 * 0.62)) - 1) for w in widths]  # characters per line, about
+    data: list[list[Any]] = [[Paragraph(_xml(c), head) for c in table.columns]]
+    data += [[Paragraph(_xml(v), cell) if len(str(v)) > fits[i] else ("" if v is None else v)
+              for i, v in enumerate(row)] for row in table.rows]
     grid = LongTable(data, colWidths=widths, repeatRows=1)
     style = [("GRID", (0, 0), (-1, -1), 0.25, colors.HexColor("#B8C0C8")),
+             ("FONTSIZE", (0, 1), (-1, -1), 7.5), ("LEADING", (0, 1), (-1, -1), 9),
              ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#EEF1F4")),
              ("VALIGN", (0, 0), (-1, -1), "TOP")]
     for index, severity in enumerate(table.severities, start=1):
         if severity in COLOURS:
             style.append(("BACKGROUND", (0, index), (0, index),
                           colors.HexColor("#" + COLOURS[severity])))
+    for (row, column), severity in table.cell_severities.items():
+        if severity in COLOURS:
+            style.append(("BACKGROUND", (column, row + 1), (column, row + 1),
+                          colors.HexColor("#" + COLOURS[severity])))
     grid.setStyle(TableStyle(style))
     story = [Paragraph(_xml(table.title), styles["Title"]),
              Paragraph(_xml(table.subtitle), styles["Normal"]), Spacer(1, 4 * mm), grid]
     doc.build(story)
     return out.getvalue()
+
+
+def _cell(value: Any) -> Any:
+    """A value a spreadsheet shows as text, never runs as a formula (device ids are input)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
 
 
 def _xml(value: Any) -> str:

@@ -25,7 +25,7 @@ from app.custody.models import CustodyEvent, ItemStateRow
 from app.custody.names import PlaceNames
 from app.items.models import Item
 from app.plan import codes
-from app.plan.models import Election, Region
+from app.plan.models import Election, Region, Tps
 from app.timeutil import parse_instant
 
 PRINCIPLES = queries.PRINCIPLES
@@ -37,6 +37,12 @@ LEGS = ("gudang", "ppk", "pps", "kpps")
 def area_of(user: User) -> str:
     """The region the user oversees (a TPS-scoped user oversees that TPS)."""
     return user.scope_code
+
+
+def area_exists(session: Session, code: str) -> bool:
+    """Whether a region code or TPS id is in the plan."""
+    model = Tps if codes.TPS_ID.match(code) else Region
+    return session.get(model, code) is not None
 
 
 def leg_of(finding: dict[str, Any]) -> str | None:

@@ -17,7 +17,14 @@ from app.auth.models import User
 from app.clock import now
 from app.desk import exports
 from app.desk.chart import progress_svg
-from app.desk.service import LEGS, PRINCIPLES, SEVERITIES, DeskView, item_timeline
+from app.desk.service import (
+    LEGS,
+    PRINCIPLES,
+    SEVERITIES,
+    DeskView,
+    area_exists,
+    item_timeline,
+)
 from app.desk.words import WORDS, local_time, template_helpers
 from app.errors import NotFound
 from app.extensions import db
@@ -49,6 +56,8 @@ def _area(code: str | None) -> str:
         except ValueError as exc:
             raise NotFound(_("Wilayah tidak ditemukan.")) from exc
     check_scope(user, area)
+    if not area_exists(db.session, area):
+        raise NotFound(_("Wilayah tidak ditemukan."))
     return area
 
 
@@ -153,7 +162,7 @@ def item(serial: str) -> Any:
 @bp.get("/ekspor/temuan.<any(csv, xlsx, pdf):fmt>")
 @require("desk")
 def export_findings(fmt: str) -> Any:
-    """The filtered findings (one row per event and code) as CSV, XLSX or PDF."""
+    """The filtered findings (one row per kind, place and message) as CSV, XLSX or PDF."""
     area = _area(request.args.get("wilayah"))
     filters = _filters()
     view = DeskView.open(db.session, current_election(), area, now())
@@ -174,7 +183,7 @@ def export_findings(fmt: str) -> Any:
         widths=[6, 7, 8, 30, 5, 14, 9, 7, 9, 18, 0.1])
     if fmt == "pdf":  # a page is narrow: leave out the long id columns
         table.columns, table.rows = table.columns[:9], [r[:9] for r in table.rows]
-        table.widths = [6, 7, 9, 36, 5, 15, 10, 7, 10]
+        table.widths = [6, 7, 9, 34, 7, 15, 10, 7, 10]
     return _download(table, fmt, f"temuan-{area}")
 
 
@@ -187,21 +196,28 @@ def export_status(fmt: str) -> Any:
     summary = view.summary(area)
     rows = summary["children"] or [dict(summary, code=area, name=summary["name"])]
     columns = [_("Kode"), _("Nama"), "TPS", _("Barang"), _("Sampai di TPS"), "%"]
+    pdf = fmt == "pdf"  # a page: one coloured count per principle; files: count and worst
     for principle in PRINCIPLES:
-        columns += [_(WORDS["principles"][principle]), _("Terparah (%(p)s)", p=principle)]
-    body = []
-    for row in rows:
+        columns += [_(WORDS["principles"][principle])] + (
+            [] if pdf else [_("Terparah (%(p)s)", p=principle)])
+    body, colours = [], {}
+    for index, row in enumerate(rows):
         line = [row["code"], row["name"], row["tps"], row["items"], row["delivered"],
                 f"{100 * row['delivered'] / row['items']:.1f}" if row["items"] else ""]
         for principle in PRINCIPLES:
             entry = row["principles"][principle]
             worst = entry["worst"]
-            line += [entry["count"], _(WORDS["severities"][worst]) if worst else ""]
+            if pdf:
+                colours[(index, len(line))] = worst or "ok"
+                line.append(entry["count"])
+            else:
+                line += [entry["count"], _(WORDS["severities"][worst]) if worst else ""]
         body.append(line)
     table = exports.Table(
         title=_("Status %(area)s", area=_area_name(view, area)),
         subtitle=_("Keadaan per %(time)s", time=local_time(view.now, area)),
-        columns=columns, rows=body, widths=[9, 14, 4, 5, 5, 4] + [4, 5] * len(PRINCIPLES))
+        columns=columns, rows=body, cell_severities=colours,
+        widths=[9, 16, 4, 5, 6, 4] + ([6] if pdf else [4, 5]) * len(PRINCIPLES))
     return _download(table, fmt, f"status-{area}")
 
 

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.auth import service as auth
+from app.custody import ledger
 from app.custody.planview import build_plan
 from app.custody.service import Ingestor
 from app.items import keys
@@ -92,6 +93,7 @@ def build(session: Session, key_dir: str) -> Scenario:
     _play(session, keyring, election, "gudang", warehouse)
     ids = _play(session, keyring, election, "kurir.tewah", journey)
     scenario.late_event = ids[2]
+    ledger.integrate(session, key_dir, "tepat.test/log")  # so the timeline links proofs
     return scenario
 
 

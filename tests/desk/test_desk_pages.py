@@ -100,8 +100,13 @@ def test_item_timeline_shows_events_chain_and_findings(world: World) -> None:
     assert "PPS Kelurahan Tewah" in html and "WIB" in html
     hashes = re.findall(r'<code title="([0-9a-f]{64})">', html[html.index('id="timeline"'):])
     assert hashes[0] == "0" * 64  # the chain starts at the genesis hash
+    proof = re.search(rf'href="(/api/v1/ledger/inclusion/{world.story.late_event})"', html)
+    assert proof is not None
+    body = world.client("desk").get(proof.group(1)).get_json()
+    assert body["event_hash"] in hashes and body["proof"] is not None
     box = world.story.misdelivered
-    assert WRONG_TPS in page(world, "desk", f"/desk/barang/{box.serial}")
+    box_page = page(world, "desk", f"/desk/barang/{box.serial}")
+    assert WRONG_TPS in box_page and "belum masuk checkpoint log" in box_page  # sent later
 
 
 def test_exports_of_findings_and_status(world: World) -> None:
