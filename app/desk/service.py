@@ -94,7 +94,7 @@ class DeskView:
         return [{"code": code, "name": self.label(code)} for code in rows]
 
     def summary(self, area: str) -> dict[str, Any]:
-        """Status per child region (a TPS area: its desa's row for that TPS)."""
+        """Status per child region; a TPS: its own row, counting every finding about it."""
         if codes.TPS_ID.match(area):
             desa = queries.region_summary(self.session, self.election, codes.desa_of_tps(area),
                                           self.now, snap=self.snap)
