@@ -75,7 +75,7 @@ catalog: $(STAMP)
 
 # Browser tests that also save phone and desktop screenshots to docs/screenshots/.
 screenshots: install translations
-	TEPAT_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -m browser tests/browser
+	TEPAT_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -m browser tests
 
 lint: install
 	$(BIN)/ruff check app labels scanner tests

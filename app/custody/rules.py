@@ -546,6 +546,11 @@ def _what(item_type: ItemType, race: Race | None) -> str:
     return f"{name} {_RACE_NAMES[race]}" if race is not None else name
 
 
+def _sentence(text: str) -> str:
+    """Upper-case the first letter only ("kit TPS" -> "Kit TPS", not "Kit tps")."""
+    return text[:1].upper() + text[1:]
+
+
 def _unit(item_type: ItemType) -> str:
     return "lembar" if item_type is ItemType.SURAT else "buah"
 
@@ -866,7 +871,7 @@ def _jenis(plan: Plan, item: Item, before: ItemState, event: Event) -> list[Find
             _finding(
                 Code.REGION_MISMATCH,
                 Severity.CRITICAL,
-                f"{_what(item.item_type, item.race).capitalize()} ini untuk wilayah "
+                f"{_sentence(_what(item.item_type, item.race))} ini untuk wilayah "
                 f"{item.region}, tetapi dipindai di wilayah {node_region} (tertukar)",
                 item=item,
                 node=node,
@@ -906,7 +911,7 @@ def _jenis(plan: Plan, item: Item, before: ItemState, event: Event) -> list[Find
                 _finding(
                     Code.TYPE_NOT_PLANNED,
                     Severity.WARNING,
-                    f"{_what(item.item_type, item.race).capitalize()} tidak direncanakan "
+                    f"{_sentence(_what(item.item_type, item.race))} tidak direncanakan "
                     f"untuk TPS {place}",
                     item=item,
                     tps=place,
@@ -1033,7 +1038,7 @@ def _kualitas(item: Item, before: ItemState, event: Event) -> list[Finding]:
             _finding(
                 Code.DAMAGED,
                 Severity.WARNING if condition is Condition.RUSAK_RINGAN else Severity.CRITICAL,
-                f"{_what(item.item_type, item.race).capitalize()} dilaporkan "
+                f"{_sentence(_what(item.item_type, item.race))} dilaporkan "
                 f"{_CONDITION_NAMES[condition]} di {_place(node)}",
                 item=item,
                 node=node,

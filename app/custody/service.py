@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 import labels
@@ -51,6 +51,11 @@ _sqlite_locks: dict[str, threading.Lock] = {}
 #: (keyring fingerprint, label text, verified?) -> serial, for labels already verified.
 _verified_labels: dict[tuple[str, str, bool], str] = {}
 _sqlite_locks_guard = threading.Lock()
+
+
+_ITEM_ROW = select(Item.serial, Item.item_type_code, Item.race_kind, Item.destination,
+                   Item.quantity, Item.kabkota_code, Item.voided_at)
+_STATE_ROW = select(ItemStateRow.serial, ItemStateRow.state, ItemStateRow.last_hash)
 
 
 class Rejected(CustodyError):
@@ -299,7 +304,7 @@ class Ingestor:
         self._findings: list[dict[str, Any]] = []
         self._dirty: dict[str, tuple[rules.ItemState, datetime, Item, str]] = {}
         self._heads: dict[str, bytes] = {}
-        self._state_rows: dict[str, ItemStateRow] = {}
+        self._state_rows: dict[str, Any] = {}
         self.names = PlaceNames(session)
         # The device's clock at sending against ours measures its offset exactly.
         self.offset = (sent_at - now()) if sent_at is not None else None
@@ -393,30 +398,30 @@ class Ingestor:
             if scan.event_id in stored:
                 continue
             try:
-                serials[scan.event_id] = serial_from_label(
-                    scan.label or scan.serial or "", self.keyring, verified=bool(scan.label)
+                serials[scan.event_id] = self._serial(
+                    scan.label or scan.serial or "", verified=bool(scan.label)
                 )
                 if scan.container_label:
-                    containers[scan.event_id] = serial_from_label(
+                    containers[scan.event_id] = self._serial(
                         scan.container_label,
-                        self.keyring,
                         verified=not _looks_like_serial(scan.container_label),
                     )
             except Rejected as exc:
                 early[index] = ScanResult(scan.event_id, "rejected", exc.code, exc.message)
         wanted = set(serials.values()) | set(containers.values())
-        items = {i.serial: i for i in session.scalars(select(Item).where(Item.serial.in_(wanted)))}
+        # Plain rows, not ORM objects: a kit carries dozens of items on every move.
+        items = {i.serial: i for i in session.execute(_ITEM_ROW.where(Item.serial.in_(wanted)))}
         closure = self._closure(set(items))
         items.update(
             {
                 i.serial: i
-                for i in session.scalars(select(Item).where(Item.serial.in_(closure - set(items))))
+                for i in session.execute(_ITEM_ROW.where(Item.serial.in_(closure - set(items))))
             }
         )
         state_rows = {
             r.serial: r
-            for r in session.scalars(
-                select(ItemStateRow).where(ItemStateRow.serial.in_(set(items)))
+            for r in session.execute(
+                _STATE_ROW.where(ItemStateRow.serial.in_(set(items)))
             )
         }
         destinations = {i.destination for i in items.values()}
@@ -503,23 +508,30 @@ class Ingestor:
     def _write(self) -> None:
         """Write the batch: events and findings by executemany, each item's latest state once."""
         session = self.session
+        inserts, updates = [], []
         for serial, (state, server_time, item, _kab) in self._dirty.items():
-            row = self._state_rows.get(serial)
-            if row is None:
-                row = ItemStateRow(serial=serial, kabkota_code=item.kabkota_code,
-                                   destination=item.destination, item_seq=0)
-                session.add(row)
-                self._state_rows[serial] = row
-            row.holder = state.holder
-            row.transit_to = state.transit_to
-            row.stage = codec.stage_of(state)
-            row.condition = state.condition.value
-            row.container = state.container
-            row.last_event_at = server_time
-            row.state = codec.state_to_dict(state)
-            row.item_seq = state.seq
+            values = {
+                "serial": serial, "holder": state.holder, "transit_to": state.transit_to,
+                "stage": codec.stage_of(state), "condition": state.condition.value,
+                "container": state.container, "last_event_at": server_time,
+                "state": codec.state_to_dict(state), "item_seq": state.seq,
+            }
             if serial in self._heads:
-                row.last_hash = self._heads[serial]
+                values["last_hash"] = self._heads[serial]
+            if serial in self._state_rows:
+                updates.append(values)
+            else:
+                values.update(kabkota_code=item.kabkota_code, destination=item.destination,
+                              last_hash=self._heads.get(serial))
+                inserts.append(values)
+                self._state_rows[serial] = values  # type: ignore[assignment]
+        if inserts:
+            session.execute(ItemStateRow.__table__.insert(), inserts)
+        # Bulk UPDATE by primary key, grouped by the columns each row sets.
+        for with_hash in (True, False):
+            group = [v for v in updates if ("last_hash" in v) is with_hash]
+            if group:
+                session.execute(update(ItemStateRow), group)
         if self._events:
             session.execute(CustodyEvent.__table__.insert(), self._events)
         if self._findings:
