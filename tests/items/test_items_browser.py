@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 import labels
-from tests.browser.conftest import DESKTOP
+from tests.browser.conftest import DESKTOP, PHONE
 from tests.browser.helpers import sign_in
 from tests.items.conftest import Warehouse
 
@@ -27,6 +27,9 @@ def test_print_progress_and_kit_packing_in_a_browser(
     page.goto("/gudang/label")
     page.get_by_label("Wilayah").fill(warehouse.tps)
     screenshot(page, "gudang-label-phone")
+    page.set_viewport_size(DESKTOP)
+    screenshot(page, "gudang-label-desktop")
+    page.set_viewport_size(PHONE)
     page.get_by_role("button", name="Cetak", exact=True).click()
     expect(page.locator("#job-download")).to_be_visible()
     expect(page.locator("#job-state")).to_have_text("Selesai")
@@ -57,3 +60,5 @@ def test_print_progress_and_kit_packing_in_a_browser(
     expect(page.locator("#kemas-messages .alert").first).to_contain_text("bukan untuk")
     expect(page.locator("#kemas-extra")).to_be_visible()
     screenshot(page, "gudang-kemas-desktop")
+    page.set_viewport_size(PHONE)
+    screenshot(page, "gudang-kemas-phone")
