@@ -111,9 +111,12 @@ class Simulation:
         items = list(session.scalars(select(Item).where(Item.kabkota_code == demo.KABKOTA)
                                      .order_by(Item.destination, Item.serial)))
         by_tps: dict[str, list[Item]] = defaultdict(list)
+        spares: dict[str, list[Item]] = defaultdict(list)  # the 2 spare boxes of each PPK
         for item in items:
             if codes.TPS_ID.match(item.destination):
                 by_tps[item.destination].append(item)
+            elif codes.node_kind(item.destination).value == "ppk":
+                spares[item.destination].append(item)
         dispatch = {k.code: k.dispatch_day for k in demo.kecamatan_rows()}
         tps_ids = sorted(by_tps)
         kurun = [t for t in tps_ids if t.startswith("621002")]
@@ -140,6 +143,9 @@ class Simulation:
             at_ppk = leave + self.minutes(150, 420 if day <= -2 else 150)
             self.scan(kit, "terima", ppk, at_ppk, quantity=1, condition="baik",
                       counterpart="Ketua PPK")
+            for spare in spares.pop(ppk, []):  # the PPK's spare boxes ride with its first kit
+                self.scan(spare, "kirim", gudang, leave, target=ppk)
+                self.scan(spare, "terima", ppk, at_ppk, quantity=1, condition="baik")
             leave_ppk = at_ppk + (self.minutes(30, 120) if day <= -2 else self.minutes(20, 45))
             self.scan(kit, "kirim", ppk, leave_ppk, target=pps)
             if pps == overdue_desa:
