@@ -1,4 +1,4 @@
-"""Tepat: election logistics chain of custody. ``create_app`` wires config, extensions, blueprints."""
+"""Tepat: election logistics chain of custody. ``create_app`` wires the application."""
 
 from __future__ import annotations
 
@@ -17,15 +17,20 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from app import web
     from app.auth import cli as auth_cli
     from app.custody import cli as custody_cli
-    from app.items import cli as items_cli
     from app.extensions import babel, csrf, db, limiter, login_manager, migrate
+    from app.items import cli as items_cli
     from app.plan import cli as plan_cli
 
     db.init_app(app)
     from app import models as _models  # noqa: F401  (registers every table)
 
-    migrate.init_app(app, db, directory=str(app.root_path + "/migrations"),
-                     render_as_batch=True, compare_type=True)
+    migrate.init_app(
+        app,
+        db,
+        directory=str(app.root_path + "/migrations"),
+        render_as_batch=True,
+        compare_type=True,
+    )
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)

@@ -1,15 +1,15 @@
 """The app's exception tree and its one mapping to HTTP status codes.
 
-    TepatError                 500-free base; every subclass has ``status`` and ``code``
-    ├── BadRequest             400 malformed input
-    │   └── ValidationFailed   422 input understood but wrong (``details`` per row/field)
-    │       └── PlanImportError
-    ├── Unauthorized           401 no or bad credentials
-    ├── Forbidden              403 role may not do this
-    ├── NotFound               404 missing, or outside the user's region scope
-    ├── Conflict               409 clashes with what is stored
-    ├── PayloadTooLarge        413 more than one request may carry
-    └── NotConfigured          503 the server lacks a setup step (e.g. no signing key yet)
+TepatError                 500-free base; every subclass has ``status`` and ``code``
+├── BadRequest             400 malformed input
+│   └── ValidationFailed   422 input understood but wrong (``details`` per row/field)
+│       └── PlanImportError
+├── Unauthorized           401 no or bad credentials
+├── Forbidden              403 role may not do this
+├── NotFound               404 missing, or outside the user's region scope
+├── Conflict               409 clashes with what is stored
+├── PayloadTooLarge        413 more than one request may carry
+└── NotConfigured          503 the server lacks a setup step (e.g. no signing key yet)
 """
 
 from __future__ import annotations
@@ -72,8 +72,10 @@ class PlanImportError(ValidationFailed):
     def __init__(self, errors: list[RowError]) -> None:
         super().__init__(
             f"Berkas berisi {len(errors)} kesalahan; tidak ada data yang diimpor.",
-            details=[{"row": e.row, "column": e.column, "message": e.message, "value": e.value}
-                     for e in errors],
+            details=[
+                {"row": e.row, "column": e.column, "message": e.message, "value": e.value}
+                for e in errors
+            ],
         )
         self.errors = errors
 

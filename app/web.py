@@ -74,15 +74,17 @@ def select_timezone() -> str:
     return zone_for_region(user.scope_code) if user is not None else "Asia/Jakarta"
 
 
-def _error_response(status: int, code: str, message: str,
-                    details: list[dict[str, Any]] | None = None) -> tuple[Any, int]:
+def _error_response(
+    status: int, code: str, message: str, details: list[dict[str, Any]] | None = None
+) -> tuple[Any, int]:
     if wants_json():
         body: dict[str, Any] = {"error": code, "message": message}
         if details:
             body["details"] = details
         return jsonify(body), status
-    return render_template("error.html", status=status, message=message,
-                           details=details or []), status
+    return render_template(
+        "error.html", status=status, message=message, details=details or []
+    ), status
 
 
 def init_app(app: Flask) -> None:
@@ -101,7 +103,8 @@ def init_app(app: Flask) -> None:
         # Behind N reverse proxies: trust their X-Forwarded-For/-Proto/-Host, so is_secure,
         # the client address (rate limits) and external URLs are right.
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops
+        )
     for name in ("items", "custody", "desk", "api"):
         if importlib.util.find_spec(f"app.{name}.views") is None:
             continue
@@ -134,7 +137,9 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def handle_csrf(exc: CSRFError) -> Any:
-        return _error_response(400, "csrf", _("Formulir kedaluwarsa; muat ulang halaman lalu coba lagi."))
+        return _error_response(
+            400, "csrf", _("Formulir kedaluwarsa; muat ulang halaman lalu coba lagi.")
+        )
 
     @app.errorhandler(HTTPException)
     def handle_http(exc: HTTPException) -> Any:
@@ -143,16 +148,19 @@ def init_app(app: Flask) -> None:
             return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
         message = HTTP_MESSAGES.get(status)
         megabytes = "{:g}".format((app.config.get("MAX_CONTENT_LENGTH") or 0) / 2**20)
-        return _error_response(status, exc.name.lower().replace(" ", "_"),
-                               _(message, size=megabytes) if message
-                               else exc.description or exc.name)
+        return _error_response(
+            status,
+            exc.name.lower().replace(" ", "_"),
+            _(message, size=megabytes) if message else exc.description or exc.name,
+        )
 
     @app.errorhandler(Exception)
     def handle_unexpected(exc: Exception) -> Any:
         db.session.rollback()
         log.exception("unhandled error on %s %s", request.method, request.path)
         return _error_response(
-            500, "internal", _("Terjadi kesalahan pada server; data Anda tidak hilang, coba lagi."))
+            500, "internal", _("Terjadi kesalahan pada server; data Anda tidak hilang, coba lagi.")
+        )
 
     @app.after_request
     def security_headers(response: Response) -> Response:
@@ -181,12 +189,16 @@ def init_app(app: Flask) -> None:
             return ""
         zone = select_timezone()
         local = value.astimezone(ZoneInfo(zone))
-        return f"{format_datetime(local, 'd MMM yyyy HH:mm', rebase=False)} {ZONE_LABELS.get(zone, zone)}"
+        stamp = format_datetime(local, "d MMM yyyy HH:mm", rebase=False)
+        return f"{stamp} {ZONE_LABELS.get(zone, zone)}"
 
     @app.context_processor
     def inject() -> dict[str, Any]:
         from app.auth.access import can
 
         user = acting_user()
-        return {"me": user, "can": (lambda ability: user is not None and can(user, ability)),
-                "lang": select_locale()}
+        return {
+            "me": user,
+            "can": (lambda ability: user is not None and can(user, ability)),
+            "lang": select_locale(),
+        }

@@ -48,9 +48,17 @@ def fresh_postgres(url: str, name: str) -> str:
 
 def run(label: str, url: str, workdir: Path) -> dict[str, float | int | str]:
     key_dir = workdir / f"keys-{label}"
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "TESTING": True,
-                      "TEPAT_KEY_DIR": str(key_dir), "WTF_CSRF_ENABLED": False,
-                      "RATELIMIT_ENABLED": False, "TEPAT_NOW": "2024-11-22T00:00:00Z"})
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": url,
+            "SECRET_KEY": "bench",
+            "TESTING": True,
+            "TEPAT_KEY_DIR": str(key_dir),
+            "WTF_CSRF_ENABLED": False,
+            "RATELIMIT_ENABLED": False,
+            "TEPAT_NOW": "2024-11-22T00:00:00Z",
+        }
+    )
     with app.app_context():
         from flask_migrate import upgrade
 
@@ -63,10 +71,17 @@ def run(label: str, url: str, workdir: Path) -> dict[str, float | int | str]:
         sim = simulation.Simulation(db.session, signer, keyring)
         sim.build(election)
         users = sim.users()
-        tokens = {actor: auth.create_token(db.session, user, "bench")[0]
-                  for actor, user in users.items()}
-        sim.scans.sort(key=lambda s: (s.at.replace(minute=0, second=0, microsecond=0),
-                                      s.actor, s.at, s.body["event_id"]))
+        tokens = {
+            actor: auth.create_token(db.session, user, "bench")[0] for actor, user in users.items()
+        }
+        sim.scans.sort(
+            key=lambda s: (
+                s.at.replace(minute=0, second=0, microsecond=0),
+                s.actor,
+                s.at,
+                s.body["event_id"],
+            )
+        )
         batches: list[tuple[str, list[dict]]] = []
         seq: dict[str, int] = defaultdict(int)
         for scan in sim.scans:
@@ -79,14 +94,19 @@ def run(label: str, url: str, workdir: Path) -> dict[str, float | int | str]:
         started = time.perf_counter()
         accepted = 0
         for actor, events in batches:
-            response = client.post("/api/v1/scans", json={"device_id": f"bench-{actor}", "events": events},
-                                   headers={"Authorization": f"Bearer {tokens[actor]}"})
+            response = client.post(
+                "/api/v1/scans",
+                json={"device_id": f"bench-{actor}", "events": events},
+                headers={"Authorization": f"Bearer {tokens[actor]}"},
+            )
             accepted += response.get_json()["accepted"]
         api_seconds = time.perf_counter() - started
         total = sum(len(e) for _, e in batches)
 
-        rows = [{c.name: getattr(r, c.key) for c in CustodyEvent.__table__.columns}
-                for r in db.session.scalars(db.select(CustodyEvent))]
+        rows = [
+            {c.name: getattr(r, c.key) for c in CustodyEvent.__table__.columns}
+            for r in db.session.scalars(db.select(CustodyEvent))
+        ]
         for row in rows:
             row["event_id"] = uuid.uuid4()
             row["item_seq"] += 1_000_000
@@ -109,11 +129,19 @@ def run(label: str, url: str, workdir: Path) -> dict[str, float | int | str]:
         warm = time.perf_counter() - started
         db.session.remove()
         db.engine.dispose()
-    return {"db": label, "events": total, "accepted": accepted, "batches": len(batches),
-            "api_s": api_seconds, "api_eps": total / api_seconds, "raw_s": raw_seconds,
-            "raw_eps": len(rows) / raw_seconds, "summary_ms": statistics.median(timings) * 1000,
-            "warm_ms": warm * 1000,
-            "items": summary["items"]}
+    return {
+        "db": label,
+        "events": total,
+        "accepted": accepted,
+        "batches": len(batches),
+        "api_s": api_seconds,
+        "api_eps": total / api_seconds,
+        "raw_s": raw_seconds,
+        "raw_eps": len(rows) / raw_seconds,
+        "summary_ms": statistics.median(timings) * 1000,
+        "warm_ms": warm * 1000,
+        "items": summary["items"],
+    }
 
 
 def main() -> None:
@@ -127,14 +155,19 @@ def main() -> None:
         results.append(run("SQLite", f"sqlite:///{workdir / 'bench.sqlite'}", workdir))
         if not args.no_postgres:
             results.append(run("PostgreSQL", fresh_postgres(args.postgres, "tepat_bench"), workdir))
-    print("| database | scans | batches | API: s | API: scans/s | raw executemany: scans/s | "
-          "API / raw | desk summary, cold (median of 3) | desk summary, cached |")
+    print(
+        "| database | scans | batches | API: s | API: scans/s | raw executemany: scans/s | "
+        "API / raw | desk summary, cold (median of 3) | desk summary, cached |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
-        print(f"| {r['db']} | {r['events']:,} ({r['accepted']:,} accepted) | {r['batches']} | "
-              f"{r['api_s']:.1f} | {r['api_eps']:,.0f} | {r['raw_eps']:,.0f} | "
-              f"{r['api_eps'] / r['raw_eps']:.1%} | {r['summary_ms']:,.0f} ms for {r['items']:,} items | "
-              f"{r['warm_ms']:,.0f} ms |")
+        print(
+            f"| {r['db']} | {r['events']:,} ({r['accepted']:,} accepted) | {r['batches']} | "
+            f"{r['api_s']:.1f} | {r['api_eps']:,.0f} | {r['raw_eps']:,.0f} | "
+            f"{r['api_eps'] / r['raw_eps']:.1%} | "
+            f"{r['summary_ms']:,.0f} ms for {r['items']:,} items | "
+            f"{r['warm_ms']:,.0f} ms |"
+        )
 
 
 if __name__ == "__main__":

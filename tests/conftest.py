@@ -54,7 +54,9 @@ def _pg_create(url: str, name: str, template: str | None = None) -> str:
     engine = _admin(url)
     with engine.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
+        conn.execute(
+            text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+        )
     engine.dispose()
     return make_url(url).set(database=name).render_as_string(hide_password=False)
 
@@ -171,9 +173,14 @@ class FreshContextClient(FlaskClient):
 
 def make_app(database_url: str, tmp_path: Path, **overrides: Any) -> Flask:
     """Build a test app on the session's database with a per-test instance folder."""
-    config = {"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "test", "TESTING": True,
-              "WTF_CSRF_ENABLED": False, "TEPAT_KEY_DIR": str(tmp_path / "keys"),
-              "RATELIMIT_ENABLED": False}
+    config = {
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SECRET_KEY": "test",
+        "TESTING": True,
+        "WTF_CSRF_ENABLED": False,
+        "TEPAT_KEY_DIR": str(tmp_path / "keys"),
+        "RATELIMIT_ENABLED": False,
+    }
     config.update(overrides)
     flask_app = create_app(config)
     flask_app.test_client_class = FreshContextClient
@@ -183,8 +190,11 @@ def make_app(database_url: str, tmp_path: Path, **overrides: Any) -> Flask:
 @pytest.fixture
 def app(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) -> Iterator[Flask]:
     """A fresh app on its own copy of the migrated database (with the demo for demo_app)."""
-    template = (request.getfixturevalue("demo_database_url")
-                if "demo_app" in request.fixturenames else database_url)
+    template = (
+        request.getfixturevalue("demo_database_url")
+        if "demo_app" in request.fixturenames
+        else database_url
+    )
     url = fresh_database(template, tmp_path)
     flask_app = make_app(url, tmp_path)
     with flask_app.app_context():

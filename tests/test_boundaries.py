@@ -28,10 +28,11 @@ def files(*parts: str) -> list[Path]:
     return sorted(target.rglob("*.py")) if target.is_dir() else [target]
 
 
-@pytest.mark.parametrize("path", files("labels") + files("scanner"), ids=lambda p: str(p.relative_to(ROOT)))
+@pytest.mark.parametrize(
+    "path", files("labels") + files("scanner"), ids=lambda p: str(p.relative_to(ROOT))
+)
 def test_libraries_import_neither_the_app_nor_flask_nor_the_database(path: Path) -> None:
-    bad = {m for m in imported_modules(path)
-           if m.split(".")[0] in ("app", *WEB_OR_DB)}
+    bad = {m for m in imported_modules(path) if m.split(".")[0] in ("app", *WEB_OR_DB)}
     assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"
 
 
@@ -42,8 +43,10 @@ def test_labels_does_not_import_the_scanner() -> None:
 
 @pytest.mark.parametrize(
     "path",
-    files("app", "custody", "rules.py") + files("app", "custody", "merkle.py")
-    + files("app", "custody", "errors.py") + files("app", "custody", "codec.py")
+    files("app", "custody", "rules.py")
+    + files("app", "custody", "merkle.py")
+    + files("app", "custody", "errors.py")
+    + files("app", "custody", "codec.py")
     + files("app", "plan", "needs.py"),
     ids=lambda p: str(p.relative_to(ROOT)),
 )

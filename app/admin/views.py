@@ -20,9 +20,13 @@ bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="template
 
 def role_labels() -> dict[str, str]:
     """Role value -> its name in the reader's language."""
-    return {Role.ADMIN.value: _("Admin"), Role.GUDANG.value: _("Petugas gudang"),
-            Role.KURIR.value: _("Kurir / panitia"), Role.DESK.value: _("Desk Pilkada"),
-            Role.PENGAWAS.value: _("Pengawas")}
+    return {
+        Role.ADMIN.value: _("Admin"),
+        Role.GUDANG.value: _("Petugas gudang"),
+        Role.KURIR.value: _("Kurir / panitia"),
+        Role.DESK.value: _("Desk Pilkada"),
+        Role.PENGAWAS.value: _("Pengawas"),
+    }
 
 
 def _me() -> User:
@@ -41,8 +45,11 @@ def _form(name: str) -> str:
 
 def _render(template: str, status: int = 200, **context: Any) -> Any:
     """Render an admin page; every admin page may carry a secret, so none is cached."""
-    return (render_template(template, roles=role_labels(), **context), status,
-            {"Cache-Control": "no-store"})
+    return (
+        render_template(template, roles=role_labels(), **context),
+        status,
+        {"Cache-Control": "no-store"},
+    )
 
 
 def _regions() -> dict[str, str]:
@@ -50,11 +57,19 @@ def _regions() -> dict[str, str]:
     return region_names(db.session, _me().scope_code)
 
 
-def _user_page(user: User, *, error: str | None = None, new_token: str | None = None,
-               status: int = 200) -> Any:
-    return _render("admin/user.html", status, user=user, error=error, new_token=new_token,
-                   tokens=service.tokens_of(db.session, user), is_me=user.id == _me().id,
-                   regions=_regions())
+def _user_page(
+    user: User, *, error: str | None = None, new_token: str | None = None, status: int = 200
+) -> Any:
+    return _render(
+        "admin/user.html",
+        status,
+        user=user,
+        error=error,
+        new_token=new_token,
+        tokens=service.tokens_of(db.session, user),
+        is_me=user.id == _me().id,
+        regions=_regions(),
+    )
 
 
 @bp.get("/")
@@ -79,15 +94,26 @@ def new_user() -> Any:
     if request.method == "POST":
         try:
             user = service.create_user(
-                db.session, _form("username"), request.form.get("password", ""), _form("role"),
-                _form("scope"), _form("full_name"), inside=_me().scope_code)
+                db.session,
+                _form("username"),
+                request.form.get("password", ""),
+                _form("role"),
+                _form("scope"),
+                _form("full_name"),
+                inside=_me().scope_code,
+            )
         except ValidationFailed as exc:
             error = exc.message
         else:
             flash(_("Pengguna %(name)s dibuat.", name=user.username))
             return redirect(url_for("admin.user", user_id=user.id))
-    return _render("admin/new_user.html", 422 if error else 200, error=error, form=request.form,
-                   regions=_regions())
+    return _render(
+        "admin/new_user.html",
+        422 if error else 200,
+        error=error,
+        form=request.form,
+        regions=_regions(),
+    )
 
 
 @bp.get("/pengguna/<uuid:user_id>")
@@ -103,8 +129,14 @@ def update_user(user_id: uuid.UUID) -> Any:
     """Change a user's role, scope and full name."""
     target = _target(user_id)
     try:
-        service.update_user(db.session, target, role=_form("role"), scope=_form("scope"),
-                            full_name=_form("full_name"), by=_me())
+        service.update_user(
+            db.session,
+            target,
+            role=_form("role"),
+            scope=_form("scope"),
+            full_name=_form("full_name"),
+            by=_me(),
+        )
     except ValidationFailed as exc:
         return _user_page(target, error=exc.message, status=422)
     flash(_("Perubahan disimpan."))

@@ -16,6 +16,7 @@ from flask_wtf.csrf import CSRFError
 from app.auth import service as auth
 from app.auth.access import acting_user, check_scope, require
 from app.auth.models import User
+from app.clock import now
 from app.custody import queries
 from app.custody.service import MAX_BATCH, Ingestor
 from app.errors import BadRequest, NotConfigured, PayloadTooLarge, Unauthorized, ValidationFailed
@@ -23,7 +24,6 @@ from app.extensions import csrf, db
 from app.items.keys import KeyStoreError, load_keyring
 from app.plan import codes
 from app.plan.views import current_election
-from app.clock import now
 from app.timeutil import parse_instant
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -41,9 +41,12 @@ def authenticate_device() -> None:
         db.session.commit()  # keeps last_used_at
         return
     if acting_user() is None:
-        raise Unauthorized("Sertakan token perangkat (Authorization: Bearer ...) atau masuk dahulu.")
+        raise Unauthorized(
+            "Sertakan token perangkat (Authorization: Bearer ...) atau masuk dahulu."
+        )
     if request.method not in ("GET", "HEAD", "OPTIONS") and current_app.config.get(
-            "WTF_CSRF_ENABLED", True):
+        "WTF_CSRF_ENABLED", True
+    ):
         try:
             csrf.protect()
         except CSRFError as exc:
@@ -62,11 +65,12 @@ def post_scans() -> Any:
     """Ingest a batch of up to 500 scan events; one result per event."""
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or not isinstance(body.get("events"), list):
-        raise BadRequest("Kirim JSON {\"device_id\": ..., \"events\": [...]}.")
+        raise BadRequest('Kirim JSON {"device_id": ..., "events": [...]}.')
     events = body["events"]
     if len(events) > MAX_BATCH:
-        raise PayloadTooLarge(f"Paling banyak {MAX_BATCH} event per kiriman (dikirim "
-                              f"{len(events)}); bagi kirimannya.")
+        raise PayloadTooLarge(
+            f"Paling banyak {MAX_BATCH} event per kiriman (dikirim {len(events)}); bagi kirimannya."
+        )
     device_id = str(body.get("device_id") or "").strip()
     token = getattr(g, "device_token", None)
     if not device_id:
@@ -83,14 +87,26 @@ def post_scans() -> Any:
             sent_at = parse_instant(str(body["sent_at"]))
         except ValueError as exc:
             raise ValidationFailed("sent_at harus waktu ISO-8601.") from exc
-    ingestor = Ingestor(db.session, user=_me(), token=token, device_id=device_id,
-                        keyring=keyring, now=now, election=current_election(), sent_at=sent_at)
+    ingestor = Ingestor(
+        db.session,
+        user=_me(),
+        token=token,
+        device_id=device_id,
+        keyring=keyring,
+        now=now,
+        election=current_election(),
+        sent_at=sent_at,
+    )
     results = ingestor.ingest(events)
     status = 409 if any(r.status == "conflict" for r in results) else 200
-    return jsonify({"results": [r.to_dict() for r in results],
-                    "accepted": sum(r.status == "accepted" for r in results),
-                    "duplicate": sum(r.status == "duplicate" for r in results),
-                    "rejected": sum(r.status in ("rejected", "conflict") for r in results)}), status
+    return jsonify(
+        {
+            "results": [r.to_dict() for r in results],
+            "accepted": sum(r.status == "accepted" for r in results),
+            "duplicate": sum(r.status == "duplicate" for r in results),
+            "rejected": sum(r.status in ("rejected", "conflict") for r in results),
+        }
+    ), status
 
 
 @bp.get("/keys")
@@ -142,10 +158,15 @@ def findings() -> Any:
     user = _me()
     region = request.args.get("wilayah") or codes.node_region(user.scope_code)
     check_scope(user, region)
-    rows = queries.findings(db.session, current_election(), region, now(),
-                            principle=request.args.get("prinsip"),
-                            severity=request.args.get("tingkat"),
-                            code=request.args.get("kode"))
+    rows = queries.findings(
+        db.session,
+        current_election(),
+        region,
+        now(),
+        principle=request.args.get("prinsip"),
+        severity=request.args.get("tingkat"),
+        code=request.args.get("kode"),
+    )
     return jsonify({"findings": rows, "count": len(rows)})
 
 

@@ -51,11 +51,14 @@ def set_password(username: str, password: str) -> None:
 def create_token(username: str, name: str) -> None:
     """Create a device token and show it once."""
     try:
-        plain, token = service.create_token(db.session, service.find_user(db.session, username),
-                                            name)
+        plain, token = service.create_token(
+            db.session, service.find_user(db.session, username), name
+        )
     except TepatError as exc:
         raise click.ClickException(exc.message) from exc
-    click.echo(f"Token {token.id} untuk {username} ({name}). Simpan sekarang; tidak ditampilkan lagi:")
+    click.echo(
+        f"Token {token.id} untuk {username} ({name}). Simpan sekarang; tidak ditampilkan lagi:"
+    )
     click.echo(plain)
 
 

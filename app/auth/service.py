@@ -47,8 +47,13 @@ def scope_inside(session: Session, scope: str, outer: str) -> str:
     """Return ``scope`` if it is a known region or TPS lying inside ``outer`` (an admin's scope)."""
     scope = validate_scope(scope)
     if not codes.within(scope, outer):
-        raise ValidationFailed(_("Cakupan %(scope)s berada di luar cakupan Anda (%(outer)s).",
-                                 scope=scope, outer=outer))
+        raise ValidationFailed(
+            _(
+                "Cakupan %(scope)s berada di luar cakupan Anda (%(outer)s).",
+                scope=scope,
+                outer=outer,
+            )
+        )
     known = session.get(Tps, scope) if codes.TPS_ID.match(scope) else session.get(Region, scope)
     if known is None:
         raise ValidationFailed(_("Wilayah atau TPS %(scope)s tidak dikenal.", scope=scope))
@@ -59,8 +64,13 @@ def _role(role: str) -> Role:
     try:
         return Role(role)
     except ValueError as exc:
-        raise ValidationFailed(_("Peran tidak dikenal: %(role)s (pilih %(roles)s)", role=role,
-                                 roles=", ".join(r.value for r in Role))) from exc
+        raise ValidationFailed(
+            _(
+                "Peran tidak dikenal: %(role)s (pilih %(roles)s)",
+                role=role,
+                roles=", ".join(r.value for r in Role),
+            )
+        ) from exc
 
 
 def _check_password(password: str) -> None:
@@ -73,21 +83,29 @@ def _check_full_name(full_name: str) -> None:
         raise ValidationFailed(_("Nama lengkap paling panjang %(n)d karakter.", n=MAX_FULL_NAME))
 
 
-def create_user(session: Session, username: str, password: str, role: str, scope: str,
-                full_name: str = "", *, inside: str | None = None) -> User:
+def create_user(
+    session: Session,
+    username: str,
+    password: str,
+    role: str,
+    scope: str,
+    full_name: str = "",
+    *,
+    inside: str | None = None,
+) -> User:
     """Create a user with a hashed password, a role and a region scope (within ``inside``)."""
     username = username.strip()
     if not USERNAME.match(username):
-        raise ValidationFailed(_("Nama pengguna 2-60 karakter: huruf, angka, titik, @, garis "
-                                 "bawah atau tanda hubung."))
+        raise ValidationFailed(
+            _("Nama pengguna 2-60 karakter: huruf, angka, titik, @, garis bawah atau tanda hubung.")
+        )
     _check_full_name(full_name)
     _check_password(password)
     role_value = _role(role)
     scope = validate_scope(scope) if inside is None else scope_inside(session, scope, inside)
     if session.scalar(select(User).where(User.username == username)) is not None:
         raise ValidationFailed(_("Nama pengguna %(name)s sudah dipakai.", name=username))
-    user = User(username=username, role=role_value, scope_code=scope,
-                full_name=full_name.strip())
+    user = User(username=username, role=role_value, scope_code=scope, full_name=full_name.strip())
     user.set_password(password)
     session.add(user)
     session.commit()
@@ -98,8 +116,9 @@ def users_in_scope(session: Session, scope: str) -> list[User]:
     """Return the users whose scope lies inside ``scope``, by username."""
     digits = scope.replace(".", "")
     tps_inside = User.scope_code.startswith(digits) & (func.length(User.scope_code) == 13)
-    query = select(User).where(or_(User.scope_code == scope,
-                                   User.scope_code.startswith(scope + "."), tps_inside))
+    query = select(User).where(
+        or_(User.scope_code == scope, User.scope_code.startswith(scope + "."), tps_inside)
+    )
     return list(session.scalars(query.order_by(User.username)))
 
 
@@ -111,8 +130,9 @@ def user_in_scope(session: Session, user_id: uuid.UUID, scope: str) -> User:
     return user
 
 
-def update_user(session: Session, user: User, *, role: str, scope: str, full_name: str,
-                by: User) -> User:
+def update_user(
+    session: Session, user: User, *, role: str, scope: str, full_name: str, by: User
+) -> User:
     """Change a user's role, scope and name as admin ``by``: the scope stays inside theirs."""
     _check_full_name(full_name)
     new_role, new_scope = _role(role), scope_inside(session, scope, by.scope_code)
@@ -167,11 +187,13 @@ def create_token(session: Session, user: User, name: str) -> tuple[str, DeviceTo
     if not name.strip():
         raise ValidationFailed(_("Nama perangkat wajib diisi."))
     if len(name.strip()) > MAX_DEVICE_NAME:
-        raise ValidationFailed(_("Nama perangkat paling panjang %(n)d karakter.",
-                                 n=MAX_DEVICE_NAME))
+        raise ValidationFailed(
+            _("Nama perangkat paling panjang %(n)d karakter.", n=MAX_DEVICE_NAME)
+        )
     plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = DeviceToken(user_id=user.id, name=name.strip(), token_hash=hash_token(plain),
-                        prefix=plain[:12])
+    token = DeviceToken(
+        user_id=user.id, name=name.strip(), token_hash=hash_token(plain), prefix=plain[:12]
+    )
     session.add(token)
     session.commit()
     return plain, token

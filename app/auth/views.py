@@ -18,14 +18,20 @@ bp = Blueprint("auth", __name__)
 
 def _safe_next(target: str | None) -> str:
     """Only follow local redirects after login."""
-    if target and not urlsplit(target).netloc and target.startswith("/") and not target.startswith("//"):
+    if (
+        target
+        and not urlsplit(target).netloc
+        and target.startswith("/")
+        and not target.startswith("//")
+    ):
         return target
     return url_for("plan.index")
 
 
 @bp.route("/masuk", methods=["GET", "POST"])
-@limiter.limit(lambda: str(__import__("flask").current_app.config["LOGIN_RATE_LIMIT"]),
-               methods=["POST"])
+@limiter.limit(
+    lambda: str(__import__("flask").current_app.config["LOGIN_RATE_LIMIT"]), methods=["POST"]
+)
 def login() -> Any:
     """Show the sign-in form; sign the user in."""
     error = None

@@ -41,8 +41,10 @@ def integrate(every: float) -> None:
 def verify() -> None:
     """Recompute chains, leaves and roots; exit 1 naming the first entry that does not match."""
     report = ledger.verify(db.session, current_app.config["TEPAT_KEY_DIR"])
-    click.echo(f"{report.events} event, {report.items} barang, {report.leaves} daun log, "
-               f"{report.checkpoints} checkpoint diperiksa.")
+    click.echo(
+        f"{report.events} event, {report.items} barang, {report.leaves} daun log, "
+        f"{report.checkpoints} checkpoint diperiksa."
+    )
     if report.ok:
         click.echo("OK: rantai hash, log Merkle dan checkpoint cocok.")
         return

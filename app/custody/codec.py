@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from app.custody.rules import Condition, ItemState, TpsTally
+from app.custody.rules import Condition, ItemState, ItemType, Race, TpsTally
 
 
 def _time(value: datetime | None) -> str | None:
@@ -65,21 +65,28 @@ def _key(key: tuple[Any, Any]) -> str:
     return f"{key[0]}|{key[1] or ''}"
 
 
-def _unkey(text: str) -> tuple[str, str | None]:
+def _unkey(text: str) -> tuple[ItemType, Race | None]:
     item_type, race = text.split("|", 1)
-    return item_type, race or None
+    # Item types are data: a code the rules' enum lacks stays a plain string.
+    kind = ItemType(item_type) if item_type in ItemType.__members__ else item_type
+    return cast(ItemType, kind), Race(race) if race else None
 
 
 def tally_to_dict(tally: TpsTally) -> dict[str, Any]:
     """Serialise a TPS tally."""
-    return {"known": {_key(k): v for k, v in tally.known.items()},
-            "received": {_key(k): v for k, v in tally.received.items()}}
+    return {
+        "known": {_key(k): v for k, v in tally.known.items()},
+        "received": {_key(k): v for k, v in tally.received.items()},
+    }
 
 
 def tally_from_dict(tps: str, data: dict[str, Any]) -> TpsTally:
     """Rebuild a TPS tally stored by :func:`tally_to_dict`."""
-    return TpsTally(tps, known={_unkey(k): v for k, v in data.get("known", {}).items()},  # type: ignore[misc]
-                    received={_unkey(k): v for k, v in data.get("received", {}).items()})  # type: ignore[misc]
+    return TpsTally(
+        tps,
+        known={_unkey(k): v for k, v in data.get("known", {}).items()},
+        received={_unkey(k): v for k, v in data.get("received", {}).items()},
+    )
 
 
 def stage_of(state: ItemState) -> str:

@@ -43,8 +43,9 @@ def ledger_key(key_dir: str | Path) -> Ed25519PrivateKey:
         return key
     path.parent.mkdir(parents=True, exist_ok=True)
     key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption())
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     path.write_bytes(pem)
     path.chmod(0o600)
     return key
@@ -63,12 +64,22 @@ def leaf_data(event_id: uuid.UUID, event_hash: bytes) -> bytes:
 def rules_event(row: CustodyEvent) -> rules.Event:
     """Rebuild the pure event from a stored row (for chain recomputation)."""
     return rules.Event(
-        event_id=str(row.event_id), serial=row.serial, action=rules.Action(row.action),
-        node=row.node, device_time=row.device_time, server_time=row.server_time,
-        user_id=str(row.user_id), device_id=row.device_id, seq=row.item_seq,
-        quantity=row.quantity, condition=rules.Condition(row.condition) if row.condition else None,
-        seals=tuple(row.seals or ()), counterpart=row.counterpart, container=row.container,
-        target=row.target, ref_event_id=row.ref_event_id,
+        event_id=str(row.event_id),
+        serial=row.serial,
+        action=rules.Action(row.action),
+        node=row.node,
+        device_time=row.device_time,
+        server_time=row.server_time,
+        user_id=str(row.user_id),
+        device_id=row.device_id,
+        seq=row.item_seq,
+        quantity=row.quantity,
+        condition=rules.Condition(row.condition) if row.condition else None,
+        seals=tuple(row.seals or ()),
+        counterpart=row.counterpart,
+        container=row.container,
+        target=row.target,
+        ref_event_id=row.ref_event_id,
     )
 
 
@@ -95,9 +106,14 @@ def integrate(session: Session, key_dir: str | Path, origin: str) -> Checkpoint 
         if not pending:
             session.rollback()
             return None
-        new = [{"idx": size + i, "event_id": event_id,
-                "leaf_hash": merkle.leaf_hash(leaf_data(event_id, digest))}
-               for i, (event_id, digest) in enumerate(pending)]
+        new = [
+            {
+                "idx": size + i,
+                "event_id": event_id,
+                "leaf_hash": merkle.leaf_hash(leaf_data(event_id, digest)),
+            }
+            for i, (event_id, digest) in enumerate(pending)
+        ]
         session.execute(LedgerEntry.__table__.insert(), new)
         leaves = list(session.scalars(select(LedgerEntry.leaf_hash).order_by(LedgerEntry.idx)))
         root = merkle.root(leaves)
@@ -136,8 +152,9 @@ def _chain_problems(session: Session) -> Iterator[str]:
     prev = rules.GENESIS_HASH
     expected_seq = 1
     broken: str | None = None
-    for row in session.scalars(select(CustodyEvent).order_by(CustodyEvent.serial,
-                                                             CustodyEvent.item_seq)):
+    for row in session.scalars(
+        select(CustodyEvent).order_by(CustodyEvent.serial, CustodyEvent.item_seq)
+    ):
         if row.serial != current:
             current, prev, expected_seq, broken = row.serial, rules.GENESIS_HASH, 1, None
         if broken == row.serial:
@@ -145,14 +162,18 @@ def _chain_problems(session: Session) -> Iterator[str]:
         label = f"event {row.event_id} (seri {row.serial}, urutan {row.item_seq})"
         if row.item_seq != expected_seq:
             broken = row.serial
-            yield (f"{label}: urutan rantai terputus, seharusnya {expected_seq} "
-                   "(event dihapus atau disisipkan)")
+            yield (
+                f"{label}: urutan rantai terputus, seharusnya {expected_seq} "
+                "(event dihapus atau disisipkan)"
+            )
             continue
         if row.prev_hash != prev:
             broken = row.serial
             yield f"{label}: hash sebelumnya tidak cocok dengan event sebelumnya"
             continue
-        digest = rules.event_digest(prev, row.item_seq, rules.canonical_event_bytes(rules_event(row)))
+        digest = rules.event_digest(
+            prev, row.item_seq, rules.canonical_event_bytes(rules_event(row))
+        )
         if digest != row.hash:
             broken = row.serial
             yield f"{label}: isi event tidak cocok dengan hash-nya (diubah)"
@@ -167,19 +188,27 @@ def verify(session: Session, key_dir: str | Path) -> VerifyReport:
     report.events = session.scalar(select(func.count(CustodyEvent.event_id))) or 0
     report.items = session.scalar(select(func.count(func.distinct(CustodyEvent.serial)))) or 0
     report.problems.extend(_chain_problems(session))
-    events = {row.event_id: row.hash for row in session.execute(
-        select(CustodyEvent.event_id, CustodyEvent.hash))}
+    events = {
+        row.event_id: row.hash
+        for row in session.execute(select(CustodyEvent.event_id, CustodyEvent.hash))
+    }
     leaves: list[bytes] = []
     logged: set[uuid.UUID] = set()
     for entry in session.scalars(select(LedgerEntry).order_by(LedgerEntry.idx)):
         if entry.idx != len(leaves):
-            report.problems.append(f"log: indeks {len(leaves)} hilang (entri berikutnya {entry.idx})")
+            report.problems.append(
+                f"log: indeks {len(leaves)} hilang (entri berikutnya {entry.idx})"
+            )
             break
         digest = events.get(entry.event_id)
         if digest is None:
-            report.problems.append(f"log indeks {entry.idx}: event {entry.event_id} tidak ada (dihapus)")
+            report.problems.append(
+                f"log indeks {entry.idx}: event {entry.event_id} tidak ada (dihapus)"
+            )
         elif merkle.leaf_hash(leaf_data(entry.event_id, digest)) != entry.leaf_hash:
-            report.problems.append(f"log indeks {entry.idx}: event {entry.event_id} tidak cocok dengan daunnya")
+            report.problems.append(
+                f"log indeks {entry.idx}: event {entry.event_id} tidak cocok dengan daunnya"
+            )
         leaves.append(entry.leaf_hash)
         logged.add(entry.event_id)
     report.leaves = len(leaves)
@@ -190,23 +219,32 @@ def verify(session: Session, key_dir: str | Path) -> VerifyReport:
         try:
             head = merkle.verify_checkpoint(checkpoint.note, public, KEY_NAME)
         except CheckpointError as exc:
-            report.problems.append(f"checkpoint {checkpoint.tree_size}: tanda tangan tidak sah ({exc})")
+            report.problems.append(
+                f"checkpoint {checkpoint.tree_size}: tanda tangan tidak sah ({exc})"
+            )
             continue
-        if head.size > len(leaves) or merkle.root(leaves[:head.size]) != head.root:
-            report.problems.append(f"checkpoint {checkpoint.tree_size}: akar tidak cocok dengan log")
+        if head.size > len(leaves) or merkle.root(leaves[: head.size]) != head.root:
+            report.problems.append(
+                f"checkpoint {checkpoint.tree_size}: akar tidak cocok dengan log"
+            )
     if logged:
         # The integrator logs in receipt order: an unlogged event received well before the
         # newest logged one was slipped in behind the log's back.
-        newest = session.scalar(select(func.max(CustodyEvent.server_time))
-                                .join(LedgerEntry, LedgerEntry.event_id == CustodyEvent.event_id))
+        newest = session.scalar(
+            select(func.max(CustodyEvent.server_time)).join(
+                LedgerEntry, LedgerEntry.event_id == CustodyEvent.event_id
+            )
+        )
         for event_id, server_time in session.execute(
-                select(CustodyEvent.event_id, CustodyEvent.server_time)
-                .where(CustodyEvent.server_time < newest - GRACE)
-                .order_by(CustodyEvent.server_time)):
+            select(CustodyEvent.event_id, CustodyEvent.server_time)
+            .where(CustodyEvent.server_time < newest - GRACE)
+            .order_by(CustodyEvent.server_time)
+        ):
             if event_id not in logged:
                 report.problems.append(
                     f"event {event_id} diterima {server_time.isoformat()} sebelum event "
-                    "terakhir di log tetapi tidak ada di log (disisipkan)")
+                    "terakhir di log tetapi tidak ada di log (disisipkan)"
+                )
                 break
     return report
 

@@ -27,8 +27,10 @@ _CODE = r"(\d{13}|\d{2}\.\d{2}(?:\.\d{2}(?:\.\d{4})?)?)(?!\d|\.\d)"
 _PREFIXED = re.compile(r"\b(?:gudang|PPK|PPS|TPS) " + _CODE)
 _REGION = re.compile(r"\bwilayah " + _CODE)
 # Bare node codes: kecamatan depth or deeper only ("14.40" in a time is not a code).
-_BARE = re.compile(r"(?<![\w.])(?<!PPK )(?<!PPS )(?<!TPS )(?<!gudang )"
-                   r"(\d{13}|\d{2}\.\d{2}\.\d{2}(?:\.\d{4})?)(?!\d|\.\d)")
+_BARE = re.compile(
+    r"(?<![\w.])(?<!PPK )(?<!PPS )(?<!TPS )(?<!gudang )"
+    r"(\d{13}|\d{2}\.\d{2}\.\d{2}(?:\.\d{4})?)(?!\d|\.\d)"
+)
 _ROUTE = re.compile(r" \(((?:[\d.]+ -> )+[\d.]+)\)")
 _LOWER_TPS = re.compile(r"\btps\b")
 _RULE_TYPES = {t.value for t in rules.ItemType}
@@ -49,8 +51,13 @@ class PlaceNames:
         kab = code[:5]
         if kab not in self._loaded:
             self._loaded.add(kab)
-            self._regions.update(self.session.execute(select(Region.code, Region.name).where(
-                (Region.code == kab) | Region.code.like(kab + ".%"))).all())
+            self._regions.update(
+                self.session.execute(
+                    select(Region.code, Region.name).where(
+                        (Region.code == kab) | Region.code.like(kab + ".%")
+                    )
+                ).all()
+            )
         if code not in self._regions and "." not in code:
             province = self.session.get(Region, code)
             self._regions[code] = province.name if province else ""
@@ -102,13 +109,19 @@ class PlaceNames:
 
     def describe(self, item: Item) -> dict[str, Any]:
         """What a courier needs to hear about a scanned item."""
-        return {"serial": item.serial, "what": self.what(item), "destination": item.destination,
-                "destination_name": self.node(item.destination)}
+        return {
+            "serial": item.serial,
+            "what": self.what(item),
+            "destination": item.destination,
+            "destination_name": self.node(item.destination),
+        }
 
     def text(self, message: str) -> str:
         """Replace the node and region codes in a message with their names."""
-        message = _ROUTE.sub(lambda m: " (rute: " + " → ".join(
-            self.node(c) for c in m.group(1).split(" -> ")) + ")", message)
+        message = _ROUTE.sub(
+            lambda m: " (rute: " + " → ".join(self.node(c) for c in m.group(1).split(" -> ")) + ")",
+            message,
+        )
         message = _PREFIXED.sub(lambda m: self.node(m.group(1)), message)
 
         def region(match: re.Match[str]) -> str:
@@ -119,10 +132,14 @@ class PlaceNames:
         message = _BARE.sub(lambda m: self.node(m.group(1)), message)
         if self._other_types is None:
             # The rules name the item types they know; others appear as their lowercased code.
-            names = {c.lower(): n[:1].lower() + n[1:] for c, n in self.types().items()
-                     if c not in _RULE_TYPES}
-            pattern = re.compile(r"\b(" + "|".join(map(re.escape, names)) + r")\b") if names \
-                else None
+            names = {
+                c.lower(): n[:1].lower() + n[1:]
+                for c, n in self.types().items()
+                if c not in _RULE_TYPES
+            }
+            pattern = (
+                re.compile(r"\b(" + "|".join(map(re.escape, names)) + r")\b") if names else None
+            )
             self._other_types = (pattern, names)
         pattern, names = self._other_types
         if pattern is not None:
@@ -133,8 +150,10 @@ class PlaceNames:
     def humanize(self, finding: rules.Finding, item: Item | None = None) -> rules.Finding:
         """The finding with a message in names; a wrong TPS says which TPS it is for."""
         if finding.code == rules.Code.WRONG_TPS and finding.node and finding.tps:
-            message = (f"{self.what(item)} ini untuk {self.node(finding.tps)}, "
-                       f"bukan {self.short(finding.node, finding.tps)}")
+            message = (
+                f"{self.what(item)} ini untuk {self.node(finding.tps)}, "
+                f"bukan {self.short(finding.node, finding.tps)}"
+            )
         else:
             message = self.text(finding.message)
         return replace(finding, message=message)

@@ -28,8 +28,12 @@ def qr_texts(data: bytes) -> list[str]:
     except (UnidentifiedImageError, OSError, ValueError):
         raise BadRequest(not_an_image) from None
     if width * height > MAX_PIXELS:
-        raise BadRequest(_("Gambar terlalu besar (%(mp)s megapiksel); ambil foto dengan "
-                           "resolusi lebih kecil.", mp=round(width * height / 1e6)))
+        raise BadRequest(
+            _(
+                "Gambar terlalu besar (%(mp)s megapiksel); ambil foto dengan resolusi lebih kecil.",
+                mp=round(width * height / 1e6),
+            )
+        )
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if image is None:
         raise BadRequest(not_an_image)

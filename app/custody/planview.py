@@ -32,48 +32,72 @@ def race_of(kind: str | None) -> rules.Race | None:
 
 def to_rules_item(item: Item) -> rules.Item:
     """Map an item row to the rules' item."""
-    return rules.Item(serial=item.serial, item_type=item_type_of(item.item_type_code),
-                      race=race_of(item.race_kind), destination=item.destination,
-                      quantity=item.quantity, region=item.kabkota_code, voided_at=item.voided_at)
+    return rules.Item(
+        serial=item.serial,
+        item_type=item_type_of(item.item_type_code),
+        race=race_of(item.race_kind),
+        destination=item.destination,
+        quantity=item.quantity,
+        region=item.kabkota_code,
+        voided_at=item.voided_at,
+    )
 
 
 def _fingerprint(session: Session, election_code: str, kabkota: str) -> Any:
     """Cheap value that changes whenever the kabupaten's plan is rebuilt."""
-    return tuple(session.execute(
-        select(func.count(PlanLine.id), func.sum(PlanLine.quantity)).where(
-            PlanLine.election_code == election_code, PlanLine.kabkota_code == kabkota)
-    ).one())
+    return tuple(
+        session.execute(
+            select(func.count(PlanLine.id), func.sum(PlanLine.quantity)).where(
+                PlanLine.election_code == election_code, PlanLine.kabkota_code == kabkota
+            )
+        ).one()
+    )
 
 
 def build_plan(session: Session, election: Election, kabkota: str) -> rules.Plan:
     """Return the pure plan of a kabupaten (cached until its plan lines change)."""
     key = (election.code, kabkota)
-    fingerprint = (_fingerprint(session, election.code, kabkota),
-                   session.scalar(select(func.count(RouteLeg.id)).where(
-                       RouteLeg.election_code == election.code)))
+    fingerprint = (
+        _fingerprint(session, election.code, kabkota),
+        session.scalar(
+            select(func.count(RouteLeg.id)).where(RouteLeg.election_code == election.code)
+        ),
+    )
     with _cache_lock:
         hit = _cache.get(key)
         if hit is not None and hit[0] == fingerprint:
             return hit[1]
     races: dict[str, frozenset[rules.Race]] = {}
-    for tps_id, desa in session.execute(select(Tps.id, Tps.desa_code).where(
-            Tps.id.like(kabkota.replace(".", "") + "%"))):
+    for tps_id, desa in session.execute(
+        select(Tps.id, Tps.desa_code).where(Tps.id.like(kabkota.replace(".", "") + "%"))
+    ):
         races[tps_id] = frozenset(
-            rules.Race(r.kind.value) for r in election.races
-            if desa == r.region_code or desa.startswith(r.region_code + "."))
+            rules.Race(r.kind.value)
+            for r in election.races
+            if desa == r.region_code or desa.startswith(r.region_code + ".")
+        )
     # Only labelled item types can be counted by scans.
     labelled = set(session.scalars(select(ItemType.code).where(ItemType.labelled.is_(True))))
     quantities = {
-        (line.destination, item_type_of(line.item_type_code), race_of(line.race_kind)): line.quantity
-        for line in session.scalars(select(PlanLine).where(
-            PlanLine.election_code == election.code, PlanLine.kabkota_code == kabkota,
-            PlanLine.item_type_code.in_(labelled)))
+        (
+            line.destination,
+            item_type_of(line.item_type_code),
+            race_of(line.race_kind),
+        ): line.quantity
+        for line in session.scalars(
+            select(PlanLine).where(
+                PlanLine.election_code == election.code,
+                PlanLine.kabkota_code == kabkota,
+                PlanLine.item_type_code.in_(labelled),
+            )
+        )
     }
     prefix = kabkota.replace(".", "")
     legs = tuple(
         rules.Leg(leg.from_node, leg.to_node, leg.deadline_at)
         for leg in session.scalars(select(RouteLeg).where(RouteLeg.election_code == election.code))
-        if codes.within(leg.to_node, kabkota) or leg.to_node.startswith(prefix)
+        if codes.within(leg.to_node, kabkota)
+        or leg.to_node.startswith(prefix)
         or leg.to_node == kabkota
     )
     plan = rules.Plan(region=kabkota, races=races, quantities=quantities, legs=legs)

@@ -19,7 +19,14 @@ from app.auth.models import User
 from app.custody import codec, merkle, rules
 from app.custody.errors import ProofError
 from app.custody.ledger import KEY_NAME, fingerprint, ledger_public_key
-from app.custody.models import Checkpoint, CustodyEvent, FindingRow, ItemStateRow, LedgerEntry, TpsTallyRow
+from app.custody.models import (
+    Checkpoint,
+    CustodyEvent,
+    FindingRow,
+    ItemStateRow,
+    LedgerEntry,
+    TpsTallyRow,
+)
 from app.custody.names import PlaceNames
 from app.custody.planview import build_plan, to_rules_item
 from app.custody.service import ensure_tallies, finding_dict
@@ -44,34 +51,74 @@ def plan_slice(session: Session, election: Election, node: str) -> dict[str, Any
         raise NotFound("Simpul distribusi tidak ditemukan.")
     kab = kabkota_of(node)
     prefix = kab.replace(".", "")
-    tps_ids = [t for t in session.scalars(select(Tps.id).where(Tps.id.like(prefix + "%")))
-               if codes.within(t, node)]
-    lines = [line for line in session.scalars(select(PlanLine).where(
-        PlanLine.election_code == election.code, PlanLine.kabkota_code == kab))
-        if codes.within(line.destination, node) or line.destination == node]
-    children = list(session.scalars(select(CustodyNode.code).where(CustodyNode.parent_code == node)
-                                    .order_by(CustodyNode.code)))
-    voided = list(session.scalars(select(Item.serial).where(
-        Item.kabkota_code == kab, Item.voided_at.is_not(None))))
-    races = sorted({r.kind.value for r in election.races
-                    if codes.within(kab, r.region_code) or kab == r.region_code})
+    tps_ids = [
+        t
+        for t in session.scalars(select(Tps.id).where(Tps.id.like(prefix + "%")))
+        if codes.within(t, node)
+    ]
+    lines = [
+        line
+        for line in session.scalars(
+            select(PlanLine).where(
+                PlanLine.election_code == election.code, PlanLine.kabkota_code == kab
+            )
+        )
+        if codes.within(line.destination, node) or line.destination == node
+    ]
+    children = list(
+        session.scalars(
+            select(CustodyNode.code)
+            .where(CustodyNode.parent_code == node)
+            .order_by(CustodyNode.code)
+        )
+    )
+    voided = list(
+        session.scalars(
+            select(Item.serial).where(Item.kabkota_code == kab, Item.voided_at.is_not(None))
+        )
+    )
+    races = sorted(
+        {
+            r.kind.value
+            for r in election.races
+            if codes.within(kab, r.region_code) or kab == r.region_code
+        }
+    )
     return {
-        "node": node, "kind": row.kind.value, "name": row.name, "parent": row.parent_code,
-        "children": children, "destinations": sorted(tps_ids),
-        "allowed": [{"destination": ln.destination, "item_type": ln.item_type_code,
-                     "race": ln.race_kind or None, "quantity": ln.quantity} for ln in lines],
-        "voided": voided, "races": races, "election": election.code,
+        "node": node,
+        "kind": row.kind.value,
+        "name": row.name,
+        "parent": row.parent_code,
+        "children": children,
+        "destinations": sorted(tps_ids),
+        "allowed": [
+            {
+                "destination": ln.destination,
+                "item_type": ln.item_type_code,
+                "race": ln.race_kind or None,
+                "quantity": ln.quantity,
+            }
+            for ln in lines
+        ],
+        "voided": voided,
+        "races": races,
+        "election": election.code,
     }
 
 
 def nodes_within(session: Session, scope: str) -> list[CustodyNode]:
     """The custody nodes inside a scope (region code or TPS id), gudang first, TPS last."""
     region = codes.node_region(scope)
-    rows = session.scalars(select(CustodyNode).where(
-        (CustodyNode.region_code == region) | CustodyNode.region_code.like(region + ".%")))
+    rows = session.scalars(
+        select(CustodyNode).where(
+            (CustodyNode.region_code == region) | CustodyNode.region_code.like(region + ".%")
+        )
+    )
     order = {"gudang": 0, "ppk": 1, "pps": 2, "kpps": 3}
-    return sorted((n for n in rows if codes.within(n.code, scope)),
-                  key=lambda n: (order[n.kind.value], n.code))
+    return sorted(
+        (n for n in rows if codes.within(n.code, scope)),
+        key=lambda n: (order[n.kind.value], n.code),
+    )
 
 
 def visible_item(session: Session, user: User, serial: str) -> Item:
@@ -95,44 +142,91 @@ def item_history(session: Session, user: User, serial: str) -> dict[str, Any]:
     item = visible_item(session, user, serial)
     state = session.get(ItemStateRow, item.serial)
     item_type = session.get(ItemType, item.item_type_code)
-    events = session.scalars(select(CustodyEvent).where(CustodyEvent.serial == item.serial)
-                             .order_by(CustodyEvent.item_seq)).all()
-    ledger = {e.event_id: e.idx for e in session.scalars(
-        select(LedgerEntry).where(LedgerEntry.event_id.in_([ev.event_id for ev in events])))}
-    findings = session.scalars(select(FindingRow).where(FindingRow.serial == item.serial)
-                               .order_by(FindingRow.created_at)).all()
+    events = session.scalars(
+        select(CustodyEvent)
+        .where(CustodyEvent.serial == item.serial)
+        .order_by(CustodyEvent.item_seq)
+    ).all()
+    ledger = {
+        e.event_id: e.idx
+        for e in session.scalars(
+            select(LedgerEntry).where(LedgerEntry.event_id.in_([ev.event_id for ev in events]))
+        )
+    }
+    findings = session.scalars(
+        select(FindingRow).where(FindingRow.serial == item.serial).order_by(FindingRow.created_at)
+    ).all()
     return {
-        "serial": item.serial, "serial_display": labels.format_serial(item.serial),
-        "item_type": item.item_type_code, "item_type_name": item_type.name_id if item_type else "",
-        "race": item.race_kind or None, "destination": item.destination,
-        "quantity": item.quantity, "issued_at": item.issued_at.isoformat(),
+        "serial": item.serial,
+        "serial_display": labels.format_serial(item.serial),
+        "item_type": item.item_type_code,
+        "item_type_name": item_type.name_id if item_type else "",
+        "race": item.race_kind or None,
+        "destination": item.destination,
+        "quantity": item.quantity,
+        "issued_at": item.issued_at.isoformat(),
         "reprints": item.reprint_count,
         "voided_at": item.voided_at.isoformat() if item.voided_at else None,
         "void_reason": item.void_reason,
-        "state": ({"stage": state.stage, "holder": state.holder, "transit_to": state.transit_to,
-                   "condition": state.condition, "container": state.container,
-                   "seals": state.state.get("seals", [])} if state else {"stage": "gudang"}),
-        "contents": list(session.scalars(select(ItemStateRow.serial).where(
-            ItemStateRow.container == item.serial))),
-        "events": [{
-            "event_id": str(e.event_id), "seq": e.item_seq, "action": e.action, "node": e.node,
-            "target": e.target, "device_time": e.device_time.isoformat(),
-            "server_time": e.server_time.isoformat(), "skew_seconds": e.skew_seconds,
-            "device_id": e.device_id, "device_seq": e.device_seq, "quantity": e.quantity,
-            "condition": e.condition, "seals": e.seals, "counterpart": e.counterpart,
-            "container": e.container, "prev_hash": e.prev_hash.hex(), "hash": e.hash.hex(),
-            "ledger_index": ledger.get(e.event_id),
-        } for e in events],
+        "state": (
+            {
+                "stage": state.stage,
+                "holder": state.holder,
+                "transit_to": state.transit_to,
+                "condition": state.condition,
+                "container": state.container,
+                "seals": state.state.get("seals", []),
+            }
+            if state
+            else {"stage": "gudang"}
+        ),
+        "contents": list(
+            session.scalars(
+                select(ItemStateRow.serial).where(ItemStateRow.container == item.serial)
+            )
+        ),
+        "events": [
+            {
+                "event_id": str(e.event_id),
+                "seq": e.item_seq,
+                "action": e.action,
+                "node": e.node,
+                "target": e.target,
+                "device_time": e.device_time.isoformat(),
+                "server_time": e.server_time.isoformat(),
+                "skew_seconds": e.skew_seconds,
+                "device_id": e.device_id,
+                "device_seq": e.device_seq,
+                "quantity": e.quantity,
+                "condition": e.condition,
+                "seals": e.seals,
+                "counterpart": e.counterpart,
+                "container": e.container,
+                "prev_hash": e.prev_hash.hex(),
+                "hash": e.hash.hex(),
+                "ledger_index": ledger.get(e.event_id),
+            }
+            for e in events
+        ],
         "findings": [_finding_row_dict(f) for f in findings],
     }
 
 
 def _finding_row_dict(row: FindingRow) -> dict[str, Any]:
-    return {"id": str(row.id), "code": row.code, "principle": row.principle,
-            "severity": row.severity, "message": row.message, "serial": row.serial,
-            "tps": row.tps, "node": row.node, "region": row.region_code,
-            "event_ids": row.event_ids, "created_at": row.created_at.isoformat(),
-            "live": False}
+    return {
+        "id": str(row.id),
+        "code": row.code,
+        "principle": row.principle,
+        "severity": row.severity,
+        "message": row.message,
+        "serial": row.serial,
+        "tps": row.tps,
+        "node": row.node,
+        "region": row.region_code,
+        "event_ids": row.event_ids,
+        "created_at": row.created_at.isoformat(),
+        "live": False,
+    }
 
 
 @dataclass
@@ -155,13 +249,22 @@ def snapshot(session: Session, election: Election, kab: str, now: datetime) -> S
     Cached per kabupaten until an event, an item or a finding is added, or the minute turns:
     the desk reloads often and nothing it shows changes in between.
     """
-    version = tuple(session.execute(select(
-        select(func.max(CustodyEvent.server_time)).where(
-            CustodyEvent.kabkota_code == kab).scalar_subquery(),
-        select(func.count(Item.serial)).where(Item.kabkota_code == kab).scalar_subquery(),
-        select(func.count(Item.voided_at)).where(Item.kabkota_code == kab).scalar_subquery(),
-        select(func.count(FindingRow.id)).where(FindingRow.kabkota_code == kab).scalar_subquery(),
-    )).one()) + (now.replace(second=0, microsecond=0),)
+    version = tuple(
+        session.execute(
+            select(
+                select(func.max(CustodyEvent.server_time))
+                .where(CustodyEvent.kabkota_code == kab)
+                .scalar_subquery(),
+                select(func.count(Item.serial)).where(Item.kabkota_code == kab).scalar_subquery(),
+                select(func.count(Item.voided_at))
+                .where(Item.kabkota_code == kab)
+                .scalar_subquery(),
+                select(func.count(FindingRow.id))
+                .where(FindingRow.kabkota_code == kab)
+                .scalar_subquery(),
+            )
+        ).one()
+    ) + (now.replace(second=0, microsecond=0),)
     key = (str(session.get_bind().url), kab)
     with _snapshots_lock:
         hit = _snapshots.get(key)
@@ -175,33 +278,62 @@ def snapshot(session: Session, election: Election, kab: str, now: datetime) -> S
 
 def _snapshot(session: Session, election: Election, kab: str, now: datetime) -> Snapshot:
     plan = build_plan(session, election, kab)
-    tally_rows = {r.tps: r for r in session.scalars(
-        select(TpsTallyRow).where(TpsTallyRow.kabkota_code == kab))}
+    tally_rows = {
+        r.tps: r
+        for r in session.scalars(select(TpsTallyRow).where(TpsTallyRow.kabkota_code == kab))
+    }
     if set(plan.destinations) - set(tally_rows):
         ensure_tallies(session, plan.destinations, tally_rows)
         session.commit()  # derived rows, built once; later reads find them
     tallies = {d: codec.tally_from_dict(d, r.tally) for d, r in tally_rows.items()}
     # Plain rows, not ORM objects: a kabupaten has tens of thousands of items.
-    items = list(session.execute(select(
-        Item.serial, Item.item_type_code, Item.race_kind, Item.destination, Item.quantity,
-        Item.kabkota_code, Item.voided_at).where(Item.kabkota_code == kab)))
-    state_rows = {r.serial: r for r in session.execute(select(
-        ItemStateRow.serial, ItemStateRow.holder, ItemStateRow.transit_to, ItemStateRow.stage,
-        ItemStateRow.state).where(ItemStateRow.kabkota_code == kab))}
+    items = list(
+        session.execute(
+            select(
+                Item.serial,
+                Item.item_type_code,
+                Item.race_kind,
+                Item.destination,
+                Item.quantity,
+                Item.kabkota_code,
+                Item.voided_at,
+            ).where(Item.kabkota_code == kab)
+        )
+    )
+    state_rows = {
+        r.serial: r
+        for r in session.execute(
+            select(
+                ItemStateRow.serial,
+                ItemStateRow.holder,
+                ItemStateRow.transit_to,
+                ItemStateRow.stage,
+                ItemStateRow.state,
+            ).where(ItemStateRow.kabkota_code == kab)
+        )
+    }
     states = {s: codec.state_from_dict(r.state) for s, r in state_rows.items()}
     rules_items = {i.serial: to_rules_item(i) for i in items if i.voided_at is None}
     live = rules.check_all_quantities(plan, tallies) + rules.check_deadlines(
-        plan, rules_items, states, now)
-    findings = [_finding_row_dict(f) for f in session.scalars(
-        select(FindingRow).where(FindingRow.kabkota_code == kab))]
+        plan, rules_items, states, now
+    )
+    findings = [
+        _finding_row_dict(f)
+        for f in session.scalars(select(FindingRow).where(FindingRow.kabkota_code == kab))
+    ]
     names = PlaceNames(session)
     by_serial = {i.serial: i for i in items}
     for finding in live:
         data = finding_dict(names.humanize(finding, by_serial.get(finding.serial or "")))
         place = finding.node or finding.tps or kab
-        data.update({"id": f"live-{finding.code}-{finding.serial or place}",
-                     "region": codes.node_region(place), "created_at": now.isoformat(),
-                     "live": True})
+        data.update(
+            {
+                "id": f"live-{finding.code}-{finding.serial or place}",
+                "region": codes.node_region(place),
+                "created_at": now.isoformat(),
+                "live": True,
+            }
+        )
         findings.append(data)
     return Snapshot(kab, state_rows, items, findings)
 
@@ -221,25 +353,37 @@ def _child_of(area: str, code: str) -> str | None:
     return child
 
 
-def region_summary(session: Session, election: Election, area: str, now: datetime, *,
-                   snap: Snapshot | None = None) -> dict[str, Any]:
+def region_summary(
+    session: Session, election: Election, area: str, now: datetime, *, snap: Snapshot | None = None
+) -> dict[str, Any]:
     """Per child region: TPS, items by stage, delivered share, findings per principle.
 
     Pass ``snap`` (a snapshot of the area's kabupaten) to share one read between queries.
     """
     kab = kabkota_of(area)
     snap = snap or snapshot(session, election, kab, now)
-    names = dict(session.execute(select(Region.code, Region.name).where(
-        (Region.code == area) | Region.code.like(area + ".%"))).all())
+    names = dict(
+        session.execute(
+            select(Region.code, Region.name).where(
+                (Region.code == area) | Region.code.like(area + ".%")
+            )
+        ).all()
+    )
     level_is_desa = area.count(".") == 3
     children: dict[str, dict[str, Any]] = {}
 
     def child(code: str) -> dict[str, Any]:
         if code not in children:
             name = names.get(code) or (f"TPS {code[-3:]}" if codes.TPS_ID.match(code) else code)
-            children[code] = {"code": code, "name": name, "tps": 0, "items": 0, "delivered": 0,
-                              "stages": Counter(), "principles": {p: {"count": 0, "worst": None}
-                                                                  for p in PRINCIPLES}}
+            children[code] = {
+                "code": code,
+                "name": name,
+                "tps": 0,
+                "items": 0,
+                "delivered": 0,
+                "stages": Counter(),
+                "principles": {p: {"count": 0, "worst": None} for p in PRINCIPLES},
+            }
         return children[code]
 
     prefix = kab.replace(".", "")
@@ -270,27 +414,49 @@ def region_summary(session: Session, election: Election, area: str, now: datetim
         principle = finding["principle"]
         if principle not in totals:
             continue
-        for bucket in [totals] + ([child(t)["principles"]] if (t := (
-                place if level_is_desa and codes.TPS_ID.match(place) else _child_of(area, place))) else []):
+        for bucket in [totals] + (
+            [child(t)["principles"]]
+            if (
+                t := (
+                    place if level_is_desa and codes.TPS_ID.match(place) else _child_of(area, place)
+                )
+            )
+            else []
+        ):
             entry = bucket[principle]
             entry["count"] += 1
-            if entry["worst"] is None or SEVERITY_RANK[finding["severity"]] > SEVERITY_RANK[entry["worst"]]:
+            if (
+                entry["worst"] is None
+                or SEVERITY_RANK[finding["severity"]] > SEVERITY_RANK[entry["worst"]]
+            ):
                 entry["worst"] = finding["severity"]
     rows = sorted(children.values(), key=lambda r: r["code"])
     for row in rows:
         row["stages"] = dict(row["stages"])
     total_items = sum(r["items"] for r in rows)
     return {
-        "region": area, "name": names.get(area, area), "now": now.isoformat(),
-        "tps": sum(r["tps"] for r in rows), "items": total_items,
-        "delivered": sum(r["delivered"] for r in rows), "principles": totals,
+        "region": area,
+        "name": names.get(area, area),
+        "now": now.isoformat(),
+        "tps": sum(r["tps"] for r in rows),
+        "items": total_items,
+        "delivered": sum(r["delivered"] for r in rows),
+        "principles": totals,
         "children": rows,
     }
 
 
-def findings(session: Session, election: Election, area: str, now: datetime, *,
-             principle: str | None = None, severity: str | None = None,
-             code: str | None = None, snap: Snapshot | None = None) -> list[dict[str, Any]]:
+def findings(
+    session: Session,
+    election: Election,
+    area: str,
+    now: datetime,
+    *,
+    principle: str | None = None,
+    severity: str | None = None,
+    code: str | None = None,
+    snap: Snapshot | None = None,
+) -> list[dict[str, Any]]:
     """Findings inside an area, most severe and newest first."""
     if principle and principle not in PRINCIPLES + ("biaya",):
         raise ValidationFailed("Prinsip tidak dikenal.")
@@ -320,14 +486,22 @@ def latest_checkpoint(session: Session, key_dir: str | Path) -> dict[str, Any]:
     public = ledger_public_key(key_dir)
     raw = public.public_bytes(*_raw())
     body: dict[str, Any] = {
-        "key_name": KEY_NAME, "public_key": base64.b64encode(raw).decode(),
-        "verifier_key": merkle.verifier_key(KEY_NAME, public), "fingerprint": fingerprint(public),
+        "key_name": KEY_NAME,
+        "public_key": base64.b64encode(raw).decode(),
+        "verifier_key": merkle.verifier_key(KEY_NAME, public),
+        "fingerprint": fingerprint(public),
     }
     if checkpoint is None:
         body.update({"tree_size": 0, "checkpoint": None})
     else:
-        body.update({"tree_size": checkpoint.tree_size, "root": checkpoint.root.hex(),
-                     "checkpoint": checkpoint.note, "created_at": checkpoint.created_at.isoformat()})
+        body.update(
+            {
+                "tree_size": checkpoint.tree_size,
+                "root": checkpoint.root.hex(),
+                "checkpoint": checkpoint.note,
+                "created_at": checkpoint.created_at.isoformat(),
+            }
+        )
     return body
 
 
@@ -338,8 +512,11 @@ def _raw() -> tuple[Any, Any]:
 
 
 def _leaves(session: Session, size: int) -> list[bytes]:
-    return list(session.scalars(select(LedgerEntry.leaf_hash).where(LedgerEntry.idx < size)
-                                .order_by(LedgerEntry.idx)))
+    return list(
+        session.scalars(
+            select(LedgerEntry.leaf_hash).where(LedgerEntry.idx < size).order_by(LedgerEntry.idx)
+        )
+    )
 
 
 def _checkpointed(session: Session, size: int | None) -> Checkpoint:
@@ -367,9 +544,15 @@ def inclusion(session: Session, user: User, event_id: str, tree_size: int | None
     if entry is None or entry.idx >= checkpoint.tree_size:
         raise NotFound("Event belum masuk checkpoint ini; coba lagi setelah integrasi berikutnya.")
     proof = merkle.inclusion_proof(entry.idx, _leaves(session, checkpoint.tree_size))
-    return {"event_id": event_id, "leaf_index": entry.idx, "tree_size": checkpoint.tree_size,
-            "leaf_hash": entry.leaf_hash.hex(), "event_hash": event.hash.hex(),
-            "proof": [p.hex() for p in proof], "checkpoint": checkpoint.note}
+    return {
+        "event_id": event_id,
+        "leaf_index": entry.idx,
+        "tree_size": checkpoint.tree_size,
+        "leaf_hash": entry.leaf_hash.hex(),
+        "event_hash": event.hash.hex(),
+        "proof": [p.hex() for p in proof],
+        "checkpoint": checkpoint.note,
+    }
 
 
 def consistency(session: Session, first: int, second: int) -> dict[str, Any]:
@@ -381,19 +564,29 @@ def consistency(session: Session, first: int, second: int) -> dict[str, Any]:
         proof = merkle.consistency_proof(first, _leaves(session, second))
     except ProofError as exc:
         raise ValidationFailed(str(exc)) from exc
-    return {"first": first, "second": second, "proof": [p.hex() for p in proof],
-            "first_checkpoint": old.note, "second_checkpoint": new.note}
+    return {
+        "first": first,
+        "second": second,
+        "proof": [p.hex() for p in proof],
+        "first_checkpoint": old.note,
+        "second_checkpoint": new.note,
+    }
 
 
 def progress(session: Session, kab: str, area: str | None = None) -> list[dict[str, Any]]:
     """Items delivered over time (per hour of receipt) for the desk's chart; ``area`` narrows."""
     counts: dict[str, int] = defaultdict(int)
-    rows = session.execute(select(CustodyEvent.server_time, CustodyEvent.node).where(
-        CustodyEvent.kabkota_code == kab, CustodyEvent.action == "terima"))
+    rows = session.execute(
+        select(CustodyEvent.server_time, CustodyEvent.node).where(
+            CustodyEvent.kabkota_code == kab, CustodyEvent.action == "terima"
+        )
+    )
     for moment, node in rows:
         if area and not codes.within(node, area):
             continue
-        counts[moment.strftime("%Y-%m-%dT%H:00Z") + ("|kpps" if codes.TPS_ID.match(node) else "|")] += 1
+        counts[
+            moment.strftime("%Y-%m-%dT%H:00Z") + ("|kpps" if codes.TPS_ID.match(node) else "|")
+        ] += 1
     series: dict[str, dict[str, int]] = defaultdict(lambda: {"terima": 0, "tiba_tps": 0})
     for key, n in counts.items():
         hour, kind = key.split("|")
@@ -401,5 +594,3 @@ def progress(session: Session, kab: str, area: str | None = None) -> list[dict[s
         if kind:
             series[hour]["tiba_tps"] += n
     return [{"hour": h, **v} for h, v in sorted(series.items())]
-
-

@@ -576,7 +576,9 @@ _WIT = frozenset({"81", "82", "91", "92", "93", "94", "95", "96", "97"})
 def _when(value: datetime, place: str = "") -> str:
     """Format an instant in the zone people at ``place`` live by (WIB, WITA or WIT)."""
     province = place.replace(".", "")[:2]
-    hours, zone = (9, "WIT") if province in _WIT else (8, "WITA") if province in _WITA else (7, "WIB")
+    hours, zone = (
+        (9, "WIT") if province in _WIT else (8, "WITA") if province in _WITA else (7, "WIB")
+    )
     local = value.astimezone(UTC) + timedelta(hours=hours)
     return f"{local:%d-%m-%Y %H.%M} {zone}"
 

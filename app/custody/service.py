@@ -53,8 +53,15 @@ _verified_labels: dict[tuple[str, str, bool], str] = {}
 _sqlite_locks_guard = threading.Lock()
 
 
-_ITEM_ROW = select(Item.serial, Item.item_type_code, Item.race_kind, Item.destination,
-                   Item.quantity, Item.kabkota_code, Item.voided_at)
+_ITEM_ROW = select(
+    Item.serial,
+    Item.item_type_code,
+    Item.race_kind,
+    Item.destination,
+    Item.quantity,
+    Item.kabkota_code,
+    Item.voided_at,
+)
 _STATE_ROW = select(ItemStateRow.serial, ItemStateRow.state, ItemStateRow.last_hash)
 
 
@@ -420,9 +427,7 @@ class Ingestor:
         )
         state_rows = {
             r.serial: r
-            for r in session.execute(
-                _STATE_ROW.where(ItemStateRow.serial.in_(set(items)))
-            )
+            for r in session.execute(_STATE_ROW.where(ItemStateRow.serial.in_(set(items))))
         }
         destinations = {i.destination for i in items.values()}
         tally_rows = {
@@ -511,18 +516,26 @@ class Ingestor:
         inserts, updates = [], []
         for serial, (state, server_time, item, _kab) in self._dirty.items():
             values = {
-                "serial": serial, "holder": state.holder, "transit_to": state.transit_to,
-                "stage": codec.stage_of(state), "condition": state.condition.value,
-                "container": state.container, "last_event_at": server_time,
-                "state": codec.state_to_dict(state), "item_seq": state.seq,
+                "serial": serial,
+                "holder": state.holder,
+                "transit_to": state.transit_to,
+                "stage": codec.stage_of(state),
+                "condition": state.condition.value,
+                "container": state.container,
+                "last_event_at": server_time,
+                "state": codec.state_to_dict(state),
+                "item_seq": state.seq,
             }
             if serial in self._heads:
                 values["last_hash"] = self._heads[serial]
             if serial in self._state_rows:
                 updates.append(values)
             else:
-                values.update(kabkota_code=item.kabkota_code, destination=item.destination,
-                              last_hash=self._heads.get(serial))
+                values.update(
+                    kabkota_code=item.kabkota_code,
+                    destination=item.destination,
+                    last_hash=self._heads.get(serial),
+                )
                 inserts.append(values)
                 self._state_rows[serial] = values  # type: ignore[assignment]
         if inserts:
@@ -582,8 +595,9 @@ class Ingestor:
                         code="voided_label_scanned",
                         principle=rules.Principle.AKUNTABILITAS,
                         severity=rules.Severity.WARNING,
-                        message=("Label yang sudah dibatalkan dipindai di "
-                                 f"{self.names.node(scan.node)}."),
+                        message=(
+                            f"Label yang sudah dibatalkan dipindai di {self.names.node(scan.node)}."
+                        ),
                         serial=serial,
                         node=scan.node,
                         event_ids=(scan.event_id,),
@@ -597,8 +611,9 @@ class Ingestor:
         if scan.node not in nodes:
             raise Rejected("unknown_node", f"Simpul {scan.node} tidak ada dalam rencana.")
         if not codes.within(scan.node, self.user.scope_code):
-            raise Rejected("out_of_scope",
-                           f"{self.names.node(scan.node)} di luar wilayah tugas Anda.")
+            raise Rejected(
+                "out_of_scope", f"{self.names.node(scan.node)} di luar wilayah tugas Anda."
+            )
         if (
             scan.target is not None
             and scan.target not in nodes
@@ -643,8 +658,11 @@ class Ingestor:
                 target=scan.target,
                 device_time=scan.device_time,
                 server_time=server_time,
-                skew_seconds=int((self.offset if self.offset is not None
-                              else scan.device_time - server_time).total_seconds()),
+                skew_seconds=int(
+                    (
+                        self.offset if self.offset is not None else scan.device_time - server_time
+                    ).total_seconds()
+                ),
                 user_id=self.user.id,
                 token_id=self.token.id if self.token else None,
                 device_id=self.device_id,
@@ -719,16 +737,27 @@ class Ingestor:
         if self.offset is not None and abs(self.offset) > self.policy.max_clock_skew:
             minutes = int(abs(self.offset).total_seconds() // 60)
             node = scans[0].node if _valid_node(scans[0].node) else None
-            self.session.add(finding_row(rules.Finding(
-                code="clock_skew", principle=rules.Principle.WAKTU,
-                severity=rules.Severity.WARNING,
-                message=(f"Jam perangkat {self.device_id} "
-                         f"{'lebih cepat' if self.offset.total_seconds() > 0 else 'tertinggal'} "
-                         f"{minutes} menit dari jam server; pemindaian tetap dicatat dengan waktu server."),
-                node=node, event_ids=tuple(s.event_id for s in scans[:20]),
-                detail=(("skew_seconds", int(self.offset.total_seconds())),)),
-                codes.node_region(self.user.scope_code).split(".", 2)[0] + "." +
-                codes.node_region(self.user.scope_code).split(".")[1]))
+            self.session.add(
+                finding_row(
+                    rules.Finding(
+                        code="clock_skew",
+                        principle=rules.Principle.WAKTU,
+                        severity=rules.Severity.WARNING,
+                        message=(
+                            f"Jam perangkat {self.device_id} "
+                            f"{'lebih cepat' if self.offset.total_seconds() > 0 else 'tertinggal'} "
+                            f"{minutes} menit dari jam server; pemindaian tetap dicatat "
+                            "dengan waktu server."
+                        ),
+                        node=node,
+                        event_ids=tuple(s.event_id for s in scans[:20]),
+                        detail=(("skew_seconds", int(self.offset.total_seconds())),),
+                    ),
+                    codes.node_region(self.user.scope_code).split(".", 2)[0]
+                    + "."
+                    + codes.node_region(self.user.scope_code).split(".")[1],
+                )
+            )
         device = self.session.get(Device, self.device_id)
         if device is None:
             device = Device(device_id=self.device_id, user_id=self.user.id, max_seq=0, seen=0)
@@ -749,7 +778,8 @@ class Ingestor:
                             severity=rules.Severity.WARNING,
                             message=(
                                 f"Perangkat {self.device_id} melewatkan nomor urut "
-                                f"{expected}–{seq - 1}: ada pindaian yang belum terkirim atau hilang."
+                                f"{expected}–{seq - 1}: ada pindaian yang belum terkirim "
+                                "atau hilang."
                             ),
                             node=scans[0].node if _valid_node(scans[0].node) else None,
                             detail=(("missing_from", expected), ("missing_to", seq - 1)),

@@ -94,9 +94,14 @@ class Simulation:
     def scan(self, item: Item, action: str, node: str, at: datetime, **extra: Any) -> None:
         """Queue a scan of one item."""
         actor = self.actor_for(node)
-        body = {"event_id": str(uuid.UUID(int=self.random.getrandbits(128), version=4)),
-                "device_time": at.isoformat(), "label": self.label(item), "action": action,
-                "node": node, **extra}
+        body = {
+            "event_id": str(uuid.UUID(int=self.random.getrandbits(128), version=4)),
+            "device_time": at.isoformat(),
+            "label": self.label(item),
+            "action": action,
+            "node": node,
+            **extra,
+        }
         self.scans.append(Scan(actor, at, body))
 
     def minutes(self, low: int, high: int) -> timedelta:
@@ -108,8 +113,13 @@ class Simulation:
     def build(self, election: Election) -> None:
         """Queue every scan of the distribution up to DEMO_NOW."""
         session = self.session
-        items = list(session.scalars(select(Item).where(Item.kabkota_code == demo.KABKOTA)
-                                     .order_by(Item.destination, Item.serial)))
+        items = list(
+            session.scalars(
+                select(Item)
+                .where(Item.kabkota_code == demo.KABKOTA)
+                .order_by(Item.destination, Item.serial)
+            )
+        )
         by_tps: dict[str, list[Item]] = defaultdict(list)
         spares: dict[str, list[Item]] = defaultdict(list)  # the 2 spare boxes of each PPK
         for item in items:
@@ -138,11 +148,14 @@ class Simulation:
                     self.scan(item, "segel", gudang, packed_at, seals=["GM24-0102", "GM24-0103"])
                 self.scan(item, "kemas", gudang, packed_at, container=self.label(kit))
             day = dispatch[ppk]
-            leave = wib(day, 6) + self.minutes(0, 60) if day <= -2 else wib(-1, 6) + self.minutes(0, 45)
+            leave = (
+                wib(day, 6) + self.minutes(0, 60) if day <= -2 else wib(-1, 6) + self.minutes(0, 45)
+            )
             self.scan(kit, "kirim", gudang, leave, target=ppk, counterpart="Kurir KPU + Polri")
             at_ppk = leave + self.minutes(150, 420 if day <= -2 else 150)
-            self.scan(kit, "terima", ppk, at_ppk, quantity=1, condition="baik",
-                      counterpart="Ketua PPK")
+            self.scan(
+                kit, "terima", ppk, at_ppk, quantity=1, condition="baik", counterpart="Ketua PPK"
+            )
             for spare in spares.pop(ppk, []):  # the PPK's spare boxes ride with its first kit
                 self.scan(spare, "kirim", gudang, leave, target=ppk)
                 self.scan(spare, "terima", ppk, at_ppk, quantity=1, condition="baik")
@@ -157,12 +170,25 @@ class Simulation:
             if at_pps > DEMO_NOW:
                 continue
             wet = tps == wet_tps
-            self.scan(kit, "terima", pps, at_pps, quantity=1,
-                      condition="basah" if wet else "baik", counterpart="Ketua PPS")
+            self.scan(
+                kit,
+                "terima",
+                pps,
+                at_pps,
+                quantity=1,
+                condition="basah" if wet else "baik",
+                counterpart="Ketua PPS",
+            )
             if wet:
                 box = next(i for i in contents if i.item_type_code == "KOTAK")
-                self.scan(box, "rusak", pps, at_pps + timedelta(minutes=5), condition="basah",
-                          note="Kotak basah setelah kelotok terkena hujan di Sungai Kahayan")
+                self.scan(
+                    box,
+                    "rusak",
+                    pps,
+                    at_pps + timedelta(minutes=5),
+                    condition="basah",
+                    note="Kotak basah setelah kelotok terkena hujan di Sungai Kahayan",
+                )
             leave_pps = at_pps + self.minutes(20, 90)
             if leave_pps > DEMO_NOW:
                 continue
@@ -170,14 +196,22 @@ class Simulation:
             at_kpps = leave_pps + self.minutes(30, 150)
             if at_kpps > DEMO_NOW:
                 continue
-            self.scan(kit, "terima", tps, at_kpps, quantity=1, condition="baik",
-                      counterpart="Ketua KPPS")
+            self.scan(
+                kit, "terima", tps, at_kpps, quantity=1, condition="baik", counterpart="Ketua KPPS"
+            )
             if tps == short_tps:
                 self._miscount(contents, tps, at_kpps)
             if tps == seal_tps:
                 box = next(i for i in contents if i.item_type_code == "KOTAK")
-                self.scan(box, "terima", tps, at_kpps + timedelta(minutes=10), quantity=1,
-                          seals=["GM24-0102", "GM24-9917"], condition="baik")
+                self.scan(
+                    box,
+                    "terima",
+                    tps,
+                    at_kpps + timedelta(minutes=10),
+                    quantity=1,
+                    seals=["GM24-0102", "GM24-9917"],
+                    condition="baik",
+                )
                 self.story.lines.append(f"Segel kotak di TPS {tps} berubah nomor.")
         self._clone(by_tps[clone_tps], tewah[0])
         self.story.lines += [
@@ -194,18 +228,33 @@ class Simulation:
             service.import_tps(session, election.code, "62.06", "katingan.csv", data)
         carton = issue_items(session, election.code, foreign, ["SURAT"], self.signer, None).items
         for bundle in carton[:5]:
-            self.scan(bundle, "terima", "62.10", wib(-6, 10), quantity=bundle.quantity,
-                      condition="baik", counterpart="Ekspedisi percetakan")
+            self.scan(
+                bundle,
+                "terima",
+                "62.10",
+                wib(-6, 10),
+                quantity=bundle.quantity,
+                condition="baik",
+                counterpart="Ekspedisi percetakan",
+            )
         self.story.lines.append(
-            "5 ikat surat suara Kab. Katingan (100 lembar) diterima di gudang Gunung Mas.")
+            "5 ikat surat suara Kab. Katingan (100 lembar) diterima di gudang Gunung Mas."
+        )
 
     def _miscount(self, contents: list[Item], tps: str, at: datetime) -> None:
         """The KPPS counts the governor ballots on receipt: 119 short (Kota Malang, 2024)."""
         bundles = [i for i in contents if i.item_type_code == "SURAT" and i.race_kind == "GUB"]
         short = [0, 0, 0, 0, 0, 1]
         for bundle, counted in zip(bundles, short, strict=False):
-            self.scan(bundle, "terima", tps, at + timedelta(minutes=20), quantity=counted,
-                      condition="baik", note="Hitung ulang saat penerimaan")
+            self.scan(
+                bundle,
+                "terima",
+                tps,
+                at + timedelta(minutes=20),
+                quantity=counted,
+                condition="baik",
+                note="Hitung ulang saat penerimaan",
+            )
         self.story.lines.append(f"TPS {tps}: surat suara gubernur kurang 119 lembar.")
 
     def _clone(self, victim: list[Item], elsewhere_tps: str) -> None:
@@ -213,7 +262,9 @@ class Simulation:
         box = next(i for i in victim if i.item_type_code == "KOTAK")
         pps = codes.desa_of_tps(elsewhere_tps)
         self.scan(box, "terima", pps, wib(-1, 13, 30), quantity=1, condition="baik")
-        self.story.lines.append(f"Label kotak {labels.format_serial(box.serial)} dipindai ganda di {pps}.")
+        self.story.lines.append(
+            f"Label kotak {labels.format_serial(box.serial)} dipindai ganda di {pps}."
+        )
 
     # -- playing --------------------------------------------------------------------------
 
@@ -225,9 +276,14 @@ class Simulation:
             try:
                 user = auth.find_user(self.session, actor)
             except Exception:
-                user = auth.create_user(self.session, actor, labels.new_serial() + "x",
-                                        Role.GUDANG.value if "gudang" in actor else Role.KURIR.value,
-                                        scope, f"Simulasi {scope}")
+                user = auth.create_user(
+                    self.session,
+                    actor,
+                    labels.new_serial() + "x",
+                    Role.GUDANG.value if "gudang" in actor else Role.KURIR.value,
+                    scope,
+                    f"Simulasi {scope}",
+                )
             result[actor] = user
         return result
 
@@ -236,8 +292,14 @@ class Simulation:
         users = self.users()
         # Each actor uploads what it scanned within the hour in one batch; the warehouse
         # goes first in an hour, so a dispatch is always recorded before its receipt.
-        self.scans.sort(key=lambda s: (s.at.replace(minute=0, second=0, microsecond=0),
-                                       s.actor, s.at, s.body["event_id"]))
+        self.scans.sort(
+            key=lambda s: (
+                s.at.replace(minute=0, second=0, microsecond=0),
+                s.actor,
+                s.at,
+                s.body["event_id"],
+            )
+        )
         clock = [self.scans[0].at if self.scans else DEMO_NOW]
         sent = accepted = 0
         i = 0
@@ -254,8 +316,15 @@ class Simulation:
             # Couriers upload within minutes of scanning; the server clock follows.
             clock[0] = max(clock[0], chunk[-1].at + timedelta(minutes=2))
             tick = _Ticker(clock)
-            ingestor = Ingestor(self.session, user=users[actor], token=None, device_id=device,
-                                keyring=self.keyring, now=tick, election=election)
+            ingestor = Ingestor(
+                self.session,
+                user=users[actor],
+                token=None,
+                device_id=device,
+                keyring=self.keyring,
+                now=tick,
+                election=election,
+            )
             results = ingestor.ingest([s.body for s in chunk])
             sent += len(results)
             accepted += sum(r.status == "accepted" for r in results)
@@ -273,8 +342,12 @@ class _Ticker:
         return self.clock[0]
 
 
-def run(session: Session, signer: labels.Signer, keyring: labels.Keyring,
-        election_code: str = demo.ELECTION_CODE) -> Story:
+def run(
+    session: Session,
+    signer: labels.Signer,
+    keyring: labels.Keyring,
+    election_code: str = demo.ELECTION_CODE,
+) -> Story:
     """Issue the demo's labels and play its distribution; idempotent (skips if played)."""
     from app.custody.models import CustodyEvent
 
@@ -287,8 +360,8 @@ def run(session: Session, signer: labels.Signer, keyring: labels.Keyring,
     simulation = Simulation(session, signer, keyring)
     simulation.build(election)
     total = accepted = 0
-    for total, accepted in simulation.play(election):
-        pass
+    for progress in simulation.play(election):
+        total, accepted = progress
     simulation.story.counts["scans"] = total
     simulation.story.counts["accepted"] = accepted
     return simulation.story

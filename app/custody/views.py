@@ -44,23 +44,49 @@ def kurir() -> Any:
     """The scan page: node, action, details, camera / photo / typed code, the answer."""
     user = _me()
     names = PlaceNames(db.session)
-    nodes = [{"code": n.code, "kind": n.kind.value, "parent": n.parent_code or "",
-              "name": names.node(n.code)}
-             for n in queries.nodes_within(db.session, user.scope_code)]
+    nodes = [
+        {
+            "code": n.code,
+            "kind": n.kind.value,
+            "parent": n.parent_code or "",
+            "name": names.node(n.code),
+        }
+        for n in queries.nodes_within(db.session, user.scope_code)
+    ]
     chosen = request.args.get("simpul", "").strip()
     if chosen:
         check_scope(user, chosen)
     codes_in_scope = {n["code"] for n in nodes}
     if chosen not in codes_in_scope:
-        chosen = user.scope_code if user.scope_code in codes_in_scope else (
-            nodes[0]["code"] if nodes else "")
+        chosen = (
+            user.scope_code
+            if user.scope_code in codes_in_scope
+            else (nodes[0]["code"] if nodes else "")
+        )
     # Returns go up the chain: the node above the scope is a possible target too.
     above = codes.node_parent(nodes[0]["code"]) if nodes else None
-    targets = nodes + ([{"code": above, "kind": codes.node_kind(above).value, "parent": "",
-                         "name": names.node(above), "above": True}] if above else [])
-    return render_template("kurir/pindai.html", nodes=nodes, targets=targets, chosen=chosen,
-                           actions=ACTIONS, conditions=CONDITIONS,
-                           photo_max_mb=PHOTO_MAX_BYTES // 2**20)
+    targets = nodes + (
+        [
+            {
+                "code": above,
+                "kind": codes.node_kind(above).value,
+                "parent": "",
+                "name": names.node(above),
+                "above": True,
+            }
+        ]
+        if above
+        else []
+    )
+    return render_template(
+        "kurir/pindai.html",
+        nodes=nodes,
+        targets=targets,
+        chosen=chosen,
+        actions=ACTIONS,
+        conditions=CONDITIONS,
+        photo_max_mb=PHOTO_MAX_BYTES // 2**20,
+    )
 
 
 @bp.post("/kurir/foto")
@@ -68,8 +94,13 @@ def kurir() -> Any:
 def kurir_photo() -> Any:
     """Read the QR codes in an uploaded photo of a label; answer with their texts."""
     limit = current_app.config.get("TEPAT_PHOTO_MAX_BYTES", PHOTO_MAX_BYTES)
-    too_big = PayloadTooLarge(_("Foto terlalu besar (paling besar %(mb)s MB); ambil foto lagi "
-                                "dengan resolusi lebih kecil.", mb=limit // 2**20))
+    too_big = PayloadTooLarge(
+        _(
+            "Foto terlalu besar (paling besar %(mb)s MB); ambil foto lagi "
+            "dengan resolusi lebih kecil.",
+            mb=limit // 2**20,
+        )
+    )
     if request.content_length is not None and request.content_length > limit + 2**16:
         raise too_big
     upload = request.files.get("foto")
@@ -79,8 +110,14 @@ def kurir_photo() -> Any:
     if len(data) > limit:
         raise too_big
     texts = photo.qr_texts(data)
-    message = "" if texts else _("Tidak ada kode QR yang terbaca di foto. Dekatkan kamera, "
-                                 "pastikan terang dan label tidak terlipat, lalu coba lagi.")
+    message = (
+        ""
+        if texts
+        else _(
+            "Tidak ada kode QR yang terbaca di foto. Dekatkan kamera, "
+            "pastikan terang dan label tidak terlipat, lalu coba lagi."
+        )
+    )
     return jsonify({"texts": texts, "message": message})
 
 

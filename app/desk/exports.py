@@ -64,11 +64,13 @@ def _xlsx(table: Table) -> bytes:
         severity = table.severities[index] if index < len(table.severities) else None
         if severity in COLOURS:
             sheet.cell(row=sheet.max_row, column=1).fill = PatternFill(
-                "solid", fgColor=COLOURS[severity])
+                "solid", fgColor=COLOURS[severity]
+            )
     for (row, column), severity in table.cell_severities.items():
         if severity in COLOURS:
             sheet.cell(row=row + 4, column=column + 1).fill = PatternFill(
-                "solid", fgColor=COLOURS[severity])
+                "solid", fgColor=COLOURS[severity]
+            )
     sheet.freeze_panes = "A4"
     for number, heading in enumerate(table.columns, start=1):
         values = [len(str(heading))] + [len(str(r[number - 1])) for r in table.rows[:500]]
@@ -91,8 +93,15 @@ def _pdf(table: Table) -> bytes:
 
     out = io.BytesIO()
     page = landscape(A4)
-    doc = SimpleDocTemplate(out, pagesize=page, leftMargin=12 * mm, rightMargin=12 * mm,
-                            topMargin=12 * mm, bottomMargin=12 * mm, title=table.title)
+    doc = SimpleDocTemplate(
+        out,
+        pagesize=page,
+        leftMargin=12 * mm,
+        rightMargin=12 * mm,
+        topMargin=12 * mm,
+        bottomMargin=12 * mm,
+        title=table.title,
+    )
     styles = getSampleStyleSheet()
     cell = styles["BodyText"].clone("cell", fontSize=7.5, leading=9)
     head = cell.clone("head", fontName="Helvetica-Bold")
@@ -102,24 +111,43 @@ def _pdf(table: Table) -> bytes:
     # Paragraphs wrap but are slow to lay out: only for text that may not fit its column.
     fits = [max(3, int(w / (7.5 * 0.62)) - 1) for w in widths]  # characters per line, about
     data: list[list[Any]] = [[Paragraph(_xml(c), head) for c in table.columns]]
-    data += [[Paragraph(_xml(v), cell) if len(str(v)) > fits[i] else ("" if v is None else v)
-              for i, v in enumerate(row)] for row in table.rows]
+    data += [
+        [
+            Paragraph(_xml(v), cell) if len(str(v)) > fits[i] else ("" if v is None else v)
+            for i, v in enumerate(row)
+        ]
+        for row in table.rows
+    ]
     grid = LongTable(data, colWidths=widths, repeatRows=1)
-    style = [("GRID", (0, 0), (-1, -1), 0.25, colors.HexColor("#B8C0C8")),
-             ("FONTSIZE", (0, 1), (-1, -1), 7.5), ("LEADING", (0, 1), (-1, -1), 9),
-             ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#EEF1F4")),
-             ("VALIGN", (0, 0), (-1, -1), "TOP")]
+    style = [
+        ("GRID", (0, 0), (-1, -1), 0.25, colors.HexColor("#B8C0C8")),
+        ("FONTSIZE", (0, 1), (-1, -1), 7.5),
+        ("LEADING", (0, 1), (-1, -1), 9),
+        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#EEF1F4")),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+    ]
     for index, severity in enumerate(table.severities, start=1):
         if severity in COLOURS:
-            style.append(("BACKGROUND", (0, index), (0, index),
-                          colors.HexColor("#" + COLOURS[severity])))
+            style.append(
+                ("BACKGROUND", (0, index), (0, index), colors.HexColor("#" + COLOURS[severity]))
+            )
     for (row, column), severity in table.cell_severities.items():
         if severity in COLOURS:
-            style.append(("BACKGROUND", (column, row + 1), (column, row + 1),
-                          colors.HexColor("#" + COLOURS[severity])))
+            style.append(
+                (
+                    "BACKGROUND",
+                    (column, row + 1),
+                    (column, row + 1),
+                    colors.HexColor("#" + COLOURS[severity]),
+                )
+            )
     grid.setStyle(TableStyle(style))
-    story = [Paragraph(_xml(table.title), styles["Title"]),
-             Paragraph(_xml(table.subtitle), styles["Normal"]), Spacer(1, 4 * mm), grid]
+    story = [
+        Paragraph(_xml(table.title), styles["Title"]),
+        Paragraph(_xml(table.subtitle), styles["Normal"]),
+        Spacer(1, 4 * mm),
+        grid,
+    ]
     doc.build(story)
     return out.getvalue()
 

@@ -89,33 +89,46 @@ class DeskView:
         """The regions one level below ``area`` (for the region filter)."""
         if codes.TPS_ID.match(area) or area.count(".") >= 3:
             return []
-        rows = self.session.execute(select(Region.code).where(Region.parent_code == area)
-                                    .order_by(Region.code)).scalars()
+        rows = self.session.execute(
+            select(Region.code).where(Region.parent_code == area).order_by(Region.code)
+        ).scalars()
         return [{"code": code, "name": self.label(code)} for code in rows]
 
     def summary(self, area: str) -> dict[str, Any]:
         """Status per child region; a TPS: its own row, counting every finding about it."""
         if codes.TPS_ID.match(area):
-            desa = queries.region_summary(self.session, self.election, codes.desa_of_tps(area),
-                                          self.now, snap=self.snap)
+            desa = queries.region_summary(
+                self.session, self.election, codes.desa_of_tps(area), self.now, snap=self.snap
+            )
             row = next((r for r in desa["children"] if r["code"] == area), None)
             row = row or {"code": area, "tps": 1, "items": 0, "delivered": 0, "stages": {}}
             # Everything about this TPS, wherever seen (its kit overdue at the PPK too).
-            principles: dict[str, dict[str, Any]] = {p: {"count": 0, "worst": None}
-                                                     for p in PRINCIPLES}
+            principles: dict[str, dict[str, Any]] = {
+                p: {"count": 0, "worst": None} for p in PRINCIPLES
+            }
             for finding in self.findings(area):
                 entry = principles.get(finding["principle"])
                 if entry is None:
                     continue
                 entry["count"] += 1
-                if entry["worst"] is None or (queries.SEVERITY_RANK[finding["severity"]]
-                                              > queries.SEVERITY_RANK[entry["worst"]]):
+                if entry["worst"] is None or (
+                    queries.SEVERITY_RANK[finding["severity"]]
+                    > queries.SEVERITY_RANK[entry["worst"]]
+                ):
                     entry["worst"] = finding["severity"]
-            return {"region": area, "name": self.names.node(area), "tps": row["tps"],
-                    "items": row["items"], "delivered": row["delivered"],
-                    "principles": principles, "children": [], "stages": row["stages"]}
-        summary = queries.region_summary(self.session, self.election, area, self.now,
-                                         snap=self.snap)
+            return {
+                "region": area,
+                "name": self.names.node(area),
+                "tps": row["tps"],
+                "items": row["items"],
+                "delivered": row["delivered"],
+                "principles": principles,
+                "children": [],
+                "stages": row["stages"],
+            }
+        summary = queries.region_summary(
+            self.session, self.election, area, self.now, snap=self.snap
+        )
         for child in summary["children"]:
             if codes.TPS_ID.match(child["code"]):
                 child["name"] = self.names.node(child["code"])
@@ -125,14 +138,28 @@ class DeskView:
         summary["stages"] = dict(stages)
         return summary
 
-    def findings(self, area: str, *, principle: str | None = None, severity: str | None = None,
-                 code: str | None = None, leg: str | None = None) -> list[dict[str, Any]]:
+    def findings(
+        self,
+        area: str,
+        *,
+        principle: str | None = None,
+        severity: str | None = None,
+        code: str | None = None,
+        leg: str | None = None,
+    ) -> list[dict[str, Any]]:
         """Findings inside the area (a TPS: about or at that TPS), filtered."""
         # A TPS: everything about it, also what was seen upstream (its kit overdue at the PPK).
         region = queries.kabkota_of(area) if codes.TPS_ID.match(area) else area
-        rows = queries.findings(self.session, self.election, region, self.now,
-                                principle=principle, severity=severity, code=code,
-                                snap=self.snap)
+        rows = queries.findings(
+            self.session,
+            self.election,
+            region,
+            self.now,
+            principle=principle,
+            severity=severity,
+            code=code,
+            snap=self.snap,
+        )
         if codes.TPS_ID.match(area):
             rows = [f for f in rows if area in (f.get("tps"), f.get("node"))]
         if leg:
@@ -153,14 +180,22 @@ class DeskView:
             group = groups.get(key)
             if group is None:
                 group = groups[key] = {
-                    "code": str(finding["code"]), "principle": finding["principle"],
-                    "severity": finding["severity"], "message": finding["message"],
-                    "count": 0, "serials": [], "event_ids": [], "place": place,
+                    "code": str(finding["code"]),
+                    "principle": finding["principle"],
+                    "severity": finding["severity"],
+                    "message": finding["message"],
+                    "count": 0,
+                    "serials": [],
+                    "event_ids": [],
+                    "place": place,
                     "place_name": self.names.node(place) if place else "",
-                    "link_area": place if codes.TPS_ID.match(place) else (
-                        finding.get("region") or place),
-                    "region": finding.get("region") or "", "tps": finding.get("tps"),
-                    "leg": leg_of(finding), "live": finding.get("live", False),
+                    "link_area": place
+                    if codes.TPS_ID.match(place)
+                    else (finding.get("region") or place),
+                    "region": finding.get("region") or "",
+                    "tps": finding.get("tps"),
+                    "leg": leg_of(finding),
+                    "live": finding.get("live", False),
                     "at": parse_instant(finding["created_at"]),
                 }
             group["count"] += 1
@@ -179,13 +214,16 @@ class DeskView:
         events: dict[str, tuple[str, datetime]] = {}
         if wanted:
             for event_id, serial, at in self.session.execute(
-                    select(CustodyEvent.event_id, CustodyEvent.serial, CustodyEvent.server_time)
-                    .where(CustodyEvent.event_id.in_(wanted))):
+                select(CustodyEvent.event_id, CustodyEvent.serial, CustodyEvent.server_time).where(
+                    CustodyEvent.event_id.in_(wanted)
+                )
+            ):
                 events[str(event_id)] = (serial, at)
         for row in rows:
             event = events.get(row["event_ids"][0]) if row["event_ids"] else None
-            row["evidence_serial"] = event[0] if event else (
-                row["serials"][0] if row["serials"] else None)
+            row["evidence_serial"] = (
+                event[0] if event else (row["serials"][0] if row["serials"] else None)
+            )
             row["evidence_event"] = row["event_ids"][0] if event else None
             if event and not row["live"]:
                 row["at"] = event[1]  # when it happened, not when the row was written
@@ -193,17 +231,25 @@ class DeskView:
     def tps_items(self, tps: str) -> list[dict[str, Any]]:
         """The items destined for a TPS with where each one is now."""
         rows = []
-        for item in sorted((i for i in self.snap.items if i.destination == tps),
-                           key=lambda i: (i.item_type_code != "KIT", i.item_type_code,
-                                          i.race_kind, i.serial)):
+        for item in sorted(
+            (i for i in self.snap.items if i.destination == tps),
+            key=lambda i: (i.item_type_code != "KIT", i.item_type_code, i.race_kind, i.serial),
+        ):
             state = self.snap.states.get(item.serial)
-            rows.append({"serial": item.serial, "display": labels.format_serial(item.serial),
-                         "what": self.names.what(item), "quantity": item.quantity,
-                         "stage": state.stage if state else "gudang",
-                         "holder": self.names.node(state.holder) if state and state.holder
-                         else self.names.node(queries.kabkota_of(tps)),
-                         "condition": state.state.get("condition", "baik") if state else "baik",
-                         "voided": item.voided_at is not None})
+            rows.append(
+                {
+                    "serial": item.serial,
+                    "display": labels.format_serial(item.serial),
+                    "what": self.names.what(item),
+                    "quantity": item.quantity,
+                    "stage": state.stage if state else "gudang",
+                    "holder": self.names.node(state.holder)
+                    if state and state.holder
+                    else self.names.node(queries.kabkota_of(tps)),
+                    "condition": state.state.get("condition", "baik") if state else "baik",
+                    "voided": item.voided_at is not None,
+                }
+            )
         return rows
 
     def curve(self, area: str, zone: str) -> dict[str, Any]:
@@ -264,10 +310,13 @@ def item_timeline(session: Session, user: User, serial: str) -> dict[str, Any]:
     history["container"] = None
     row = session.get(ItemStateRow, history["serial"])
     if row is not None and row.container:
-        history["container"] = {"serial": row.container,
-                                "display": labels.format_serial(row.container)}
-    history["contents"] = [{"serial": s, "display": labels.format_serial(s)}
-                           for s in history["contents"]]
+        history["container"] = {
+            "serial": row.container,
+            "display": labels.format_serial(row.container),
+        }
+    history["contents"] = [
+        {"serial": s, "display": labels.format_serial(s)} for s in history["contents"]
+    ]
     for finding in history["findings"]:
         finding["at"] = parse_instant(finding["created_at"])
     return history
@@ -275,8 +324,13 @@ def item_timeline(session: Session, user: User, serial: str) -> dict[str, Any]:
 
 def chain_check(session: Session, serial: str) -> dict[str, Any]:
     """Recompute an item's hash chain from its stored events; say where it breaks, if it does."""
-    rows = list(session.scalars(select(CustodyEvent).where(CustodyEvent.serial == serial)
-                                .order_by(CustodyEvent.item_seq)))
+    rows = list(
+        session.scalars(
+            select(CustodyEvent)
+            .where(CustodyEvent.serial == serial)
+            .order_by(CustodyEvent.item_seq)
+        )
+    )
     try:
         head = rules.check_chain([rules_event(r) for r in rows], [r.hash for r in rows])
     except LedgerMismatch as exc:

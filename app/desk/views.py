@@ -79,9 +79,12 @@ def _crumbs(view: DeskView, area: str) -> list[dict[str, str]]:
 def _filters() -> dict[str, str | None]:
     """The findings filters from the query string (empty means all)."""
     args = request.args
-    return {"principle": args.get("prinsip") or None, "severity": args.get("tingkat") or None,
-            "code": args.get("kode") or None,
-            "leg": args.get("tahap") if args.get("tahap") in LEGS else None}
+    return {
+        "principle": args.get("prinsip") or None,
+        "severity": args.get("tingkat") or None,
+        "code": args.get("kode") or None,
+        "leg": args.get("tahap") if args.get("tahap") in LEGS else None,
+    }
 
 
 @bp.get("")
@@ -105,16 +108,28 @@ def _region_page(area: str) -> Any:
     zone = zone_for_region(area)
     curve = view.curve(area, zone)
     chart = progress_svg(
-        curve["points"], curve["total"], title=_("Kemajuan distribusi"),
+        curve["points"],
+        curve["total"],
+        title=_("Kemajuan distribusi"),
         receipts_label=_("Pindaian terima per jam"),
         delivered_label=_("Barang sampai di TPS (persen)"),
-        hour_format=lambda h: local_time(h, area, "d/M HH.mm").rsplit(" ", 1)[0])
+        hour_format=lambda h: local_time(h, area, "d/M HH.mm").rsplit(" ", 1)[0],
+    )
     is_tps = bool(codes.TPS_ID.match(area))
     return render_template(
-        "desk/wilayah.html", area=area, summary=summary, findings=findings[:15],
-        finding_total=len(findings), chart=chart, is_tps=is_tps,
-        items=view.tps_items(area) if is_tps else [], crumbs=_crumbs(view, area),
-        level=_level(area), principles=PRINCIPLES, at=view.now)
+        "desk/wilayah.html",
+        area=area,
+        summary=summary,
+        findings=findings[:15],
+        finding_total=len(findings),
+        chart=chart,
+        is_tps=is_tps,
+        items=view.tps_items(area) if is_tps else [],
+        crumbs=_crumbs(view, area),
+        level=_level(area),
+        principles=PRINCIPLES,
+        at=view.now,
+    )
 
 
 def _level(area: str) -> str:
@@ -130,18 +145,29 @@ def findings() -> Any:
     area = _area(request.args.get("wilayah"))
     filters = _filters()
     view = DeskView.open(db.session, current_election(), area, now())
-    everything = view.findings(area, principle=filters["principle"],
-                               severity=filters["severity"], leg=filters["leg"])
+    everything = view.findings(
+        area, principle=filters["principle"], severity=filters["severity"], leg=filters["leg"]
+    )
     rows = [f for f in everything if not filters["code"] or f["code"] == filters["code"]]
     groups = view.groups(rows)
     present_codes = sorted({str(f["code"]) for f in everything})
     return render_template(
-        "desk/temuan.html", area=area, groups=groups[:PAGE_ROWS], group_total=len(groups),
-        finding_total=len(rows), filters=filters, present_codes=present_codes,
-        regions=view.child_regions(_me().scope_code), principles=PRINCIPLES,
-        severities=SEVERITIES, legs=LEGS,
-        area_name=view.label(area), at=view.now, page_rows=PAGE_ROWS,
-        query=_query())
+        "desk/temuan.html",
+        area=area,
+        groups=groups[:PAGE_ROWS],
+        group_total=len(groups),
+        finding_total=len(rows),
+        filters=filters,
+        present_codes=present_codes,
+        regions=view.child_regions(_me().scope_code),
+        principles=PRINCIPLES,
+        severities=SEVERITIES,
+        legs=LEGS,
+        area_name=view.label(area),
+        at=view.now,
+        page_rows=PAGE_ROWS,
+        query=_query(),
+    )
 
 
 def _query() -> dict[str, str]:
@@ -155,8 +181,9 @@ def _query() -> dict[str, str]:
 def item(serial: str) -> Any:
     """An item's timeline: its scans, hash chain and the proof of each in the ledger."""
     history = item_timeline(db.session, _me(), serial)
-    return render_template("desk/barang.html", item=history, back=url_for("desk.findings"),
-                           item_endpoint="desk.item")
+    return render_template(
+        "desk/barang.html", item=history, back=url_for("desk.findings"), item_endpoint="desk.item"
+    )
 
 
 @bp.get("/ekspor/temuan.<any(csv, xlsx, pdf):fmt>")
@@ -170,17 +197,38 @@ def export_findings(fmt: str) -> Any:
     table = exports.Table(
         title=_("Temuan %(area)s", area=_area_name(view, area)),
         subtitle=_("Keadaan per %(time)s", time=local_time(view.now, area)),
-        columns=[_("Tingkat"), _("Prinsip"), _("Kode"), _("Temuan"), _("Jumlah barang"),
-                 _("Tempat"), _("Kode tempat"), _("Tahap"), _("Waktu"), _("Nomor seri"),
-                 _("Event bukti")],
-        rows=[[_(WORDS["severities"].get(g["severity"], g["severity"])),
-               _(WORDS["principles"].get(g["principle"], g["principle"])), g["code"],
-               g["message"], g["count"], g["place_name"], g["place"],
-               _(WORDS["legs"][g["leg"]]) if g["leg"] else "", local_time(g["at"], area),
-               " ".join(labels.format_serial(s) for s in g["serials"]),
-               " ".join(g["event_ids"])] for g in groups],
+        columns=[
+            _("Tingkat"),
+            _("Prinsip"),
+            _("Kode"),
+            _("Temuan"),
+            _("Jumlah barang"),
+            _("Tempat"),
+            _("Kode tempat"),
+            _("Tahap"),
+            _("Waktu"),
+            _("Nomor seri"),
+            _("Event bukti"),
+        ],
+        rows=[
+            [
+                _(WORDS["severities"].get(g["severity"], g["severity"])),
+                _(WORDS["principles"].get(g["principle"], g["principle"])),
+                g["code"],
+                g["message"],
+                g["count"],
+                g["place_name"],
+                g["place"],
+                _(WORDS["legs"][g["leg"]]) if g["leg"] else "",
+                local_time(g["at"], area),
+                " ".join(labels.format_serial(s) for s in g["serials"]),
+                " ".join(g["event_ids"]),
+            ]
+            for g in groups
+        ],
         severities=[g["severity"] for g in groups],
-        widths=[6, 7, 8, 30, 5, 14, 9, 7, 9, 18, 0.1])
+        widths=[6, 7, 8, 30, 5, 14, 9, 7, 9, 18, 0.1],
+    )
     if fmt == "pdf":  # a page is narrow: leave out the long id columns
         table.columns, table.rows = table.columns[:9], [r[:9] for r in table.rows]
         table.widths = [6, 7, 9, 34, 7, 15, 10, 7, 10]
@@ -199,11 +247,18 @@ def export_status(fmt: str) -> Any:
     pdf = fmt == "pdf"  # a page: one coloured count per principle; files: count and worst
     for principle in PRINCIPLES:
         columns += [_(WORDS["principles"][principle])] + (
-            [] if pdf else [_("Terparah (%(p)s)", p=principle)])
+            [] if pdf else [_("Terparah (%(p)s)", p=principle)]
+        )
     body, colours = [], {}
     for index, row in enumerate(rows):
-        line = [row["code"], row["name"], row["tps"], row["items"], row["delivered"],
-                f"{100 * row['delivered'] / row['items']:.1f}" if row["items"] else ""]
+        line = [
+            row["code"],
+            row["name"],
+            row["tps"],
+            row["items"],
+            row["delivered"],
+            f"{100 * row['delivered'] / row['items']:.1f}" if row["items"] else "",
+        ]
         for principle in PRINCIPLES:
             entry = row["principles"][principle]
             worst = entry["worst"]
@@ -216,8 +271,11 @@ def export_status(fmt: str) -> Any:
     table = exports.Table(
         title=_("Status %(area)s", area=_area_name(view, area)),
         subtitle=_("Keadaan per %(time)s", time=local_time(view.now, area)),
-        columns=columns, rows=body, cell_severities=colours,
-        widths=[9, 16, 4, 5, 6, 4] + ([6] if pdf else [4, 5]) * len(PRINCIPLES))
+        columns=columns,
+        rows=body,
+        cell_severities=colours,
+        widths=[9, 16, 4, 5, 6, 4] + ([6] if pdf else [4, 5]) * len(PRINCIPLES),
+    )
     return _download(table, fmt, f"status-{area}")
 
 
@@ -227,8 +285,11 @@ def _area_name(view: DeskView, area: str) -> str:
 
 def _download(table: exports.Table, fmt: str, name: str) -> Response:
     data = exports.write(table, fmt)
-    return Response(data, mimetype=exports.MIMETYPES[fmt], headers={
-        "Content-Disposition": f'attachment; filename="{name}.{fmt}"'})
+    return Response(
+        data,
+        mimetype=exports.MIMETYPES[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'},
+    )
 
 
 @bp.app_template_filter("seri")

@@ -24,15 +24,36 @@ PRINCIPLES = {
     "biaya": N_("Tepat biaya"),
 }
 SEVERITIES = {"critical": N_("Kritis"), "warning": N_("Peringatan"), "info": N_("Info")}
-LEGS = {"gudang": N_("Di gudang"), "ppk": N_("Gudang → PPK"), "pps": N_("PPK → PPS"),
-        "kpps": N_("PPS → TPS")}
-STAGES = {"gudang": N_("Di gudang"), "ppk": N_("Di PPK"), "pps": N_("Di PPS"),
-          "kpps": N_("Di TPS"), "transit": N_("Dalam perjalanan")}
-ACTIONS = {"terima": N_("Terima"), "kirim": N_("Kirim"), "buka": N_("Buka"),
-           "segel": N_("Segel"), "kembali": N_("Kembali"), "rusak": N_("Rusak"),
-           "kemas": N_("Kemas"), "batal": N_("Batal"), "koreksi": N_("Koreksi")}
-CONDITIONS = {"baik": N_("Baik"), "rusak_ringan": N_("Rusak ringan"),
-              "rusak_berat": N_("Rusak berat"), "basah": N_("Basah")}
+LEGS = {
+    "gudang": N_("Di gudang"),
+    "ppk": N_("Gudang → PPK"),
+    "pps": N_("PPK → PPS"),
+    "kpps": N_("PPS → TPS"),
+}
+STAGES = {
+    "gudang": N_("Di gudang"),
+    "ppk": N_("Di PPK"),
+    "pps": N_("Di PPS"),
+    "kpps": N_("Di TPS"),
+    "transit": N_("Dalam perjalanan"),
+}
+ACTIONS = {
+    "terima": N_("Terima"),
+    "kirim": N_("Kirim"),
+    "buka": N_("Buka"),
+    "segel": N_("Segel"),
+    "kembali": N_("Kembali"),
+    "rusak": N_("Rusak"),
+    "kemas": N_("Kemas"),
+    "batal": N_("Batal"),
+    "koreksi": N_("Koreksi"),
+}
+CONDITIONS = {
+    "baik": N_("Baik"),
+    "rusak_ringan": N_("Rusak ringan"),
+    "rusak_berat": N_("Rusak berat"),
+    "basah": N_("Basah"),
+}
 CODES = {
     "region_mismatch": N_("Tertukar wilayah"),
     "race_not_held": N_("Pemilihan tidak diadakan di sana"),
@@ -61,8 +82,15 @@ CODES = {
     "voided_label_scanned": N_("Label batal dipindai"),
 }
 
-WORDS = {"principles": PRINCIPLES, "severities": SEVERITIES, "legs": LEGS, "stages": STAGES,
-         "actions": ACTIONS, "conditions": CONDITIONS, "codes": CODES}
+WORDS = {
+    "principles": PRINCIPLES,
+    "severities": SEVERITIES,
+    "legs": LEGS,
+    "stages": STAGES,
+    "actions": ACTIONS,
+    "conditions": CONDITIONS,
+    "codes": CODES,
+}
 
 
 def local_time(value: datetime | str | None, region: str, pattern: str = "d MMM yyyy HH.mm") -> str:

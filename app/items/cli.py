@@ -81,8 +81,9 @@ def export(output: Path | None) -> None:
         click.echo(f"Kunci publik ditulis ke {output}.")
 
 
-labels_cli = AppGroup("labels", help="Label barang: cetak, batalkan, daftar paket, BAST / "
-                                      "item labels.")
+labels_cli = AppGroup(
+    "labels", help="Label barang: cetak, batalkan, daftar paket, BAST / item labels."
+)
 
 
 def _election(code: str | None) -> Election:
@@ -99,28 +100,57 @@ def _fail(exc: Exception) -> click.ClickException:
 
 @labels_cli.command("print")
 @click.option("--region", "-r", help="Kode kabupaten, kecamatan, desa, atau ID TPS.")
-@click.option("--types", "-t", default="",
-              help="Jenis barang dipisah koma, mis. KOTAK,SURAT (bawaan: semua yang berlabel).")
-@click.option("--layout", "-l", type=click.Choice(list(labels.LAYOUTS)), default="a4-sticker",
-              show_default=True)
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
-              help="Berkas PDF (bawaan: label-<wilayah>-<tata letak>.pdf).")
-@click.option("--reprint", is_flag=True,
-              help="Cetak ulang label yang sudah terbit (nomor seri sama; dicatat).")
-@click.option("--serial", "serials", multiple=True,
-              help="Cetak ulang nomor seri ini (boleh diulang).")
+@click.option(
+    "--types",
+    "-t",
+    default="",
+    help="Jenis barang dipisah koma, mis. KOTAK,SURAT (bawaan: semua yang berlabel).",
+)
+@click.option(
+    "--layout",
+    "-l",
+    type=click.Choice(list(labels.LAYOUTS)),
+    default="a4-sticker",
+    show_default=True,
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Berkas PDF (bawaan: label-<wilayah>-<tata letak>.pdf).",
+)
+@click.option(
+    "--reprint",
+    is_flag=True,
+    help="Cetak ulang label yang sudah terbit (nomor seri sama; dicatat).",
+)
+@click.option(
+    "--serial", "serials", multiple=True, help="Cetak ulang nomor seri ini (boleh diulang)."
+)
 @click.option("--election", "election_code", help="Kode pemilihan (bawaan: yang terbaru).")
-def print_labels(region: str | None, types: str, layout: str, output: Path | None,
-                 reprint: bool, serials: tuple[str, ...], election_code: str | None) -> None:
+def print_labels(
+    region: str | None,
+    types: str,
+    layout: str,
+    output: Path | None,
+    reprint: bool,
+    serials: tuple[str, ...],
+    election_code: str | None,
+) -> None:
     """Issue the missing labels of a region and write their PDF (or reprint, with --reprint)."""
     if not region and not serials:
         raise click.UsageError("Isi --region KODE atau --serial NOMOR.")
     if region and not (codes.TPS_ID.match(region) or codes.REGION_CODE.match(region)):
         raise click.BadParameter("kode wilayah atau ID TPS 13 digit", param_hint="--region")
     order = jobs.PrintOrder(
-        _election(election_code).code, layout, region=region,
-        item_types=[t for t in types.split(",") if t.strip()] or None, reprint=reprint,
-        serials=list(serials), note="CLI")
+        _election(election_code).code,
+        layout,
+        region=region,
+        item_types=[t for t in types.split(",") if t.strip()] or None,
+        reprint=reprint,
+        serials=list(serials),
+        note="CLI",
+    )
     output = output or Path(f"label-{region or 'seri'}-{layout}.pdf")
     with ExitStack() as stack:
         bar: Any = None
@@ -128,9 +158,14 @@ def print_labels(region: str | None, types: str, layout: str, output: Path | Non
         def progress(done: int, total: int) -> None:
             nonlocal bar
             if bar is None:
-                bar = stack.enter_context(click.progressbar(
-                    length=total, label=f"Mencetak {total} label", show_pos=True,
-                    show_percent=True))
+                bar = stack.enter_context(
+                    click.progressbar(
+                        length=total,
+                        label=f"Mencetak {total} label",
+                        show_pos=True,
+                        show_percent=True,
+                    )
+                )
             bar.update(done - bar.pos)
 
         try:
@@ -155,15 +190,20 @@ def void_label(serial: str, reason: str) -> None:
 
 @labels_cli.command("manifest")
 @click.argument("tps_id")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
-              help="Berkas PDF (bawaan: daftar-paket-<TPS>.pdf).")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Berkas PDF (bawaan: daftar-paket-<TPS>.pdf).",
+)
 @click.option("--election", "election_code", help="Kode pemilihan (bawaan: yang terbaru).")
 def manifest(tps_id: str, output: Path | None, election_code: str | None) -> None:
     """Write the packing list of a TPS kit, with the kit's QR code."""
     output = output or Path(f"daftar-paket-{tps_id}.pdf")
     try:
-        kit = documents.kit_manifest(db.session, _election(election_code), tps_id,
-                                     keys.load_signer(_key_dir()))
+        kit = documents.kit_manifest(
+            db.session, _election(election_code), tps_id, keys.load_signer(_key_dir())
+        )
     except (TepatError, keys.KeyStoreError) as exc:
         raise _fail(exc) from exc
     labels.write_kit_manifest(kit, output)
@@ -173,11 +213,14 @@ def manifest(tps_id: str, output: Path | None, election_code: str | None) -> Non
 @labels_cli.command("handover")
 @click.argument("from_node")
 @click.argument("to_node")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
-              help="Berkas PDF (bawaan: bast-<dari>-<ke>.pdf).")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Berkas PDF (bawaan: bast-<dari>-<ke>.pdf).",
+)
 @click.option("--election", "election_code", help="Kode pemilihan (bawaan: yang terbaru).")
-def handover(from_node: str, to_node: str, output: Path | None,
-             election_code: str | None) -> None:
+def handover(from_node: str, to_node: str, output: Path | None, election_code: str | None) -> None:
     """Write the berita acara serah terima (BAST) of one leg, pre-filled from the plan."""
     output = output or Path(f"bast-{from_node}-{to_node}.pdf")
     try:

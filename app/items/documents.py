@@ -92,7 +92,10 @@ class Catalogue:
         parts = region.split(".")
         names: dict[str, str | None] = {
             "tps_number": destination[-3:] if codes.TPS_ID.match(destination) else None,
-            "desa": "", "kecamatan": "", "kabupaten": "", "provinsi": self.region(parts[0]),
+            "desa": "",
+            "kecamatan": "",
+            "kabupaten": "",
+            "provinsi": self.region(parts[0]),
         }
         self.region(region)  # loads the kabupaten's names
         for depth, key in ((2, "kabupaten"), (3, "kecamatan"), (4, "desa")):
@@ -107,8 +110,9 @@ def race_name(race: str) -> str | None:
     return marker.name if marker else (race or None)
 
 
-def sheet_item(catalogue: Catalogue, item: Item, signer: labels.Signer,
-               base_url: str | None = None) -> labels.LabelSheetItem:
+def sheet_item(
+    catalogue: Catalogue, item: Item, signer: labels.Signer, base_url: str | None = None
+) -> labels.LabelSheetItem:
     """One label: the signed QR text and everything the KPU box sticker carries."""
     marker = labels.RACE_MARKERS.get(item.race_kind) if item.race_kind else None
     place = catalogue.place(item.destination)
@@ -120,8 +124,11 @@ def sheet_item(catalogue: Catalogue, item: Item, signer: labels.Signer,
         serial=labels.format_serial(item.serial),
         item_type_name=catalogue.type_name(item.item_type_code),
         destination_code=item.destination,
-        quantity_text=(catalogue.quantity_text(item.item_type_code, item.quantity)
-                       if catalogue.shows_quantity(item) else ""),
+        quantity_text=(
+            catalogue.quantity_text(item.item_type_code, item.quantity)
+            if catalogue.shows_quantity(item)
+            else ""
+        ),
         race_name=marker.name if marker else None,
         race_colour=marker.colour if marker else None,
         tps_number=place["tps_number"],
@@ -132,8 +139,9 @@ def sheet_item(catalogue: Catalogue, item: Item, signer: labels.Signer,
     )
 
 
-def sheet_items(session: Session, items: Iterable[Item], signer: labels.Signer,
-                base_url: str | None = None) -> Iterator[labels.LabelSheetItem]:
+def sheet_items(
+    session: Session, items: Iterable[Item], signer: labels.Signer, base_url: str | None = None
+) -> Iterator[labels.LabelSheetItem]:
     """Labels for items, one at a time (a kabupaten is thousands: never all in memory twice)."""
     catalogue = Catalogue(session)
     for item in items:
@@ -142,9 +150,11 @@ def sheet_items(session: Session, items: Iterable[Item], signer: labels.Signer,
 
 def kit_of(session: Session, tps_id: str) -> Item:
     """The valid kit item of a TPS (the newest, if a voided kit label was replaced)."""
-    kit = session.scalar(select(Item).where(
-        Item.destination == tps_id, Item.item_type_code == KIT, Item.voided_at.is_(None))
-        .order_by(Item.issued_at.desc(), Item.serial))
+    kit = session.scalar(
+        select(Item)
+        .where(Item.destination == tps_id, Item.item_type_code == KIT, Item.voided_at.is_(None))
+        .order_by(Item.issued_at.desc(), Item.serial)
+    )
     if kit is None:
         raise NotFound(f"Label paket (KIT) TPS {tps_id} belum diterbitkan.")
     return kit
@@ -153,14 +163,25 @@ def kit_of(session: Session, tps_id: str) -> Item:
 def kit_contents(session: Session, tps_id: str) -> list[Item]:
     """Every valid item destined for a TPS except its kit, in packing order."""
     catalogue_order = {t.code: (t.sort_order, t.code) for t in session.scalars(select(ItemType))}
-    items = session.scalars(select(Item).where(
-        Item.destination == tps_id, Item.item_type_code != KIT, Item.voided_at.is_(None)))
-    return sorted(items, key=lambda i: (catalogue_order.get(i.item_type_code, (99, "")),
-                                        i.race_kind, -i.quantity, i.serial))
+    items = session.scalars(
+        select(Item).where(
+            Item.destination == tps_id, Item.item_type_code != KIT, Item.voided_at.is_(None)
+        )
+    )
+    return sorted(
+        items,
+        key=lambda i: (
+            catalogue_order.get(i.item_type_code, (99, "")),
+            i.race_kind,
+            -i.quantity,
+            i.serial,
+        ),
+    )
 
 
-def kit_manifest(session: Session, election: Election, tps_id: str,
-                 signer: labels.Signer) -> labels.KitManifest:
+def kit_manifest(
+    session: Session, election: Election, tps_id: str, signer: labels.Signer
+) -> labels.KitManifest:
     """The packing list of one TPS kit: every item with its serial, and the kit's own QR."""
     if session.get(Tps, tps_id) is None:
         raise NotFound(f"TPS {tps_id} tidak ditemukan.")
@@ -168,24 +189,37 @@ def kit_manifest(session: Session, election: Election, tps_id: str,
     catalogue = Catalogue(session)
     place = catalogue.place(tps_id)
     lines = tuple(
-        labels.KitLine(item_type_name=catalogue.type_name(item.item_type_code),
-                       serial=labels.format_serial(item.serial),
-                       quantity_text=catalogue.quantity_text(item.item_type_code, item.quantity),
-                       race_name=race_name(item.race_kind))
-        for item in kit_contents(session, tps_id))
+        labels.KitLine(
+            item_type_name=catalogue.type_name(item.item_type_code),
+            serial=labels.format_serial(item.serial),
+            quantity_text=catalogue.quantity_text(item.item_type_code, item.quantity),
+            race_name=race_name(item.race_kind),
+        )
+        for item in kit_contents(session, tps_id)
+    )
     return labels.KitManifest(
-        qr_text=label_text(kit, signer), serial=labels.format_serial(kit.serial),
-        tps_number=place["tps_number"] or "", desa=place["desa"] or "",
-        kecamatan=place["kecamatan"] or "", kabupaten=place["kabupaten"] or "",
-        provinsi=place["provinsi"] or "", destination_code=tps_id, lines=lines,
-        election_name=election.name)
+        qr_text=label_text(kit, signer),
+        serial=labels.format_serial(kit.serial),
+        tps_number=place["tps_number"] or "",
+        desa=place["desa"] or "",
+        kecamatan=place["kecamatan"] or "",
+        kabupaten=place["kabupaten"] or "",
+        provinsi=place["provinsi"] or "",
+        destination_code=tps_id,
+        lines=lines,
+        election_name=election.name,
+    )
 
 
 def get_leg(session: Session, election: Election, from_node: str, to_node: str) -> RouteLeg:
     """A leg of the plan by its two nodes, or NotFound."""
-    leg = session.scalar(select(RouteLeg).where(
-        RouteLeg.election_code == election.code, RouteLeg.from_node == from_node,
-        RouteLeg.to_node == to_node))
+    leg = session.scalar(
+        select(RouteLeg).where(
+            RouteLeg.election_code == election.code,
+            RouteLeg.from_node == from_node,
+            RouteLeg.to_node == to_node,
+        )
+    )
     if leg is None:
         raise NotFound(f"Tidak ada rute {from_node} ke {to_node} dalam rencana.")
     return leg
@@ -200,20 +234,28 @@ def leg_lines(session: Session, election: Election, leg: RouteLeg) -> list[tuple
     lower = leg.from_node if leg.is_return else leg.to_node
     kab = kabkota_of_code(lower)
     totals: dict[tuple[str, str], int] = defaultdict(int)
-    for line in session.scalars(select(PlanLine).where(
-            PlanLine.election_code == election.code, PlanLine.kabkota_code == kab)):
+    for line in session.scalars(
+        select(PlanLine).where(
+            PlanLine.election_code == election.code, PlanLine.kabkota_code == kab
+        )
+    ):
         if not codes.within(line.destination, lower):
             continue
         if leg.is_return and line.item_type_code not in RETURN_TYPES:
             continue
         totals[(line.item_type_code, line.race_kind)] += line.quantity
     order = {t.code: (t.sort_order, t.code) for t in session.scalars(select(ItemType))}
-    return [(code, race, quantity) for (code, race), quantity in
-            sorted(totals.items(), key=lambda kv: (order.get(kv[0][0], (99, "")), kv[0][1]))]
+    return [
+        (code, race, quantity)
+        for (code, race), quantity in sorted(
+            totals.items(), key=lambda kv: (order.get(kv[0][0], (99, "")), kv[0][1])
+        )
+    ]
 
 
-def handover_form(session: Session, election: Election, from_node: str,
-                  to_node: str) -> labels.HandoverForm:
+def handover_form(
+    session: Session, election: Election, from_node: str, to_node: str
+) -> labels.HandoverForm:
     """The berita acara serah terima of one leg, pre-filled from the plan."""
     leg = get_leg(session, election, from_node, to_node)
     sender = session.get(CustodyNode, from_node)
@@ -223,17 +265,22 @@ def handover_form(session: Session, election: Election, from_node: str,
     catalogue = Catalogue(session)
     lines = leg_lines(session, election, leg)
     rows = tuple(
-        labels.HandoverLine(item_type_name=catalogue.type_name(code),
-                            planned_quantity=catalogue.quantity_text(code, quantity),
-                            race_name=race_name(race))
-        for code, race, quantity in lines)
+        labels.HandoverLine(
+            item_type_name=catalogue.type_name(code),
+            planned_quantity=catalogue.quantity_text(code, quantity),
+            race_name=race_name(race),
+        )
+        for code, race, quantity in lines
+    )
     zone = cast(Zone, ZONE_LABELS[zone_for_region(from_node)])
     deadline = labels.format_local_time(leg.deadline_at, zone)
     notes = [f"Batas waktu serah terima: {deadline} ({h_label(leg.day_offset)})."]
     kits = sum(quantity for code, _, quantity in lines if code == KIT)
     if kits:
-        notes.append(f"Diserahkan {thousands(kits)} paket logistik TPS; daftar kelengkapan "
-                     "setiap paket ada di dalam paket.")
+        notes.append(
+            f"Diserahkan {thousands(kits)} paket logistik TPS; daftar kelengkapan "
+            "setiap paket ada di dalam paket."
+        )
     place = receiver.name
     if receiver.kind in (NodeKind.PPK, NodeKind.PPS):
         place = f"Sekretariat {receiver.name}"
@@ -241,5 +288,10 @@ def handover_form(session: Session, election: Election, from_node: str,
         document_number=f"BAST/{election.election_day.year}/{from_node}/{to_node}",
         sender=labels.CustodyParty(sender.name, sender.code),
         receiver=labels.CustodyParty(receiver.name, receiver.code),
-        handed_over_at=leg.deadline_at, place=place, lines=rows,
-        election_name=election.name, zone=zone, notes=tuple(notes))
+        handed_over_at=leg.deadline_at,
+        place=place,
+        lines=rows,
+        election_name=election.name,
+        zone=zone,
+        notes=tuple(notes),
+    )

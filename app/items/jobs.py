@@ -81,20 +81,36 @@ def layout_named(name: str) -> labels.LabelLayout:
         return labels.LAYOUTS[name]
     except KeyError:
         raise ValidationFailed(
-            f"Tata letak {name!r} tidak dikenal; pilih {', '.join(labels.LAYOUTS)}.") from None
+            f"Tata letak {name!r} tidak dikenal; pilih {', '.join(labels.LAYOUTS)}."
+        ) from None
 
 
-def _write(session: Session, items: list[Item], signer: labels.Signer,
-           layout: labels.LabelLayout, out: Path, progress: Progress | None) -> None:
+def _write(
+    session: Session,
+    items: list[Item],
+    signer: labels.Signer,
+    layout: labels.LabelLayout,
+    out: Path,
+    progress: Progress | None,
+) -> None:
     total = len(items)
     if progress is not None:
         progress(0, total)
-    labels.write_labels(documents.sheet_items(session, items, signer), layout, out,
-                        progress=(lambda done: progress(done, total)) if progress else None)
+    labels.write_labels(
+        documents.sheet_items(session, items, signer),
+        layout,
+        out,
+        progress=(lambda done: progress(done, total)) if progress else None,
+    )
 
 
-def run(session: Session, order: PrintOrder, key_dir: str | Path, out: Path,
-        progress: Progress | None = None) -> PrintResult:
+def run(
+    session: Session,
+    order: PrintOrder,
+    key_dir: str | Path,
+    out: Path,
+    progress: Progress | None = None,
+) -> PrintResult:
     """Issue (or pick) the items of an order, write their labels to ``out``, record it."""
     layout = layout_named(order.layout)
     signer = load_signer(key_dir)
@@ -103,8 +119,7 @@ def run(session: Session, order: PrintOrder, key_dir: str | Path, out: Path,
         if order.replace:
             voided = get_item(session, order.replace)
             with issuing_lock(session, voided.kabkota_code):
-                items = [issue_replacement(session, voided, signer, order.user_id,
-                                           commit=False)]
+                items = [issue_replacement(session, voided, signer, order.user_id, commit=False)]
                 _write(session, items, signer, layout, part, progress)
                 session.commit()
             issued = True
@@ -127,12 +142,21 @@ def run(session: Session, order: PrintOrder, key_dir: str | Path, out: Path,
         else:
             assert order.region is not None
             with issuing_lock(session, kabkota_of_code(order.region)):
-                items = issue_items(session, order.election_code, order.region,
-                                    order.item_types, signer, order.user_id, commit=False,
-                                    note=order.note).created
+                items = issue_items(
+                    session,
+                    order.election_code,
+                    order.region,
+                    order.item_types,
+                    signer,
+                    order.user_id,
+                    commit=False,
+                    note=order.note,
+                ).created
                 if not items:
-                    raise Conflict("Semua label wilayah dan jenis barang itu sudah diterbitkan; "
-                                   "pilih cetak ulang untuk mencetaknya lagi.")
+                    raise Conflict(
+                        "Semua label wilayah dan jenis barang itu sudah diterbitkan; "
+                        "pilih cetak ulang untuk mencetaknya lagi."
+                    )
                 _write(session, items, signer, layout, part, progress)
                 session.commit()
             issued = True
@@ -200,8 +224,13 @@ class JobStore:
         """Create a queued job."""
         self.folder.mkdir(parents=True, exist_ok=True)
         self.prune()
-        status = JobStatus(id=uuid.uuid4().hex, user_id=str(user_id or ""), title=title,
-                           download_name=download_name, created_at=utcnow().isoformat())
+        status = JobStatus(
+            id=uuid.uuid4().hex,
+            user_id=str(user_id or ""),
+            title=title,
+            download_name=download_name,
+            created_at=utcnow().isoformat(),
+        )
         self.save(status)
         return status
 
@@ -265,8 +294,9 @@ class _Reporter:
 _threads: dict[str, threading.Thread] = {}
 
 
-def _execute(session: Session, store: JobStore, status: JobStatus, order: PrintOrder,
-             key_dir: str) -> None:
+def _execute(
+    session: Session, store: JobStore, status: JobStatus, order: PrintOrder, key_dir: str
+) -> None:
     status.state = "running"
     store.save(status)
     try:
@@ -294,8 +324,7 @@ def _in_thread(app: Flask, store: JobStore, status: JobStatus, order: PrintOrder
             _threads.pop(status.id, None)
 
 
-def start(order: PrintOrder, *, title: str, download_name: str,
-          background: bool) -> JobStatus:
+def start(order: PrintOrder, *, title: str, download_name: str, background: bool) -> JobStatus:
     """Start a print job; run it now or in a thread with its own app context."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     store = JobStore.for_app(app)
@@ -303,8 +332,12 @@ def start(order: PrintOrder, *, title: str, download_name: str,
     if not background:
         _execute(db.session, store, status, order, app.config["TEPAT_KEY_DIR"])
         return status
-    thread = threading.Thread(target=_in_thread, args=(app, store, status, order),
-                              name=f"cetak-label-{status.id[:8]}", daemon=True)
+    thread = threading.Thread(
+        target=_in_thread,
+        args=(app, store, status, order),
+        name=f"cetak-label-{status.id[:8]}",
+        daemon=True,
+    )
     _threads[status.id] = thread
     thread.start()
     return status

@@ -34,10 +34,10 @@ from app.timeutil import zone_for_region
 #: Plain Indonesian for the scan ingestion's rejection codes, said to a packer.
 REJECTIONS = {
     "voided_label": "Label ini sudah dibatalkan dan tidak berlaku. Jangan dikemas; "
-                    "minta label pengganti.",
+    "minta label pengganti.",
     "unknown_label": "Label ini tidak pernah diterbitkan oleh KPU. Sisihkan barangnya.",
     "bad_signature": "Tanda tangan label tidak sah: label palsu atau rusak. Sisihkan barangnya "
-                     "dan laporkan.",
+    "dan laporkan.",
     "malformed": "Label tidak terbaca sebagai label Tepat. Pindai ulang atau ketik nomor serinya.",
 }
 
@@ -56,9 +56,15 @@ class KitLine:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON for the packing page's script."""
-        return {"serial": self.serial, "display": self.display, "type_name": self.type_name,
-                "race": self.race, "quantity": self.quantity_text, "packed": self.packed,
-                "note": self.note}
+        return {
+            "serial": self.serial,
+            "display": self.display,
+            "type_name": self.type_name,
+            "race": self.race,
+            "quantity": self.quantity_text,
+            "packed": self.packed,
+            "note": self.note,
+        }
 
 
 @dataclass
@@ -89,11 +95,19 @@ class KitStatus:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON for the packing page's script."""
-        return {"serial": self.kit.serial, "display": self.display,
-                "tps": self.kit.destination, "name": self.name, "packed": self.packed,
-                "total": len(self.lines), "complete": self.complete,
-                "dispatched": self.dispatched, "lines": [ln.to_dict() for ln in self.lines],
-                "extra": [ln.to_dict() for ln in self.extra], "unissued": self.unissued}
+        return {
+            "serial": self.kit.serial,
+            "display": self.display,
+            "tps": self.kit.destination,
+            "name": self.name,
+            "packed": self.packed,
+            "total": len(self.lines),
+            "complete": self.complete,
+            "dispatched": self.dispatched,
+            "lines": [ln.to_dict() for ln in self.lines],
+            "extra": [ln.to_dict() for ln in self.extra],
+            "unissued": self.unissued,
+        }
 
 
 @dataclass
@@ -108,15 +122,25 @@ class PackOutcome:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON for the packing page's script."""
-        return {"status": self.status, "message": self.message, "problems": self.problems,
-                "serial": labels.format_serial(self.serial) if self.serial else None,
-                "kit": self.kit.to_dict()}
+        return {
+            "status": self.status,
+            "message": self.message,
+            "problems": self.problems,
+            "serial": labels.format_serial(self.serial) if self.serial else None,
+            "kit": self.kit.to_dict(),
+        }
 
 
 def _line(catalogue: Catalogue, item: Item, packed: bool, note: str = "") -> KitLine:
-    return KitLine(item.serial, labels.format_serial(item.serial),
-                   catalogue.type_name(item.item_type_code), race_name(item.race_kind),
-                   catalogue.quantity_text(item.item_type_code, item.quantity), packed, note)
+    return KitLine(
+        item.serial,
+        labels.format_serial(item.serial),
+        catalogue.type_name(item.item_type_code),
+        race_name(item.race_kind),
+        catalogue.quantity_text(item.item_type_code, item.quantity),
+        packed,
+        note,
+    )
 
 
 def node_name(session: Session, code: str) -> str:
@@ -126,8 +150,9 @@ def node_name(session: Session, code: str) -> str:
 
 
 def _is_dispatched(state: ItemStateRow | None, gudang: str) -> bool:
-    return state is not None and (state.transit_to is not None
-                                  or state.holder not in (None, gudang))
+    return state is not None and (
+        state.transit_to is not None or state.holder not in (None, gudang)
+    )
 
 
 def resolve_kit(session: Session, text: str, keyring: labels.Keyring | None) -> Item:
@@ -136,8 +161,9 @@ def resolve_kit(session: Session, text: str, keyring: labels.Keyring | None) -> 
         raise ValidationFailed("Pindai label paket (KIT) terlebih dahulu.")
     item = find_item(session, text, keyring)
     if item.item_type_code != KIT:
-        raise ValidationFailed("Ini bukan label paket TPS (KIT). Pindai label paket terlebih "
-                               "dahulu, lalu isinya.")
+        raise ValidationFailed(
+            "Ini bukan label paket TPS (KIT). Pindai label paket terlebih dahulu, lalu isinya."
+        )
     if item.voided_at is not None:
         raise Conflict("Label paket ini sudah dibatalkan; pakai label paket penggantinya.")
     return item
@@ -147,23 +173,33 @@ def kit_status(session: Session, election: Election, kit: Item) -> KitStatus:
     """The kit's planned contents, which of them are in, and what is in it by mistake."""
     catalogue = Catalogue(session)
     contents = kit_contents(session, kit.destination)
-    inside = set(session.scalars(
-        select(ItemStateRow.serial).where(ItemStateRow.container == kit.serial)))
+    inside = set(
+        session.scalars(select(ItemStateRow.serial).where(ItemStateRow.container == kit.serial))
+    )
     planned = {item.serial for item in contents}
     lines = [_line(catalogue, item, item.serial in inside) for item in contents]
     extra = []
     for item in session.scalars(select(Item).where(Item.serial.in_(inside - planned))):
-        extra.append(_line(catalogue, item, True,
-                           f"untuk {node_name(session, item.destination)}"))
+        extra.append(_line(catalogue, item, True, f"untuk {node_name(session, item.destination)}"))
     missing: Counter[tuple[str, str]] = Counter(
         (line.item_type_code, line.race_kind)
         for line, _ in plan_issue(session, election.code, kit.destination, None).missing
-        if line.item_type_code != KIT)
-    unissued = [f"{catalogue.type_name(code)}{f' ({race_name(race)})' if race else ''}: "
-                f"{count} label belum terbit" for (code, race), count in sorted(missing.items())]
+        if line.item_type_code != KIT
+    )
+    unissued = [
+        f"{catalogue.type_name(code)}{f' ({race_name(race)})' if race else ''}: "
+        f"{count} label belum terbit"
+        for (code, race), count in sorted(missing.items())
+    ]
     state = session.get(ItemStateRow, kit.serial)
-    return KitStatus(kit, node_name(session, kit.destination), lines, extra, unissued,
-                     _is_dispatched(state, kabkota_of_code(kit.destination)))
+    return KitStatus(
+        kit,
+        node_name(session, kit.destination),
+        lines,
+        extra,
+        unissued,
+        _is_dispatched(state, kabkota_of_code(kit.destination)),
+    )
 
 
 def looks_like_serial(text: str) -> bool:
@@ -176,9 +212,17 @@ def _next_device_seq(session: Session, device_id: str) -> int:
     return (device.max_seq if device is not None else 0) + 1
 
 
-def pack(session: Session, election: Election, *, user: User, kit_serial: str, scanned: str,
-         keyring: labels.Keyring, now: Callable[[], datetime],
-         event_id: str | None = None) -> PackOutcome:
+def pack(
+    session: Session,
+    election: Election,
+    *,
+    user: User,
+    kit_serial: str,
+    scanned: str,
+    keyring: labels.Keyring,
+    now: Callable[[], datetime],
+    event_id: str | None = None,
+) -> PackOutcome:
     """Record one item going into a kit (a ``kemas`` scan) and return the kit's new status."""
     kit = get_item(session, kit_serial)
     if kit.item_type_code != KIT:
@@ -203,13 +247,21 @@ def pack(session: Session, election: Election, *, user: User, kit_serial: str, s
     if item.serial == kit.serial:
         return refused("refused", "Ini label paket itu sendiri; pindai barang isinya.", serial)
     if item.item_type_code == KIT:
-        return refused("refused", f"Ini label paket lain ({node_name(session, item.destination)})"
-                                  ". Untuk mengemas paket itu, pindai labelnya di kolom paket.",
-                       serial)
+        return refused(
+            "refused",
+            f"Ini label paket lain ({node_name(session, item.destination)})"
+            ". Untuk mengemas paket itu, pindai labelnya di kolom paket.",
+            serial,
+        )
     state = session.get(ItemStateRow, serial)
     if state is not None and state.container == kit.serial:
-        return PackOutcome("already", "Sudah tercatat di paket ini.",
-                           kit_status(session, election, kit), [], serial)
+        return PackOutcome(
+            "already",
+            "Sudah tercatat di paket ini.",
+            kit_status(session, election, kit),
+            [],
+            serial,
+        )
     gudang = kabkota_of_code(kit.destination)
     kit_state = session.get(ItemStateRow, kit.serial)
     if _is_dispatched(kit_state, gudang):
@@ -224,8 +276,15 @@ def pack(session: Session, election: Election, *, user: User, kit_serial: str, s
         "container": kit.serial,
         ("serial" if typed else "label"): text,
     }
-    result = Ingestor(session, user=user, token=None, device_id=device_id, keyring=keyring,
-                      now=now, election=election).ingest([event])[0]
+    result = Ingestor(
+        session,
+        user=user,
+        token=None,
+        device_id=device_id,
+        keyring=keyring,
+        now=now,
+        election=election,
+    ).ingest([event])[0]
     problems = []
     if result.status in ("rejected", "conflict"):
         problems.append(REJECTIONS.get(result.code, result.message))
@@ -234,13 +293,15 @@ def pack(session: Session, election: Election, *, user: User, kit_serial: str, s
             problems.append(
                 f"Barang ini untuk {node_name(session, item.destination)}, bukan untuk "
                 f"{node_name(session, kit.destination)}. Keluarkan dari paket ini dan kemas "
-                "ke paket yang benar.")
-        problems += [f["message"] for f in result.findings
-                     if f["code"] != "packed_for_other_destination"]
+                "ke paket yang benar."
+            )
+        problems += [
+            f["message"] for f in result.findings if f["code"] != "packed_for_other_destination"
+        ]
     message = {"accepted": "Masuk paket.", "duplicate": "Sudah diterima sebelumnya."}.get(
-        result.status, problems[0] if problems else result.message)
-    return PackOutcome(result.status, message, kit_status(session, election, kit), problems,
-                       serial)
+        result.status, problems[0] if problems else result.message
+    )
+    return PackOutcome(result.status, message, kit_status(session, election, kit), problems, serial)
 
 
 # --- the day's dispatch list -----------------------------------------------------------
@@ -288,9 +349,17 @@ def _overlaps(code: str, scope: str) -> bool:
 
 
 def _forward_legs(session: Session, election: Election, gudang: str) -> list[RouteLeg]:
-    return list(session.scalars(select(RouteLeg).where(
-        RouteLeg.election_code == election.code, RouteLeg.from_node == gudang,
-        RouteLeg.is_return.is_(False)).order_by(RouteLeg.deadline_at, RouteLeg.to_node)))
+    return list(
+        session.scalars(
+            select(RouteLeg)
+            .where(
+                RouteLeg.election_code == election.code,
+                RouteLeg.from_node == gudang,
+                RouteLeg.is_return.is_(False),
+            )
+            .order_by(RouteLeg.deadline_at, RouteLeg.to_node)
+        )
+    )
 
 
 def local_day(moment: datetime, region: str) -> date:
@@ -298,8 +367,7 @@ def local_day(moment: datetime, region: str) -> date:
     return moment.astimezone(ZoneInfo(zone_for_region(region))).date()
 
 
-def dispatch_days(session: Session, election: Election, gudang: str,
-                  scope: str) -> dict[date, int]:
+def dispatch_days(session: Session, election: Election, gudang: str, scope: str) -> dict[date, int]:
     """Days on which legs leave the warehouse (by deadline), with the number of legs."""
     days: Counter[date] = Counter()
     for leg in _forward_legs(session, election, gudang):
@@ -308,39 +376,59 @@ def dispatch_days(session: Session, election: Election, gudang: str,
     return dict(sorted(days.items()))
 
 
-def dispatch_list(session: Session, election: Election, gudang: str, day: date,
-                  scope: str) -> list[DispatchLeg]:
+def dispatch_list(
+    session: Session, election: Election, gudang: str, day: date, scope: str
+) -> list[DispatchLeg]:
     """The legs out of the warehouse due on ``day``, each with its TPS kits and their state."""
-    legs = [leg for leg in _forward_legs(session, election, gudang)
-            if local_day(leg.deadline_at, gudang) == day and _overlaps(leg.to_node, scope)]
+    legs = [
+        leg
+        for leg in _forward_legs(session, election, gudang)
+        if local_day(leg.deadline_at, gudang) == day and _overlaps(leg.to_node, scope)
+    ]
     if not legs:
         return []
     prefix = gudang.replace(".", "")
-    tps_ids = [t for t in session.scalars(select(Tps.id).where(Tps.id.like(prefix + "%"))
-                                          .order_by(Tps.id)) if codes.within(t, scope)]
-    names = {n.code: n.name for n in session.scalars(select(CustodyNode).where(
-        CustodyNode.code.in_(tps_ids + [leg.to_node for leg in legs])))}
+    tps_ids = [
+        t
+        for t in session.scalars(select(Tps.id).where(Tps.id.like(prefix + "%")).order_by(Tps.id))
+        if codes.within(t, scope)
+    ]
+    names = {
+        n.code: n.name
+        for n in session.scalars(
+            select(CustodyNode).where(CustodyNode.code.in_(tps_ids + [leg.to_node for leg in legs]))
+        )
+    }
     kits: dict[str, Item] = {}
     destination_of: dict[str, str] = {}
     planned: Counter[str] = Counter()
-    for item in session.scalars(select(Item).where(
-            Item.kabkota_code == gudang, Item.voided_at.is_(None),
-            Item.destination.in_(tps_ids))):
+    for item in session.scalars(
+        select(Item).where(
+            Item.kabkota_code == gudang, Item.voided_at.is_(None), Item.destination.in_(tps_ids)
+        )
+    ):
         if item.item_type_code == KIT:
             kits.setdefault(item.destination, item)
         else:
             planned[item.destination] += 1
             destination_of[item.serial] = item.destination
     serials = [kit.serial for kit in kits.values()]
-    states = {r.serial: r for r in session.scalars(
-        select(ItemStateRow).where(ItemStateRow.serial.in_(serials)))}
+    states = {
+        r.serial: r
+        for r in session.scalars(select(ItemStateRow).where(ItemStateRow.serial.in_(serials)))
+    }
     # Only the kit's own items count as packed: a wrong item inside does not fill it.
     packed: Counter[str] = Counter(
-        container for serial, container in session.execute(
-            select(ItemStateRow.serial, ItemStateRow.container)
-            .where(ItemStateRow.container.in_(serials)))
-        if container is not None and kits.get(destination_of.get(serial, "")) is not None
-        and kits[destination_of[serial]].serial == container)
+        container
+        for serial, container in session.execute(
+            select(ItemStateRow.serial, ItemStateRow.container).where(
+                ItemStateRow.container.in_(serials)
+            )
+        )
+        if container is not None
+        and kits.get(destination_of.get(serial, "")) is not None
+        and kits[destination_of[serial]].serial == container
+    )
     by_leg: dict[str, list[DispatchKit]] = defaultdict(list)
     for tps in tps_ids:
         leg = next((leg for leg in legs if codes.within(tps, leg.to_node)), None)
@@ -348,9 +436,17 @@ def dispatch_list(session: Session, election: Election, gudang: str, day: date,
             continue
         kit = kits.get(tps)
         state = states.get(kit.serial) if kit else None
-        by_leg[leg.to_node].append(DispatchKit(
-            tps, names.get(tps, tps), kit.serial if kit else None,
-            packed[kit.serial] if kit else 0, planned[tps],
-            state.stage if state is not None else "gudang", _is_dispatched(state, gudang)))
-    return [DispatchLeg(leg, names.get(leg.to_node, leg.to_node), by_leg[leg.to_node])
-            for leg in legs]
+        by_leg[leg.to_node].append(
+            DispatchKit(
+                tps,
+                names.get(tps, tps),
+                kit.serial if kit else None,
+                packed[kit.serial] if kit else 0,
+                planned[tps],
+                state.stage if state is not None else "gudang",
+                _is_dispatched(state, gudang),
+            )
+        )
+    return [
+        DispatchLeg(leg, names.get(leg.to_node, leg.to_node), by_leg[leg.to_node]) for leg in legs
+    ]

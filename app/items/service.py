@@ -47,8 +47,9 @@ def _under(column: Any, region: str) -> Any:
     if codes.TPS_ID.match(region):
         return column == region
     # Node codes are dotted; TPS ids are the desa code's digits plus three.
-    return ((column == region) | column.like(region + ".%")
-            | column.like(region.replace(".", "") + "%"))
+    return (
+        (column == region) | column.like(region + ".%") | column.like(region.replace(".", "") + "%")
+    )
 
 
 @dataclass
@@ -62,9 +63,14 @@ class IssuePlan:
 
 def labelled_types(session: Session) -> dict[str, ItemType]:
     """Return the item types that get labels, by code, in their print order."""
-    return {t.code: t for t in session.scalars(
-        select(ItemType).where(ItemType.labelled.is_(True))
-        .order_by(ItemType.sort_order, ItemType.code))}
+    return {
+        t.code: t
+        for t in session.scalars(
+            select(ItemType)
+            .where(ItemType.labelled.is_(True))
+            .order_by(ItemType.sort_order, ItemType.code)
+        )
+    }
 
 
 def check_types(session: Session, item_types: Sequence[str] | None) -> list[str]:
@@ -74,7 +80,8 @@ def check_types(session: Session, item_types: Sequence[str] | None) -> list[str]
     unknown = set(wanted) - set(types)
     if unknown:
         raise ValidationFailed(
-            f"Jenis barang tidak dikenal atau tanpa label: {', '.join(sorted(unknown))}")
+            f"Jenis barang tidak dikenal atau tanpa label: {', '.join(sorted(unknown))}"
+        )
     return wanted
 
 
@@ -84,28 +91,45 @@ def kabkota_of_code(code: str) -> str:
 
 
 def plan_issue(
-    session: Session, election_code: str, region: str, item_types: Sequence[str] | None,
+    session: Session,
+    election_code: str,
+    region: str,
+    item_types: Sequence[str] | None,
 ) -> IssuePlan:
     """Work out which planned units of a region still need a label; change nothing."""
     types = labelled_types(session)
     wanted = set(check_types(session, item_types))
     kab = kabkota_of_code(region)
-    lines = [line for line in session.scalars(select(PlanLine).where(
-        PlanLine.election_code == election_code, PlanLine.kabkota_code == kab,
-        PlanLine.item_type_code.in_(wanted), _under(PlanLine.destination, region)))
-        if _in_region(line.destination, region)]
+    lines = [
+        line
+        for line in session.scalars(
+            select(PlanLine).where(
+                PlanLine.election_code == election_code,
+                PlanLine.kabkota_code == kab,
+                PlanLine.item_type_code.in_(wanted),
+                _under(PlanLine.destination, region),
+            )
+        )
+        if _in_region(line.destination, region)
+    ]
     if not lines:
         raise NotFound(f"Tidak ada rencana untuk {region} dengan jenis barang itu.")
     have: dict[tuple[str, str, str], list[Item]] = {}
-    for item in session.scalars(select(Item).where(
-            Item.election_code == election_code, Item.kabkota_code == kab,
-            Item.item_type_code.in_(wanted), _under(Item.destination, region))):
+    for item in session.scalars(
+        select(Item).where(
+            Item.election_code == election_code,
+            Item.kabkota_code == kab,
+            Item.item_type_code.in_(wanted),
+            _under(Item.destination, region),
+        )
+    ):
         if _in_region(item.destination, region):
             key = (item.destination, item.item_type_code, item.race_kind)
             have.setdefault(key, []).append(item)
     plan = IssuePlan(kab)
-    for line in sorted(lines, key=lambda ln: (ln.destination, types[ln.item_type_code].sort_order,
-                                              ln.race_kind)):
+    for line in sorted(
+        lines, key=lambda ln: (ln.destination, types[ln.item_type_code].sort_order, ln.race_kind)
+    ):
         units = bundles(line.quantity, types[line.item_type_code].bundle_size)
         existing = have.get((line.destination, line.item_type_code, line.race_kind), [])
         plan.existing.extend(existing)
@@ -116,8 +140,15 @@ def plan_issue(
 
 
 def issue_items(
-    session: Session, election_code: str, region: str, item_types: Sequence[str] | None,
-    signer: labels.Signer, user_id: uuid.UUID | None, *, commit: bool = True, note: str = "",
+    session: Session,
+    election_code: str,
+    region: str,
+    item_types: Sequence[str] | None,
+    signer: labels.Signer,
+    user_id: uuid.UUID | None,
+    *,
+    commit: bool = True,
+    note: str = "",
 ) -> IssueResult:
     """Create one item per physical unit the plan calls for; never twice for the same unit."""
     plan = plan_issue(session, election_code, region, item_types)
@@ -125,13 +156,24 @@ def issue_items(
     now = utcnow()
     logs = []
     for line, quantity in plan.missing:
-        item = Item(serial=labels.new_serial(), election_code=election_code,
-                    item_type_code=line.item_type_code, race_kind=line.race_kind,
-                    destination=line.destination, kabkota_code=plan.kabkota, quantity=quantity,
-                    key_id=signer.key_id, issued_by=user_id, issued_at=now)
+        item = Item(
+            serial=labels.new_serial(),
+            election_code=election_code,
+            item_type_code=line.item_type_code,
+            race_kind=line.race_kind,
+            destination=line.destination,
+            kabkota_code=plan.kabkota,
+            quantity=quantity,
+            key_id=signer.key_id,
+            issued_by=user_id,
+            issued_at=now,
+        )
         result.created.append(item)
-        logs.append(LabelLog(serial=item.serial, action=LabelAction.ISSUE, user_id=user_id,
-                             at=now, note=note))
+        logs.append(
+            LabelLog(
+                serial=item.serial, action=LabelAction.ISSUE, user_id=user_id, at=now, note=note
+            )
+        )
     session.add_all(result.created)
     session.flush()
     session.add_all(logs)
@@ -157,9 +199,14 @@ def _missing(planned: list[int], issued: list[int]) -> list[int]:
 
 def payload_of(item: Item) -> labels.LabelPayload:
     """Return the signed payload fields of an item."""
-    return labels.LabelPayload(serial=item.serial, item_type=item.item_type_code,
-                               destination=item.destination, race=item.race_kind or None,
-                               quantity=item.quantity, key_id=item.key_id)
+    return labels.LabelPayload(
+        serial=item.serial,
+        item_type=item.item_type_code,
+        destination=item.destination,
+        race=item.race_kind or None,
+        quantity=item.quantity,
+        key_id=item.key_id,
+    )
 
 
 def label_text(item: Item, signer: labels.Signer, base_url: str | None = None) -> str:
@@ -167,9 +214,14 @@ def label_text(item: Item, signer: labels.Signer, base_url: str | None = None) -
     payload = payload_of(item)
     if payload.key_id != signer.key_id:
         # Reprints after a key rotation are signed with the current key.
-        payload = labels.LabelPayload(serial=payload.serial, item_type=payload.item_type,
-                                      destination=payload.destination, race=payload.race,
-                                      quantity=payload.quantity, key_id=signer.key_id)
+        payload = labels.LabelPayload(
+            serial=payload.serial,
+            item_type=payload.item_type,
+            destination=payload.destination,
+            race=payload.race,
+            quantity=payload.quantity,
+            key_id=signer.key_id,
+        )
     if base_url:
         return labels.encode_url(payload, signer, base_url)
     return labels.encode(payload, signer)
@@ -203,18 +255,37 @@ def find_item(session: Session, text: str, keyring: labels.Keyring | None = None
 
 
 def items_in_region(
-    session: Session, election_code: str, region: str, item_types: Sequence[str] | None,
+    session: Session,
+    election_code: str,
+    region: str,
+    item_types: Sequence[str] | None,
 ) -> list[Item]:
     """Return the valid (not voided) items of a region and item types, in print order."""
     wanted = check_types(session, item_types)
     order = {code: index for index, code in enumerate(labelled_types(session))}
-    items = [item for item in session.scalars(select(Item).where(
-        Item.election_code == election_code, Item.kabkota_code == kabkota_of_code(region),
-        Item.item_type_code.in_(wanted), Item.voided_at.is_(None),
-        _under(Item.destination, region)))
-        if _in_region(item.destination, region)]
-    return sorted(items, key=lambda i: (i.destination, order.get(i.item_type_code, 99),
-                                        i.race_kind, -i.quantity, i.serial))
+    items = [
+        item
+        for item in session.scalars(
+            select(Item).where(
+                Item.election_code == election_code,
+                Item.kabkota_code == kabkota_of_code(region),
+                Item.item_type_code.in_(wanted),
+                Item.voided_at.is_(None),
+                _under(Item.destination, region),
+            )
+        )
+        if _in_region(item.destination, region)
+    ]
+    return sorted(
+        items,
+        key=lambda i: (
+            i.destination,
+            order.get(i.item_type_code, 99),
+            i.race_kind,
+            -i.quantity,
+            i.serial,
+        ),
+    )
 
 
 def void_item(session: Session, item: Item, user_id: uuid.UUID | None, reason: str) -> Item:
@@ -225,27 +296,43 @@ def void_item(session: Session, item: Item, user_id: uuid.UUID | None, reason: s
         raise Conflict("Label ini sudah dibatalkan.")
     item.voided_at = utcnow()
     item.void_reason = reason.strip()
-    session.add(LabelLog(serial=item.serial, action=LabelAction.VOID, user_id=user_id,
-                         note=reason.strip()))
+    session.add(
+        LabelLog(serial=item.serial, action=LabelAction.VOID, user_id=user_id, note=reason.strip())
+    )
     session.commit()
     return item
 
 
-def issue_replacement(session: Session, voided: Item, signer: labels.Signer,
-                      user_id: uuid.UUID | None, *, commit: bool = True) -> Item:
+def issue_replacement(
+    session: Session,
+    voided: Item,
+    signer: labels.Signer,
+    user_id: uuid.UUID | None,
+    *,
+    commit: bool = True,
+) -> Item:
     """Issue a new serial for the unit a voided label was on (same type, race, destination)."""
     if voided.voided_at is None:
         raise Conflict("Hanya label yang sudah dibatalkan yang dapat diganti.")
     now = utcnow()
-    item = Item(serial=labels.new_serial(), election_code=voided.election_code,
-                item_type_code=voided.item_type_code, race_kind=voided.race_kind,
-                destination=voided.destination, kabkota_code=voided.kabkota_code,
-                quantity=voided.quantity, key_id=signer.key_id, issued_by=user_id, issued_at=now)
+    item = Item(
+        serial=labels.new_serial(),
+        election_code=voided.election_code,
+        item_type_code=voided.item_type_code,
+        race_kind=voided.race_kind,
+        destination=voided.destination,
+        kabkota_code=voided.kabkota_code,
+        quantity=voided.quantity,
+        key_id=signer.key_id,
+        issued_by=user_id,
+        issued_at=now,
+    )
     session.add(item)
     session.flush()
     note = f"pengganti {labels.format_serial(voided.serial)}"
-    session.add(LabelLog(serial=item.serial, action=LabelAction.ISSUE, user_id=user_id, at=now,
-                         note=note))
+    session.add(
+        LabelLog(serial=item.serial, action=LabelAction.ISSUE, user_id=user_id, at=now, note=note)
+    )
     from app.custody.service import forget_tallies
 
     forget_tallies(session, {item.destination})
@@ -254,8 +341,9 @@ def issue_replacement(session: Session, voided: Item, signer: labels.Signer,
     return item
 
 
-def record_reprint(session: Session, items: Iterable[Item], user_id: uuid.UUID | None,
-                   *, note: str = "") -> int:
+def record_reprint(
+    session: Session, items: Iterable[Item], user_id: uuid.UUID | None, *, note: str = ""
+) -> int:
     """Count a reprint of each item (same serial); voided items cannot be reprinted."""
     count = 0
     now = utcnow()
@@ -263,8 +351,11 @@ def record_reprint(session: Session, items: Iterable[Item], user_id: uuid.UUID |
         if item.voided_at is not None:
             raise Conflict(f"Label {labels.format_serial(item.serial)} sudah dibatalkan.")
         item.reprint_count += 1
-        session.add(LabelLog(serial=item.serial, action=LabelAction.REPRINT, user_id=user_id,
-                             at=now, note=note))
+        session.add(
+            LabelLog(
+                serial=item.serial, action=LabelAction.REPRINT, user_id=user_id, at=now, note=note
+            )
+        )
         count += 1
     session.commit()
     return count
@@ -273,8 +364,11 @@ def record_reprint(session: Session, items: Iterable[Item], user_id: uuid.UUID |
 def label_history(session: Session, serial: str) -> list[tuple[LabelLog, User | None]]:
     """Return the issue, reprint and void records of a serial, oldest first, with their users."""
     rows = session.execute(
-        select(LabelLog, User).outerjoin(User, User.id == LabelLog.user_id)
-        .where(LabelLog.serial == serial).order_by(LabelLog.at, LabelLog.id))
+        select(LabelLog, User)
+        .outerjoin(User, User.id == LabelLog.user_id)
+        .where(LabelLog.serial == serial)
+        .order_by(LabelLog.at, LabelLog.id)
+    )
     return [(log, user) for log, user in rows]
 
 
@@ -291,8 +385,10 @@ def issuing_lock(session: Session, kabkota: str) -> Iterator[None]:
     """
     if session.get_bind().dialect.name == "postgresql":
         digest = hashlib.sha256(f"tepat-issue:{kabkota}".encode()).digest()
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"),
-                        {"k": int.from_bytes(digest[:8], "big", signed=True)})
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:k)"),
+            {"k": int.from_bytes(digest[:8], "big", signed=True)},
+        )
         yield
         return
     with _issue_locks_guard:

@@ -73,22 +73,35 @@ def _signer() -> labels.Signer:
 
 def layout_names() -> dict[str, str]:
     """Label layouts with their names in the reader's language."""
-    return {"a4-sticker": _("Stiker kotak, A4 (8 per lembar)"),
-            "thermal-100x150": _("Termal 100 × 150 mm"),
-            "thermal-100x50": _("Termal 100 × 50 mm")}
+    return {
+        "a4-sticker": _("Stiker kotak, A4 (8 per lembar)"),
+        "thermal-100x150": _("Termal 100 × 150 mm"),
+        "thermal-100x50": _("Termal 100 × 50 mm"),
+    }
 
 
 def job_states() -> dict[str, str]:
     """Print job states in the reader's language."""
-    return {"queued": _("Menunggu"), "running": _("Sedang mencetak"), "done": _("Selesai"),
-            "failed": _("Gagal")}
+    return {
+        "queued": _("Menunggu"),
+        "running": _("Sedang mencetak"),
+        "done": _("Selesai"),
+        "failed": _("Gagal"),
+    }
 
 
 def stages() -> dict[str, str]:
     """Where an item stands, in the reader's language."""
-    return {"gudang": _("di gudang"), "jalan": _("dalam perjalanan"), "ppk": _("di PPK"),
-            "pps": _("di PPS"), "kpps": _("di TPS"), "dibuka": _("dibuka di TPS"),
-            "kembali": _("kembali"), "kembali_jalan": _("kembali")}
+    return {
+        "gudang": _("di gudang"),
+        "jalan": _("dalam perjalanan"),
+        "ppk": _("di PPK"),
+        "pps": _("di PPS"),
+        "kpps": _("di TPS"),
+        "dibuka": _("dibuka di TPS"),
+        "kembali": _("kembali"),
+        "kembali_jalan": _("kembali"),
+    }
 
 
 def label_actions() -> dict[str, str]:
@@ -113,15 +126,24 @@ def index() -> Any:
 def _labels_page(status: int = 200, error: str | None = None) -> Any:
     user = _me()
     scope_region = codes.node_region(user.scope_code)
-    regions = {code: name for code, name in region_names(db.session, scope_region).items()
-               if codes.within(code, user.scope_code)}
+    regions = {
+        code: name
+        for code, name in region_names(db.session, scope_region).items()
+        if codes.within(code, user.scope_code)
+    }
     form = request.form if request.method == "POST" else request.args
     return render_template(
-        "items/labels.html", types=service.labelled_types(db.session), layouts=layout_names(),
-        regions=regions, jobs=jobs.JobStore.for_app().recent(user.id), error=error,
+        "items/labels.html",
+        types=service.labelled_types(db.session),
+        layouts=layout_names(),
+        regions=regions,
+        jobs=jobs.JobStore.for_app().recent(user.id),
+        error=error,
         states=job_states(),
-        region=form.get("wilayah", user.scope_code), chosen=form.getlist("jenis"),
-        layout=form.get("tata_letak", "a4-sticker"), mode=form.get("mode", "baru"),
+        region=form.get("wilayah", user.scope_code),
+        chosen=form.getlist("jenis"),
+        layout=form.get("tata_letak", "a4-sticker"),
+        mode=form.get("mode", "baru"),
     ), status
 
 
@@ -162,19 +184,26 @@ def labels_print() -> Any:
             if reprint:
                 count = len(service.items_in_region(db.session, election.code, region, types))
                 if not count:
-                    raise NotFound(_("Belum ada label terbit untuk wilayah dan jenis barang "
-                                     "itu."))
+                    raise NotFound(_("Belum ada label terbit untuk wilayah dan jenis barang itu."))
             else:
                 count = len(service.plan_issue(db.session, election.code, region, types).missing)
                 if not count:
-                    raise Conflict(_("Semua label wilayah dan jenis barang itu sudah "
-                                     "diterbitkan; pilih cetak ulang untuk mencetaknya lagi."))
+                    raise Conflict(
+                        _(
+                            "Semua label wilayah dan jenis barang itu sudah "
+                            "diterbitkan; pilih cetak ulang untuk mencetaknya lagi."
+                        )
+                    )
         except (ValidationFailed, NotFound, Conflict) as exc:
             return _labels_page(exc.status, exc.message)
-        order = jobs.PrintOrder(election.code, layout, region=region, item_types=types,
-                                reprint=reprint, user_id=user.id)
-        title = (_("Cetak ulang %(region)s", region=region) if reprint
-                 else _("Label baru %(region)s", region=region))
+        order = jobs.PrintOrder(
+            election.code, layout, region=region, item_types=types, reprint=reprint, user_id=user.id
+        )
+        title = (
+            _("Cetak ulang %(region)s", region=region)
+            if reprint
+            else _("Label baru %(region)s", region=region)
+        )
         title += f" · {', '.join(types)} · {layout}"
         download = f"label-{'ulang-' if reprint else ''}{region}-{layout}.pdf"
     background = count > int(current_app.config.get("TEPAT_LABEL_SYNC_LIMIT", 300))
@@ -208,17 +237,24 @@ def job_pdf(job_id: str) -> Any:
     path = jobs.JobStore.for_app().pdf(status.id)
     if status.state != "done" or not path.exists():
         raise NotFound(_("PDF belum siap atau sudah dihapus."))
-    return send_file(path, mimetype="application/pdf", as_attachment=True,
-                     download_name=status.download_name)
+    return send_file(
+        path, mimetype="application/pdf", as_attachment=True, download_name=status.download_name
+    )
 
 
 # --- one serial: history, reprint, void ------------------------------------------------
 
 
-def _serial_page(item: Any = None, status: int = 200, error: str | None = None,
-                 query: str = "") -> Any:
-    context: dict[str, Any] = {"item": item, "error": error, "query": query,
-                               "layouts": layout_names(), "actions": label_actions()}
+def _serial_page(
+    item: Any = None, status: int = 200, error: str | None = None, query: str = ""
+) -> Any:
+    context: dict[str, Any] = {
+        "item": item,
+        "error": error,
+        "query": query,
+        "layouts": layout_names(),
+        "actions": label_actions(),
+    }
     if item is not None:
         catalogue = documents.Catalogue(db.session)
         context.update(
@@ -227,7 +263,8 @@ def _serial_page(item: Any = None, status: int = 200, error: str | None = None,
             race=documents.race_name(item.race_kind),
             destination=kits.node_name(db.session, item.destination),
             history=service.label_history(db.session, item.serial),
-            display=labels.format_serial(item.serial))
+            display=labels.format_serial(item.serial),
+        )
     return render_template("items/serial.html", **context), status
 
 
@@ -243,8 +280,9 @@ def serial() -> Any:
         item = service.find_item(db.session, query, keyring)
         check_scope(_me(), item.destination)
     except NotFound:
-        return _serial_page(status=404, query=query,
-                            error=_("Nomor seri tidak ditemukan di wilayah Anda."))
+        return _serial_page(
+            status=404, query=query, error=_("Nomor seri tidak ditemukan di wilayah Anda.")
+        )
     return _serial_page(item, query=query)
 
 
@@ -262,15 +300,23 @@ def void(serial: str) -> Any:
         service.void_item(db.session, item, user.id, reason)
     except Conflict as exc:
         return _serial_page(item, exc.status, exc.message)
-    flash(_("Label %(serial)s dibatalkan; pindaiannya akan ditolak.",
-            serial=labels.format_serial(item.serial)))
+    flash(
+        _(
+            "Label %(serial)s dibatalkan; pindaiannya akan ditolak.",
+            serial=labels.format_serial(item.serial),
+        )
+    )
     if request.form.get("pengganti"):
         layout = request.form.get("tata_letak", "a4-sticker")
-        order = jobs.PrintOrder(current_election().code, layout, replace=item.serial,
-                                user_id=user.id)
-        status = jobs.start(order, title=_("Label pengganti %(serial)s",
-                                           serial=labels.format_serial(item.serial)),
-                            download_name=f"label-pengganti-{item.serial}.pdf", background=False)
+        order = jobs.PrintOrder(
+            current_election().code, layout, replace=item.serial, user_id=user.id
+        )
+        status = jobs.start(
+            order,
+            title=_("Label pengganti %(serial)s", serial=labels.format_serial(item.serial)),
+            download_name=f"label-pengganti-{item.serial}.pdf",
+            background=False,
+        )
         return redirect(url_for("items.job", job_id=status.id), 303)
     return redirect(url_for("items.serial", serial=item.serial), 303)
 
@@ -291,13 +337,19 @@ def pack() -> Any:
         kit = kits.resolve_kit(db.session, query, keyring)
         check_scope(_me(), kit.destination)
     except NotFound:
-        return render_template("items/pack.html", kit=None, query=query,
-                               error=_("Label paket tidak dikenal di wilayah Anda.")), 404
+        return render_template(
+            "items/pack.html",
+            kit=None,
+            query=query,
+            error=_("Label paket tidak dikenal di wilayah Anda."),
+        ), 404
     except (ValidationFailed, Conflict) as exc:
-        return render_template("items/pack.html", kit=None, query=query,
-                               error=exc.message), exc.status
-    return render_template("items/pack.html", query=query,
-                           kit=kits.kit_status(db.session, election, kit))
+        return render_template(
+            "items/pack.html", kit=None, query=query, error=exc.message
+        ), exc.status
+    return render_template(
+        "items/pack.html", query=query, kit=kits.kit_status(db.session, election, kit)
+    )
 
 
 @bp.post("/kemas")
@@ -312,8 +364,16 @@ def pack_scan() -> Any:
     check_scope(user, kit.destination)
     scanned = str(body.get("label") or "")
     event_id = str(body.get("event_id") or "") or None
-    outcome = kits.pack(db.session, current_election(), user=user, kit_serial=kit.serial,
-                        scanned=scanned, keyring=_keyring(), now=now, event_id=event_id)
+    outcome = kits.pack(
+        db.session,
+        current_election(),
+        user=user,
+        kit_serial=kit.serial,
+        scanned=scanned,
+        keyring=_keyring(),
+        now=now,
+        event_id=event_id,
+    )
     if request.is_json:
         return jsonify(outcome.to_dict())
     flash(outcome.message)
@@ -357,8 +417,16 @@ def dispatch() -> Any:
         except ValueError:
             raise ValidationFailed(_("Tanggal harus berformat TTTT-BB-HH.")) from None
     legs = kits.dispatch_list(db.session, election, gudang, day, user.scope_code)
-    return render_template("items/dispatch.html", day=day, days=days, legs=legs,
-                           gudang=gudang, today=today, stages=stages(), h_label=h_label)
+    return render_template(
+        "items/dispatch.html",
+        day=day,
+        days=days,
+        legs=legs,
+        gudang=gudang,
+        today=today,
+        stages=stages(),
+        h_label=h_label,
+    )
 
 
 @bp.get("/kirim/<dari>/<ke>/bast.pdf")

@@ -19,7 +19,9 @@ demo_cli = AppGroup("demo", help="Wilayah demo Gunung Mas / the demo region.")
 
 
 @regions_cli.command("load")
-@click.argument("path", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "path", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
 @click.option("--prefix", multiple=True, help="Only these codes (and their parents/children).")
 def load_regions(path: Path | None, prefix: tuple[str, ...]) -> None:
     """Load wilayah.csv (kode,nama); defaults to ../shared/data/wilayah.csv."""
@@ -37,16 +39,19 @@ def load_regions(path: Path | None, prefix: tuple[str, ...]) -> None:
 def import_plan(path: Path, election_code: str, kabupaten: str) -> None:
     """Import a TPS list (CSV or XLSX) and compute the needs; all rows or nothing."""
     try:
-        result = service.import_tps(db.session, election_code, kabupaten, path.name,
-                                    path.read_bytes())
+        result = service.import_tps(
+            db.session, election_code, kabupaten, path.name, path.read_bytes()
+        )
     except PlanImportError as exc:
         for error in exc.errors:
             click.echo(f"  {error}" + (f" (nilai: {error.value})" if error.value else ""), err=True)
         raise click.ClickException(exc.message) from exc
     except TepatError as exc:
         raise click.ClickException(exc.message) from exc
-    click.echo(f"TPS baru {result.created}, diperbarui {result.updated}, tetap {result.unchanged}; "
-               f"{result.plan_lines} baris rencana.")
+    click.echo(
+        f"TPS baru {result.created}, diperbarui {result.updated}, tetap {result.unchanged}; "
+        f"{result.plan_lines} baris rencana."
+    )
     if result.not_in_file:
         click.echo(f"Peringatan: {len(result.not_in_file)} TPS tersimpan tidak ada di berkas.")
 
@@ -55,10 +60,13 @@ def import_plan(path: Path, election_code: str, kabupaten: str) -> None:
 @click.option("--election", "election_code", default=demo.ELECTION_CODE, show_default=True)
 @click.option("--kabupaten", required=True)
 @click.option("--level", type=click.Choice(service.LEVELS), default="kecamatan", show_default=True)
-@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv", show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv", show_default=True
+)
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path))
-def export_plan(election_code: str, kabupaten: str, level: str, fmt: str,
-                output: Path | None) -> None:
+def export_plan(
+    election_code: str, kabupaten: str, level: str, fmt: str, output: Path | None
+) -> None:
     """Export needs per TPS, desa, kecamatan or kabupaten."""
     table = service.needs_table(db.session, election_code, kabupaten, level)
     if output is None:
@@ -74,13 +82,17 @@ def export_plan(election_code: str, kabupaten: str, level: str, fmt: str,
 @plan_cli.command("rules")
 def list_rules() -> None:
     """Show the quantity rules per item type (they are data: edit with `plan rule`)."""
-    click.echo(f"{'kode':<8} {'per TPS':>7} {'per ras':>7} {'per pemilih':>11} {'cadangan %':>10} "
-               f"{'cad. kec.':>9} {'cad. gudang':>11} {'ikat':>4}  nama")
+    click.echo(
+        f"{'kode':<8} {'per TPS':>7} {'per ras':>7} {'per pemilih':>11} {'cadangan %':>10} "
+        f"{'cad. kec.':>9} {'cad. gudang':>11} {'ikat':>4}  nama"
+    )
     for rule in service.load_rules(db.session):
-        click.echo(f"{rule.code:<8} {rule.per_tps:>7} {'ya' if rule.per_race else '-':>7} "
-                   f"{'ya' if rule.per_voter else '-':>11} {rule.reserve_percent:>10} "
-                   f"{rule.spare_per_kecamatan:>9} {rule.fixed_reserve_per_race:>11} "
-                   f"{rule.bundle_size:>4}  {rule.name_id}")
+        click.echo(
+            f"{rule.code:<8} {rule.per_tps:>7} {'ya' if rule.per_race else '-':>7} "
+            f"{'ya' if rule.per_voter else '-':>11} {rule.reserve_percent:>10} "
+            f"{rule.spare_per_kecamatan:>9} {rule.fixed_reserve_per_race:>11} "
+            f"{rule.bundle_size:>4}  {rule.name_id}"
+        )
 
 
 @plan_cli.command("rule")
@@ -94,12 +106,15 @@ def list_rules() -> None:
 def edit_rule(code: str, election_code: str, **changes: object) -> None:
     """Change one item type's quantity rule and recompute every kabupaten's plan."""
     try:
-        counts = service.edit_rule(db.session, election_code, code,
-                                   {k: v for k, v in changes.items() if v is not None})
+        counts = service.edit_rule(
+            db.session, election_code, code, {k: v for k, v in changes.items() if v is not None}
+        )
     except TepatError as exc:
         raise click.ClickException(exc.message) from exc
-    click.echo(f"Aturan {code} diperbarui; rencana dihitung ulang: "
-               + ", ".join(f"{kab} ({n} baris)" for kab, n in counts.items()))
+    click.echo(
+        f"Aturan {code} diperbarui; rencana dihitung ulang: "
+        + ", ".join(f"{kab} ({n} baris)" for kab, n in counts.items())
+    )
 
 
 @demo_cli.command("load")
@@ -125,13 +140,17 @@ def load_demo(plan_only: bool) -> None:
     story = simulation.run(db.session, signer, keyring)
     checkpoint = integrate(db.session, key_dir, origin())
     if story.counts.get("scans"):
-        click.echo(f"{story.counts['scans']} pindaian dikirim, {story.counts['accepted']} diterima.")
+        click.echo(
+            f"{story.counts['scans']} pindaian dikirim, {story.counts['accepted']} diterima."
+        )
     for line in story.lines:
         click.echo(f"  - {line}")
     if checkpoint is not None:
         click.echo(f"Log Merkle: checkpoint {checkpoint.tree_size} ditandatangani.")
-    click.echo(f"Demo berdiri pada {simulation.DEMO_NOW.isoformat()} (H-1 15.00 WIB): "
-               "jalankan dengan TEPAT_NOW=2024-11-26T08:00:00Z.")
+    click.echo(
+        f"Demo berdiri pada {simulation.DEMO_NOW.isoformat()} (H-1 15.00 WIB): "
+        "jalankan dengan TEPAT_NOW=2024-11-26T08:00:00Z."
+    )
 
 
 def init_app(app: Flask) -> None:

@@ -14,8 +14,9 @@ def region_level(code: str) -> RegionLevel:
     """Return the level of a dotted region code; raise ValueError if it is not one."""
     if not REGION_CODE.match(code):
         raise ValueError(f"bukan kode wilayah Kemendagri: {code!r}")
-    return (RegionLevel.PROVINSI, RegionLevel.KABKOTA, RegionLevel.KECAMATAN,
-            RegionLevel.DESA)[code.count(".")]
+    return (RegionLevel.PROVINSI, RegionLevel.KABKOTA, RegionLevel.KECAMATAN, RegionLevel.DESA)[
+        code.count(".")
+    ]
 
 
 def region_parent(code: str) -> str | None:

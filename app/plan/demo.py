@@ -54,8 +54,13 @@ def data_text(name: str) -> str:
 def kecamatan_rows() -> list[Kecamatan]:
     """Return Gunung Mas' kecamatan with real DPT and dispatch days."""
     return [
-        Kecamatan(r["kode"], r["kecamatan"], int(r["dpt_2024"]), int(r["desa"]),
-                  int(r["dispatch_day"].removeprefix("H")))
+        Kecamatan(
+            r["kode"],
+            r["kecamatan"],
+            int(r["dpt_2024"]),
+            int(r["desa"]),
+            int(r["dispatch_day"].removeprefix("H")),
+        )
         for r in csv.DictReader(io.StringIO(data_text("gunung-mas-2024-kecamatan.csv")))
     ]
 
@@ -76,8 +81,9 @@ def _weight(key: str, low: float, high: float) -> float:
     return low + (high - low) * int.from_bytes(digest[:4], "big") / 2**32
 
 
-def allocate_tps(kecamatans: list[Kecamatan], desa: dict[str, list[str]],
-                 total: int = TPS_TOTAL) -> list[tuple[str, int, int]]:
+def allocate_tps(
+    kecamatans: list[Kecamatan], desa: dict[str, list[str]], total: int = TPS_TOTAL
+) -> list[tuple[str, int, int]]:
     """Split ``total`` TPS and each kecamatan's DPT over desa: (desa code, number, dpt)."""
     minimum = [max(len(desa[k.code]), math.ceil(k.dpt / MAX_VOTERS)) for k in kecamatans]
     extra = allocate_largest_remainder(total - sum(minimum), [k.dpt for k in kecamatans])
@@ -85,14 +91,19 @@ def allocate_tps(kecamatans: list[Kecamatan], desa: dict[str, list[str]],
     for kec, low, more in zip(kecamatans, minimum, extra, strict=True):
         villages = desa[kec.code]
         # Kelurahan (codes .1xxx) are the towns: they get more voters.
-        weights = [_weight(d, 0.6, 1.4) * (2.0 if d.rsplit(".", 1)[1].startswith("1") else 1.0)
-                   for d in villages]
+        weights = [
+            _weight(d, 0.6, 1.4) * (2.0 if d.rsplit(".", 1)[1].startswith("1") else 1.0)
+            for d in villages
+        ]
         per_desa = [1 + n for n in allocate_largest_remainder(low + more - len(villages), weights)]
-        tps_keys = [(d, n) for d, count in zip(villages, per_desa, strict=True)
-                    for n in range(1, count + 1)]
-        tps_weights = [w * _weight(f"{d}/{n}", 0.85, 1.15)
-                       for (d, n) in tps_keys
-                       for w in [weights[villages.index(d)] / per_desa[villages.index(d)]]]
+        tps_keys = [
+            (d, n) for d, count in zip(villages, per_desa, strict=True) for n in range(1, count + 1)
+        ]
+        tps_weights = [
+            w * _weight(f"{d}/{n}", 0.85, 1.15)
+            for (d, n) in tps_keys
+            for w in [weights[villages.index(d)] / per_desa[villages.index(d)]]
+        ]
         voters = allocate_largest_remainder(kec.dpt, tps_weights)
         # Keep every TPS under the legal maximum by moving voters to the emptiest TPS.
         while max(voters) > MAX_VOTERS:

@@ -29,18 +29,28 @@ def load(session: Session) -> Iterator[str]:
     """Load regions, election, TPS plan and demo accounts; yield lines for the terminal."""
     service.load_regions(session, io.StringIO(demo.data_text("gunung-mas-wilayah.csv")))
     service.ensure_item_types(session)
-    service.ensure_election(session, demo.ELECTION_CODE, demo.ELECTION_NAME, demo.ELECTION_DAY,
-                            demo.RACES)
+    service.ensure_election(
+        session, demo.ELECTION_CODE, demo.ELECTION_NAME, demo.ELECTION_DAY, demo.RACES
+    )
     dispatch = {k.code: k.dispatch_day for k in demo.kecamatan_rows()}
-    result = service.import_tps(session, demo.ELECTION_CODE, demo.KABKOTA,
-                                "gunung-mas-2024-tps.csv", demo.tps_csv(),
-                                dispatch_days=dispatch)
-    yield (f"Gunung Mas: {result.created + result.updated + result.unchanged} TPS "
-           f"({result.created} baru), {result.plan_lines} baris rencana.")
+    result = service.import_tps(
+        session,
+        demo.ELECTION_CODE,
+        demo.KABKOTA,
+        "gunung-mas-2024-tps.csv",
+        demo.tps_csv(),
+        dispatch_days=dispatch,
+    )
+    yield (
+        f"Gunung Mas: {result.created + result.updated + result.unchanged} TPS "
+        f"({result.created} baru), {result.plan_lines} baris rencana."
+    )
     sums = totals(service.plan_lines(session, demo.ELECTION_CODE, demo.KABKOTA))
-    yield (f"Bilik suara {sums.get(('BILIK', ''), 0):,}; surat suara gubernur "
-           f"{sums.get(('SURAT', 'GUB'), 0) - 2000:,} + cadangan 2.000; bupati "
-           f"{sums.get(('SURAT', 'BUP'), 0):,} termasuk cadangan 2.000.".replace(",", "."))
+    yield (
+        f"Bilik suara {sums.get(('BILIK', ''), 0):,}; surat suara gubernur "
+        f"{sums.get(('SURAT', 'GUB'), 0) - 2000:,} + cadangan 2.000; bupati "
+        f"{sums.get(('SURAT', 'BUP'), 0):,} termasuk cadangan 2.000.".replace(",", ".")
+    )
     yield "Pembagian TPS per desa dan DPT per TPS adalah sintetis (data 2024 tidak publik)."
     yield "Akun demo (kata sandi baru setiap kali dimuat):"
     for username, role, scope, full_name in DEMO_ACCOUNTS:

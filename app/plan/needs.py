@@ -35,26 +35,82 @@ class QuantityRule:
 #: Pilkada 2024 defaults. Seals and envelopes per TPS are synthetic but editable.
 DEFAULT_RULES: tuple[QuantityRule, ...] = (
     QuantityRule("KIT", "Paket logistik TPS", "TPS kit", per_tps=1, sort_order=0),
-    QuantityRule("KOTAK", "Kotak suara", "Ballot box", per_race=True, per_tps=1,
-                 spare_per_kecamatan=2, sort_order=1),
-    QuantityRule("SURAT", "Surat suara", "Ballot paper", unit="lembar", per_race=True,
-                 per_voter=True, reserve_percent=Decimal("2.5"), fixed_reserve_per_race=2000,
-                 bundle_size=20, sort_order=2),
+    QuantityRule(
+        "KOTAK",
+        "Kotak suara",
+        "Ballot box",
+        per_race=True,
+        per_tps=1,
+        spare_per_kecamatan=2,
+        sort_order=1,
+    ),
+    QuantityRule(
+        "SURAT",
+        "Surat suara",
+        "Ballot paper",
+        unit="lembar",
+        per_race=True,
+        per_voter=True,
+        reserve_percent=Decimal("2.5"),
+        fixed_reserve_per_race=2000,
+        bundle_size=20,
+        sort_order=2,
+    ),
     QuantityRule("BILIK", "Bilik suara", "Voting booth", per_tps=4, sort_order=3),
     QuantityRule("TINTA", "Tinta", "Ink", unit="botol", per_tps=2, sort_order=4),
-    QuantityRule("FORMHSL", "Formulir Model C.Hasil-KWK (plano)", "Result form C.Hasil-KWK",
-                 unit="set", per_race=True, per_tps=1, sort_order=5),
-    QuantityRule("FORMSAL", "Formulir Model C.Hasil Salinan-KWK", "Result copy C.Hasil Salinan",
-                 unit="set", per_race=True, per_tps=1, sort_order=6),
+    QuantityRule(
+        "FORMHSL",
+        "Formulir Model C.Hasil-KWK (plano)",
+        "Result form C.Hasil-KWK",
+        unit="set",
+        per_race=True,
+        per_tps=1,
+        sort_order=5,
+    ),
+    QuantityRule(
+        "FORMSAL",
+        "Formulir Model C.Hasil Salinan-KWK",
+        "Result copy C.Hasil Salinan",
+        unit="set",
+        per_race=True,
+        per_tps=1,
+        sort_order=6,
+    ),
     QuantityRule("SAMPUL", "Sampul", "Envelopes", unit="set", per_tps=1, sort_order=7),
-    QuantityRule("BRAILLE", "Alat bantu tunanetra (template braille)", "Braille template",
-                 per_race=True, per_tps=1, sort_order=8),
-    QuantityRule("DPT", "Salinan DPT dan DPTb", "Voter list copies", unit="set", per_tps=1,
-                 labelled=False, sort_order=9),
-    QuantityRule("POSTER", "Poster calon", "Candidate poster", per_race=True, per_tps=1,
-                 labelled=False, sort_order=10),
-    QuantityRule("SEGEL", "Segel dan kabel ties", "Seals and cable ties", unit="set",
-                 per_tps=1, sort_order=11),
+    QuantityRule(
+        "BRAILLE",
+        "Alat bantu tunanetra (template braille)",
+        "Braille template",
+        per_race=True,
+        per_tps=1,
+        sort_order=8,
+    ),
+    QuantityRule(
+        "DPT",
+        "Salinan DPT dan DPTb",
+        "Voter list copies",
+        unit="set",
+        per_tps=1,
+        labelled=False,
+        sort_order=9,
+    ),
+    QuantityRule(
+        "POSTER",
+        "Poster calon",
+        "Candidate poster",
+        per_race=True,
+        per_tps=1,
+        labelled=False,
+        sort_order=10,
+    ),
+    QuantityRule(
+        "SEGEL",
+        "Segel dan kabel ties",
+        "Seals and cable ties",
+        unit="set",
+        per_tps=1,
+        sort_order=11,
+    ),
 )
 
 
@@ -114,8 +170,7 @@ def compute_needs(
             )
         if rule.fixed_reserve_per_race:
             lines.extend(
-                NeedLine(warehouse, rule.code, race, rule.fixed_reserve_per_race)
-                for race in races
+                NeedLine(warehouse, rule.code, race, rule.fixed_reserve_per_race) for race in races
             )
     return lines
 

@@ -33,11 +33,16 @@ from app.plan.models import (
 from app.plan.needs import DEFAULT_RULES, NeedLine, QuantityRule, TpsFacts, compute_needs
 from app.timeutil import h_day, zone_for_region
 
-NODE_PREFIX = {NodeKind.GUDANG: "Gudang KPU", NodeKind.PPK: "PPK", NodeKind.PPS: "PPS",
-               NodeKind.KPPS: "KPPS"}
+NODE_PREFIX = {
+    NodeKind.GUDANG: "Gudang KPU",
+    NodeKind.PPK: "PPK",
+    NodeKind.PPS: "PPS",
+    NodeKind.KPPS: "KPPS",
+}
 
 
 # --- regions -------------------------------------------------------------------------
+
 
 def load_regions(session: Session, source: Path | IO[str], prefixes: Iterable[str] = ()) -> int:
     """Upsert regions from a ``kode,nama`` CSV (wilayah.csv); keep only ``prefixes`` if given."""
@@ -57,15 +62,26 @@ def load_regions(session: Session, source: Path | IO[str], prefixes: Iterable[st
     finally:
         if isinstance(source, Path):
             stream.close()
-    existing = {r.code: r for r in session.scalars(
-        select(Region).where(Region.code.in_([c for c, _ in rows]))
-    )} if len(rows) < 5000 else {r.code: r for r in session.scalars(select(Region))}
+    existing = (
+        {
+            r.code: r
+            for r in session.scalars(select(Region).where(Region.code.in_([c for c, _ in rows])))
+        }
+        if len(rows) < 5000
+        else {r.code: r for r in session.scalars(select(Region))}
+    )
     new = []
     for code, name in rows:
         region = existing.get(code)
         if region is None:
-            new.append({"code": code, "name": name, "level": codes.region_level(code),
-                        "parent_code": codes.region_parent(code)})
+            new.append(
+                {
+                    "code": code,
+                    "name": name,
+                    "level": codes.region_level(code),
+                    "parent_code": codes.region_parent(code),
+                }
+            )
         elif region.name != name:
             region.name = name
     if new:
@@ -84,36 +100,59 @@ def region_names(session: Session, prefix: str) -> dict[str, str]:
 
 # --- item types (the quantity rules as data) ----------------------------------------
 
+
 def ensure_item_types(session: Session, rules: Iterable[QuantityRule] = DEFAULT_RULES) -> None:
     """Seed the default item types and rules where they are missing; never overwrite edits."""
     have = set(session.scalars(select(ItemType.code)))
     for rule in rules:
         if rule.code in have:
             continue
-        session.add(ItemType(
-            code=rule.code, name_id=rule.name_id, name_en=rule.name_en, unit=Unit(rule.unit),
-            per_race=rule.per_race, per_tps=rule.per_tps, per_voter=rule.per_voter,
-            reserve_percent=rule.reserve_percent, spare_per_kecamatan=rule.spare_per_kecamatan,
-            fixed_reserve_per_race=rule.fixed_reserve_per_race, bundle_size=rule.bundle_size,
-            labelled=rule.labelled, sort_order=rule.sort_order,
-        ))
+        session.add(
+            ItemType(
+                code=rule.code,
+                name_id=rule.name_id,
+                name_en=rule.name_en,
+                unit=Unit(rule.unit),
+                per_race=rule.per_race,
+                per_tps=rule.per_tps,
+                per_voter=rule.per_voter,
+                reserve_percent=rule.reserve_percent,
+                spare_per_kecamatan=rule.spare_per_kecamatan,
+                fixed_reserve_per_race=rule.fixed_reserve_per_race,
+                bundle_size=rule.bundle_size,
+                labelled=rule.labelled,
+                sort_order=rule.sort_order,
+            )
+        )
     session.commit()
 
 
 def load_rules(session: Session) -> list[QuantityRule]:
     """Return the quantity rules as stored (the admin may have edited them)."""
     types = session.scalars(select(ItemType).order_by(ItemType.sort_order, ItemType.code))
-    return [QuantityRule(
-        code=t.code, name_id=t.name_id, name_en=t.name_en, unit=t.unit.value,
-        per_race=t.per_race, per_tps=t.per_tps, per_voter=t.per_voter,
-        reserve_percent=t.reserve_percent, spare_per_kecamatan=t.spare_per_kecamatan,
-        fixed_reserve_per_race=t.fixed_reserve_per_race, bundle_size=t.bundle_size,
-        labelled=t.labelled, sort_order=t.sort_order,
-    ) for t in types]
+    return [
+        QuantityRule(
+            code=t.code,
+            name_id=t.name_id,
+            name_en=t.name_en,
+            unit=t.unit.value,
+            per_race=t.per_race,
+            per_tps=t.per_tps,
+            per_voter=t.per_voter,
+            reserve_percent=t.reserve_percent,
+            spare_per_kecamatan=t.spare_per_kecamatan,
+            fixed_reserve_per_race=t.fixed_reserve_per_race,
+            bundle_size=t.bundle_size,
+            labelled=t.labelled,
+            sort_order=t.sort_order,
+        )
+        for t in types
+    ]
 
 
-def edit_rule(session: Session, election_code: str, code: str,
-              changes: dict[str, object]) -> dict[str, int]:
+def edit_rule(
+    session: Session, election_code: str, code: str, changes: dict[str, object]
+) -> dict[str, int]:
     """Change an item type's rule and rebuild the plan of every kabupaten that has TPS."""
     from decimal import Decimal
 
@@ -125,13 +164,16 @@ def edit_rule(session: Session, election_code: str, code: str,
     for name, value in changes.items():
         setattr(item_type, name, Decimal(str(value)) if name == "reserve_percent" else value)
     election = get_election(session, election_code)
-    kabupatens = sorted({tps_id[:2] + "." + tps_id[2:4] for tps_id in session.scalars(select(Tps.id))})
+    kabupatens = sorted(
+        {tps_id[:2] + "." + tps_id[2:4] for tps_id in session.scalars(select(Tps.id))}
+    )
     counts = {kab: rebuild_plan(session, election, kab) for kab in kabupatens}
     session.commit()
     return counts
 
 
 # --- elections and races ------------------------------------------------------------
+
 
 def get_election(session: Session, code: str) -> Election:
     """Return an election or raise NotFound."""
@@ -143,19 +185,34 @@ def get_election(session: Session, code: str) -> Election:
 
 def races_at(election: Election, region_code: str) -> list[Race]:
     """Return the races held in a region (a race covers its region and everything below)."""
-    return [r for r in election.races
-            if region_code == r.region_code or region_code.startswith(r.region_code + ".")]
+    return [
+        r
+        for r in election.races
+        if region_code == r.region_code or region_code.startswith(r.region_code + ".")
+    ]
 
 
 # --- TPS import ---------------------------------------------------------------------
 
 _ALIASES = {
-    "kode_desa": "desa", "kode desa": "desa", "desa": "desa", "kode": "desa",
-    "kode_kelurahan": "desa", "kode desa/kelurahan": "desa",
-    "tps_id": "tps_id", "id_tps": "tps_id", "id tps": "tps_id", "tps id": "tps_id",
-    "nomor_tps": "nomor", "nomor tps": "nomor", "no_tps": "nomor", "no tps": "nomor",
-    "nomor": "nomor", "tps": "nomor",
-    "dpt": "dpt", "dptb": "dptb",
+    "kode_desa": "desa",
+    "kode desa": "desa",
+    "desa": "desa",
+    "kode": "desa",
+    "kode_kelurahan": "desa",
+    "kode desa/kelurahan": "desa",
+    "tps_id": "tps_id",
+    "id_tps": "tps_id",
+    "id tps": "tps_id",
+    "tps id": "tps_id",
+    "nomor_tps": "nomor",
+    "nomor tps": "nomor",
+    "no_tps": "nomor",
+    "no tps": "nomor",
+    "nomor": "nomor",
+    "tps": "nomor",
+    "dpt": "dpt",
+    "dptb": "dptb",
 }
 
 
@@ -215,8 +272,16 @@ def read_table(filename: str, data: bytes) -> Iterator[tuple[int, dict[str, str]
             yield number, dict(zip(header, (c.strip() for c in cells), strict=False))
 
 
-def _int(value: str, row: int, column: str, errors: list[RowError], *, minimum: int = 0,
-         maximum: int | None = None, required: bool = True) -> int | None:
+def _int(
+    value: str,
+    row: int,
+    column: str,
+    errors: list[RowError],
+    *,
+    minimum: int = 0,
+    maximum: int | None = None,
+    required: bool = True,
+) -> int | None:
     if value == "":
         if required:
             errors.append(RowError(row, column, "wajib diisi"))
@@ -229,14 +294,18 @@ def _int(value: str, row: int, column: str, errors: list[RowError], *, minimum: 
         errors.append(RowError(row, column, "harus bilangan bulat", value))
         return None
     if number < minimum or (maximum is not None and number > maximum):
-        limit = f"{minimum} sampai {maximum}" if maximum is not None else f"paling sedikit {minimum}"
+        limit = (
+            f"{minimum} sampai {maximum}" if maximum is not None else f"paling sedikit {minimum}"
+        )
         errors.append(RowError(row, column, f"harus {limit}", value))
         return None
     return number
 
 
 def parse_tps_rows(
-    table: Iterable[tuple[int, dict[str, str]]], kabkota: str, known_desa: set[str],
+    table: Iterable[tuple[int, dict[str, str]]],
+    kabkota: str,
+    known_desa: set[str],
     max_voters: int,
 ) -> list[TpsRow]:
     """Validate every row; raise PlanImportError listing all problems, or return the rows."""
@@ -249,14 +318,27 @@ def parse_tps_rows(
         if not header_checked:
             header_checked = True
             if "dpt" not in record or not ({"desa", "tps_id"} & record.keys()):
-                raise PlanImportError([RowError(
-                    1, "header",
-                    "kolom wajib: 'kode desa' atau 'tps id', 'nomor tps', 'dpt' (dan 'dptb')",
-                )])
+                raise PlanImportError(
+                    [
+                        RowError(
+                            1,
+                            "header",
+                            "kolom wajib: 'kode desa' atau 'tps id', 'nomor tps', 'dpt' "
+                            "(dan 'dptb')",
+                        )
+                    ]
+                )
         desa = record.get("desa", "")
         tps = record.get("tps_id", "")
-        nomor = _int(record.get("nomor", ""), number, "nomor tps", errors, minimum=1,
-                     maximum=999, required=not tps)
+        nomor = _int(
+            record.get("nomor", ""),
+            number,
+            "nomor tps",
+            errors,
+            minimum=1,
+            maximum=999,
+            required=not tps,
+        )
         dpt = _int(record.get("dpt", ""), number, "dpt", errors, maximum=max_voters)
         dptb = _int(record.get("dptb", ""), number, "dptb", errors, required=False)
         if tps:
@@ -267,8 +349,9 @@ def parse_tps_rows(
                 errors.append(RowError(number, "kode desa", "tidak cocok dengan ID TPS", desa))
             desa = codes.desa_of_tps(tps)
             if nomor and nomor != int(tps[-3:]):
-                errors.append(RowError(number, "nomor tps", "tidak cocok dengan ID TPS",
-                                       str(nomor)))
+                errors.append(
+                    RowError(number, "nomor tps", "tidak cocok dengan ID TPS", str(nomor))
+                )
             nomor = int(tps[-3:])
         column = "tps id" if record.get("tps_id") else "kode desa"
         if not desa:
@@ -290,8 +373,11 @@ def parse_tps_rows(
             continue
         tid = codes.tps_id(desa, nomor)
         if tid in seen:
-            errors.append(RowError(number, "nomor tps",
-                                   f"TPS {tid} sudah ada di baris {seen[tid]}", str(nomor)))
+            errors.append(
+                RowError(
+                    number, "nomor tps", f"TPS {tid} sudah ada di baris {seen[tid]}", str(nomor)
+                )
+            )
             continue
         seen[tid] = number
         rows.append(TpsRow(tid, desa, nomor, dpt, dptb))
@@ -303,29 +389,49 @@ def parse_tps_rows(
 
 
 def import_tps(
-    session: Session, election_code: str, kabkota: str, filename: str, data: bytes,
-    *, dispatch_days: dict[str, int] | None = None,
+    session: Session,
+    election_code: str,
+    kabkota: str,
+    filename: str,
+    data: bytes,
+    *,
+    dispatch_days: dict[str, int] | None = None,
 ) -> ImportResult:
     """Import a kabupaten's TPS list and rebuild its nodes, routes and plan in one transaction."""
     election = get_election(session, election_code)
-    if session.get(Region, kabkota) is None or codes.region_level(kabkota) is not RegionLevel.KABKOTA:
+    if (
+        session.get(Region, kabkota) is None
+        or codes.region_level(kabkota) is not RegionLevel.KABKOTA
+    ):
         raise NotFound(f"Kabupaten/kota {kabkota!r} tidak dikenal; muat data wilayah dahulu.")
-    known_desa = set(session.scalars(
-        select(Region.code).where(Region.level == RegionLevel.DESA,
-                                  Region.code.like(kabkota + ".%"))
-    ))
-    rows = parse_tps_rows(read_table(filename, data), kabkota, known_desa,
-                          election.max_voters_per_tps)
+    known_desa = set(
+        session.scalars(
+            select(Region.code).where(
+                Region.level == RegionLevel.DESA, Region.code.like(kabkota + ".%")
+            )
+        )
+    )
+    rows = parse_tps_rows(
+        read_table(filename, data), kabkota, known_desa, election.max_voters_per_tps
+    )
     result = ImportResult()
     try:
-        existing = {t.id: t for t in session.scalars(
-            select(Tps).where(Tps.id.like(kabkota.replace(".", "") + "%"))
-        )}
+        existing = {
+            t.id: t
+            for t in session.scalars(select(Tps).where(Tps.id.like(kabkota.replace(".", "") + "%")))
+        }
         for row in rows:
             tps = existing.get(row.tps_id)
             if tps is None:
-                session.add(Tps(id=row.tps_id, desa_code=row.desa_code, number=row.number,
-                                dpt=row.dpt, dptb=row.dptb))
+                session.add(
+                    Tps(
+                        id=row.tps_id,
+                        desa_code=row.desa_code,
+                        number=row.number,
+                        dpt=row.dpt,
+                        dptb=row.dptb,
+                    )
+                )
                 result.created += 1
             elif (tps.dpt, tps.dptb) != (row.dpt, row.dptb):
                 tps.dpt, tps.dptb = row.dpt, row.dptb
@@ -347,26 +453,40 @@ def import_tps(
 
 # --- custody nodes and routes -------------------------------------------------------
 
+
 def build_nodes(session: Session, kabkota: str) -> None:
     """Create the warehouse, one PPK per kecamatan, one PPS per desa, one KPPS per TPS."""
     names = region_names(session, kabkota)
-    have = set(session.scalars(select(CustodyNode.code).where(
-        (CustodyNode.code == kabkota) | CustodyNode.code.like(kabkota + ".%")
-        | CustodyNode.code.like(kabkota.replace(".", "") + "%")
-    )))
+    have = set(
+        session.scalars(
+            select(CustodyNode.code).where(
+                (CustodyNode.code == kabkota)
+                | CustodyNode.code.like(kabkota + ".%")
+                | CustodyNode.code.like(kabkota.replace(".", "") + "%")
+            )
+        )
+    )
     tps_ids = session.scalars(select(Tps.id).where(Tps.id.like(kabkota.replace(".", "") + "%")))
     wanted: list[tuple[str, str]] = [(kabkota, names.get(kabkota, kabkota))]
     wanted += [(c, n) for c, n in sorted(names.items()) if c != kabkota]
-    wanted += [(t, f"TPS {int(t[-3:]):03d} {names.get(codes.desa_of_tps(t), '')}".strip())
-               for t in sorted(tps_ids)]
+    wanted += [
+        (t, f"TPS {int(t[-3:]):03d} {names.get(codes.desa_of_tps(t), '')}".strip())
+        for t in sorted(tps_ids)
+    ]
     for code, name in wanted:
         if code in have:
             continue
         kind = codes.node_kind(code)
         label = name if kind is NodeKind.KPPS else f"{NODE_PREFIX[kind]} {name}"
-        session.add(CustodyNode(code=code, kind=kind, name=label,
-                                parent_code=codes.node_parent(code),
-                                region_code=codes.node_region(code)))
+        session.add(
+            CustodyNode(
+                code=code,
+                kind=kind,
+                name=label,
+                parent_code=codes.node_parent(code),
+                region_code=codes.node_region(code),
+            )
+        )
         have.add(code)
     session.flush()
 
@@ -374,8 +494,11 @@ def build_nodes(session: Session, kabkota: str) -> None:
 #: Forward deadlines: (day offset, local time) per leg kind; gudang->PPK depends on dispatch day.
 _PPK_PPS = (-1, time(14, 0))
 _PPS_KPPS = (-1, time(20, 0))
-_RETURN = {NodeKind.KPPS: (1, time(12, 0)), NodeKind.PPS: (2, time(18, 0)),
-           NodeKind.PPK: (5, time(18, 0))}
+_RETURN = {
+    NodeKind.KPPS: (1, time(12, 0)),
+    NodeKind.PPS: (2, time(18, 0)),
+    NodeKind.PPK: (5, time(18, 0)),
+}
 
 
 def gudang_ppk_deadline(dispatch_day: int) -> tuple[int, time]:
@@ -383,21 +506,37 @@ def gudang_ppk_deadline(dispatch_day: int) -> tuple[int, time]:
     return (dispatch_day, time(18, 0)) if dispatch_day <= -2 else (-1, time(10, 0))
 
 
-def build_legs(session: Session, election: Election, kabkota: str,
-               dispatch_days: dict[str, int]) -> None:
+def build_legs(
+    session: Session, election: Election, kabkota: str, dispatch_days: dict[str, int]
+) -> None:
     """Create forward and return legs for every edge of the kabupaten's node tree."""
     zone = zone_for_region(kabkota)
-    nodes = session.scalars(select(CustodyNode).where(
-        (CustodyNode.code.like(kabkota + ".%")) | CustodyNode.code.like(kabkota.replace(".", "") + "%")
-    )).all()
-    have = {(leg.from_node, leg.to_node): leg for leg in session.scalars(
-        select(RouteLeg).where(RouteLeg.election_code == election.code,
-                               RouteLeg.from_node.in_([n.code for n in nodes] + [kabkota]))
-    )}
-    have.update({(leg.from_node, leg.to_node): leg for leg in session.scalars(
-        select(RouteLeg).where(RouteLeg.election_code == election.code,
-                               RouteLeg.to_node.in_([n.code for n in nodes] + [kabkota]))
-    )})
+    nodes = session.scalars(
+        select(CustodyNode).where(
+            (CustodyNode.code.like(kabkota + ".%"))
+            | CustodyNode.code.like(kabkota.replace(".", "") + "%")
+        )
+    ).all()
+    have = {
+        (leg.from_node, leg.to_node): leg
+        for leg in session.scalars(
+            select(RouteLeg).where(
+                RouteLeg.election_code == election.code,
+                RouteLeg.from_node.in_([n.code for n in nodes] + [kabkota]),
+            )
+        )
+    }
+    have.update(
+        {
+            (leg.from_node, leg.to_node): leg
+            for leg in session.scalars(
+                select(RouteLeg).where(
+                    RouteLeg.election_code == election.code,
+                    RouteLeg.to_node.in_([n.code for n in nodes] + [kabkota]),
+                )
+            )
+        }
+    )
     for node in nodes:
         if node.parent_code is None:
             continue
@@ -414,9 +553,17 @@ def build_legs(session: Session, election: Election, kabkota: str,
             deadline = h_day(election.election_day, offset, at, zone)
             leg = have.get((src, dst))
             if leg is None:
-                session.add(RouteLeg(election_code=election.code, from_node=src, to_node=dst,
-                                     day_offset=offset, local_time=at, deadline_at=deadline,
-                                     is_return=is_return))
+                session.add(
+                    RouteLeg(
+                        election_code=election.code,
+                        from_node=src,
+                        to_node=dst,
+                        day_offset=offset,
+                        local_time=at,
+                        deadline_at=deadline,
+                        is_return=is_return,
+                    )
+                )
             else:
                 leg.day_offset, leg.local_time, leg.deadline_at = offset, at, deadline
     session.flush()
@@ -424,11 +571,13 @@ def build_legs(session: Session, election: Election, kabkota: str,
 
 # --- needs and plan lines -----------------------------------------------------------
 
+
 def tps_facts(session: Session, election: Election, kabkota: str) -> list[TpsFacts]:
     """Return every TPS of a kabupaten with the races held there."""
     result = []
-    for tps in session.scalars(select(Tps).where(Tps.id.like(kabkota.replace(".", "") + "%"))
-                               .order_by(Tps.id)):
+    for tps in session.scalars(
+        select(Tps).where(Tps.id.like(kabkota.replace(".", "") + "%")).order_by(Tps.id)
+    ):
         races = tuple(sorted(r.kind.value for r in races_at(election, tps.desa_code)))
         kec = tps.desa_code.rsplit(".", 1)[0]
         result.append(TpsFacts(tps.id, kec, tps.dpt, tps.dptb, races))
@@ -438,15 +587,27 @@ def tps_facts(session: Session, election: Election, kabkota: str) -> list[TpsFac
 def rebuild_plan(session: Session, election: Election, kabkota: str) -> int:
     """Recompute every plan line of a kabupaten from its TPS and the stored rules."""
     lines = compute_needs(load_rules(session), tps_facts(session, election, kabkota), kabkota)
-    session.execute(delete(PlanLine).where(PlanLine.election_code == election.code,
-                                           PlanLine.kabkota_code == kabkota))
+    session.execute(
+        delete(PlanLine).where(
+            PlanLine.election_code == election.code, PlanLine.kabkota_code == kabkota
+        )
+    )
     if lines:
-        session.execute(PlanLine.__table__.insert(), [
-            {"id": _uuid(), "election_code": election.code, "destination": line.destination,
-             "item_type_code": line.item_type, "race_kind": line.race, "quantity": line.quantity,
-             "kabkota_code": kabkota}
-            for line in lines
-        ])
+        session.execute(
+            PlanLine.__table__.insert(),
+            [
+                {
+                    "id": _uuid(),
+                    "election_code": election.code,
+                    "destination": line.destination,
+                    "item_type_code": line.item_type,
+                    "race_kind": line.race,
+                    "quantity": line.quantity,
+                    "kabkota_code": kabkota,
+                }
+                for line in lines
+            ],
+        )
     session.flush()
     return len(lines)
 
@@ -459,10 +620,13 @@ def _uuid() -> Any:
 
 def plan_lines(session: Session, election_code: str, kabkota: str) -> list[NeedLine]:
     """Return the stored plan of a kabupaten as pure need lines."""
-    stmt = select(PlanLine).where(PlanLine.election_code == election_code,
-                                  PlanLine.kabkota_code == kabkota)
-    return [NeedLine(p.destination, p.item_type_code, p.race_kind, p.quantity)
-            for p in session.scalars(stmt)]
+    stmt = select(PlanLine).where(
+        PlanLine.election_code == election_code, PlanLine.kabkota_code == kabkota
+    )
+    return [
+        NeedLine(p.destination, p.item_type_code, p.race_kind, p.quantity)
+        for p in session.scalars(stmt)
+    ]
 
 
 # --- summaries and export -----------------------------------------------------------
@@ -474,8 +638,12 @@ def _area_of(destination: str, level: str) -> str | None:
     """Return the code a plan line counts towards at ``level`` (None: not at that level)."""
     if codes.TPS_ID.match(destination):
         desa = codes.desa_of_tps(destination)
-        return {"tps": destination, "desa": desa, "kecamatan": desa.rsplit(".", 1)[0],
-                "kabupaten": desa.rsplit(".", 2)[0]}[level]
+        return {
+            "tps": destination,
+            "desa": desa,
+            "kecamatan": desa.rsplit(".", 1)[0],
+            "kabupaten": desa.rsplit(".", 2)[0],
+        }[level]
     kind = codes.node_kind(destination)
     if kind is NodeKind.PPK and level in ("kecamatan", "kabupaten"):
         return destination if level == "kecamatan" else destination.rsplit(".", 1)[0]
@@ -495,13 +663,15 @@ class NeedsTable:
     def header(self) -> list[str]:
         """Column titles for export."""
         return ["kode", "nama", "jumlah_tps", "dpt", "dptb"] + [
-            f"{item} {race}".strip() for item, race in self.columns]
+            f"{item} {race}".strip() for item, race in self.columns
+        ]
 
     def records(self) -> Iterator[list[Any]]:
         """Rows as lists in header order."""
         for row in self.rows:
             yield [row["code"], row["name"], row["tps"], row["dpt"], row["dptb"]] + [
-                row["needs"].get(col, 0) for col in self.columns]
+                row["needs"].get(col, 0) for col in self.columns
+            ]
 
 
 def needs_table(session: Session, election_code: str, kabkota: str, level: str) -> NeedsTable:
@@ -515,8 +685,14 @@ def needs_table(session: Session, election_code: str, kabkota: str, level: str) 
     def row(code: str) -> dict[str, Any]:
         if code not in rows:
             name = names.get(code) or f"TPS {code[-3:]} {names.get(codes.desa_of_tps(code), '')}"
-            rows[code] = {"code": code, "name": name, "tps": 0, "dpt": 0, "dptb": 0,
-                          "needs": defaultdict(int)}
+            rows[code] = {
+                "code": code,
+                "name": name,
+                "tps": 0,
+                "dpt": 0,
+                "dptb": 0,
+                "needs": defaultdict(int),
+            }
         return rows[code]
 
     for tps in session.scalars(select(Tps).where(Tps.id.like(kabkota.replace(".", "") + "%"))):
@@ -557,8 +733,9 @@ def export_needs(table: NeedsTable, fmt: str, out: IO[bytes]) -> None:
         raise ValidationFailed("Format harus csv atau xlsx.")
 
 
-def ensure_election(session: Session, code: str, name: str, election_day: Any,
-                    races: Iterable[tuple[str, str, str]]) -> Election:
+def ensure_election(
+    session: Session, code: str, name: str, election_day: Any, races: Iterable[tuple[str, str, str]]
+) -> Election:
     """Create or update an election and its races ``(kind, region code, name)``."""
     election = session.get(Election, code)
     if election is None:

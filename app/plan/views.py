@@ -56,7 +56,11 @@ def needs() -> Any:
     kab = kabkota_of(user)
     area = request.args.get("wilayah", "").strip()
     if not area:
-        area = user.scope_code if not codes.TPS_ID.match(user.scope_code) else codes.desa_of_tps(user.scope_code)
+        area = (
+            user.scope_code
+            if not codes.TPS_ID.match(user.scope_code)
+            else codes.desa_of_tps(user.scope_code)
+        )
     try:
         level_of_area = codes.region_level(area).value
     except ValueError as exc:
@@ -73,8 +77,14 @@ def needs() -> Any:
     total_row = next((r for r in totals.rows if r["code"] == area), None)
     names = {t.code: t.name_id for t in db.session.scalars(select(ItemType))}
     return render_template(
-        "plan/needs.html", election=election, area=area, level=level, table=table,
-        total=total_row, names=names, drill=level != "tps",
+        "plan/needs.html",
+        election=election,
+        area=area,
+        level=level,
+        table=table,
+        total=total_row,
+        names=names,
+        drill=level != "tps",
         area_name=service.region_names(db.session, area).get(area, area),
     )
 
@@ -90,15 +100,25 @@ def export() -> Any:
         raise ValidationFailed(_("Format harus csv atau xlsx."))
     election = current_election()
     table = service.needs_table(db.session, election.code, kabkota_of(user), level)
-    table.rows = [r for r in table.rows if codes.within(r["code"], user.scope_code)
-                  or codes.within(user.scope_code, r["code"])]
+    table.rows = [
+        r
+        for r in table.rows
+        if codes.within(r["code"], user.scope_code) or codes.within(user.scope_code, r["code"])
+    ]
     out = io.BytesIO()
     service.export_needs(table, fmt, out)
     out.seek(0)
-    mimetype = ("text/csv" if fmt == "csv" else
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    return send_file(out, mimetype=mimetype, as_attachment=True,
-                     download_name=f"kebutuhan-{kabkota_of(user)}-{level}.{fmt}")
+    mimetype = (
+        "text/csv"
+        if fmt == "csv"
+        else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    return send_file(
+        out,
+        mimetype=mimetype,
+        as_attachment=True,
+        download_name=f"kebutuhan-{kabkota_of(user)}-{level}.{fmt}",
+    )
 
 
 @bp.route("/rencana/impor", methods=["GET", "POST"])
@@ -115,15 +135,22 @@ def import_tps() -> Any:
         else:
             election = current_election()
             try:
-                result = service.import_tps(db.session, election.code, kab, upload.filename,
-                                            upload.read())
+                result = service.import_tps(
+                    db.session, election.code, kab, upload.filename, upload.read()
+                )
             except PlanImportError as exc:
                 errors = exc.details
             except ValidationFailed as exc:
                 errors = [{"row": 0, "column": "berkas", "message": exc.message}]
             else:
-                flash(_("Impor berhasil: %(created)d TPS baru, %(updated)d diperbarui, "
-                        "%(unchanged)d tetap.", created=result.created, updated=result.updated,
-                        unchanged=result.unchanged))
+                flash(
+                    _(
+                        "Impor berhasil: %(created)d TPS baru, %(updated)d diperbarui, "
+                        "%(unchanged)d tetap.",
+                        created=result.created,
+                        updated=result.updated,
+                        unchanged=result.unchanged,
+                    )
+                )
                 return redirect(url_for("plan.needs"))
     return render_template("plan/import.html", errors=errors, kab=kab), (422 if errors else 200)

@@ -13,7 +13,8 @@ from tests.browser.helpers import sign_in
 
 
 def test_admin_creates_user_and_token_sees_it_once_and_revokes_it(
-        page: Page, screenshot: Callable[[Page, str], Path]) -> None:
+    page: Page, screenshot: Callable[[Page, str], Path]
+) -> None:
     page.set_viewport_size(DESKTOP)
     sign_in(page, "admin")
     page.get_by_role("navigation").get_by_role("link", name="Pengguna").click()

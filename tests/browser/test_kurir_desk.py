@@ -36,7 +36,8 @@ def story(demo_app: Flask, page: Page) -> scenario.Scenario:
 
 
 def test_courier_photographs_a_box_at_the_wrong_tps_and_is_told_at_once(
-        page: Page, story: scenario.Scenario, tmp_path: Path, screenshot: Shot) -> None:
+    page: Page, story: scenario.Scenario, tmp_path: Path, screenshot: Shot
+) -> None:
     sign_in(page, "kurir.tewah")
     page.goto("/kurir")
     expect(page.locator("#camera-note")).to_be_visible()  # no BarcodeDetector here
@@ -83,7 +84,8 @@ def test_courier_photographs_a_box_at_the_wrong_tps_and_is_told_at_once(
 
 
 def test_desk_drills_down_to_the_finding_and_exports_it(
-        page: Page, story: scenario.Scenario, demo_app: Flask, screenshot: Shot) -> None:
+    page: Page, story: scenario.Scenario, demo_app: Flask, screenshot: Shot
+) -> None:
     from tests.conftest import login
     from tests.desk.conftest import wrong_tps_scan
 
@@ -120,7 +122,8 @@ def test_desk_drills_down_to_the_finding_and_exports_it(
 
 
 def test_a_courier_of_another_kecamatan_cannot_open_it(
-        page: Page, story: scenario.Scenario) -> None:
+    page: Page, story: scenario.Scenario
+) -> None:
     sign_in(page, "kurir.kurun")
     # page.request shares the browser's session; a navigation to an error page would log
     # "Failed to load resource" in the console, which the harness rightly counts as an error.

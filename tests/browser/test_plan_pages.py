@@ -12,8 +12,9 @@ from tests.browser.conftest import DESKTOP
 from tests.browser.helpers import sign_in
 
 
-def test_desk_sees_the_12_kecamatan_then_english(page: Page,
-                                                 screenshot: Callable[[Page, str], Path]) -> None:
+def test_desk_sees_the_12_kecamatan_then_english(
+    page: Page, screenshot: Callable[[Page, str], Path]
+) -> None:
     page.goto("/")
     expect(page).to_have_url(re.compile(r"/masuk\?next=/"))  # anonymous: the login form
     screenshot(page, "login-phone")

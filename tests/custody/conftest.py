@@ -21,7 +21,8 @@ from app.items.models import Item
 from app.items.service import issue_items, label_text
 from app.plan import codes
 
-#: Scans start on H-2 08:00 WIB; the server stands on H-1 19:00 WIB, so uploads are late, never ahead.
+#: Scans start on H-2 08:00 WIB; the server stands on H-1 19:00 WIB:
+#: uploads are late, never ahead.
 H3_MORNING = datetime(2024, 11, 25, 1, 0, tzinfo=UTC)
 SERVER_NOW = datetime(2024, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -52,15 +53,29 @@ class Env:
     def event(self, item: Item, action: str, node: str, **extra: Any) -> dict[str, Any]:
         """A scan event as a device sends it."""
         self.clock[0] += timedelta(minutes=5)
-        return {"event_id": str(uuid.uuid4()), "device_seq": next(self.seq),
-                "device_time": self.clock[0].isoformat(), "label": self.label(item),
-                "action": action, "node": node, **extra}
+        return {
+            "event_id": str(uuid.uuid4()),
+            "device_seq": next(self.seq),
+            "device_time": self.clock[0].isoformat(),
+            "label": self.label(item),
+            "action": action,
+            "node": node,
+            **extra,
+        }
 
-    def post(self, events: list[dict[str, Any]], user: str = "gudang",
-             device_id: str = "hp-1", **body: Any) -> Any:
+    def post(
+        self,
+        events: list[dict[str, Any]],
+        user: str = "gudang",
+        device_id: str = "hp-1",
+        **body: Any,
+    ) -> Any:
         """POST a batch to the scan API with the user's device token."""
-        return self.client.post("/api/v1/scans", json={"device_id": device_id, "events": events, **body},
-                                headers={"Authorization": f"Bearer {self.tokens[user]}"})
+        return self.client.post(
+            "/api/v1/scans",
+            json={"device_id": device_id, "events": events, **body},
+            headers={"Authorization": f"Bearer {self.tokens[user]}"},
+        )
 
     def journey(self, item: Item, user: str = "gudang", stop: int = 3) -> list[dict[str, Any]]:
         """Events for kirim/terima along the route up to leg ``stop``."""
@@ -68,8 +83,9 @@ class Env:
         events = []
         for i in range(stop):
             events.append(self.event(item, "kirim", route[i], target=route[i + 1]))
-            events.append(self.event(item, "terima", route[i + 1], quantity=item.quantity,
-                                     condition="baik"))
+            events.append(
+                self.event(item, "terima", route[i + 1], quantity=item.quantity, condition="baik")
+            )
         return events
 
 
@@ -86,8 +102,11 @@ def env(demo_app: Flask, client: FlaskClient) -> Env:
     items = {}
     for t in (tps, other):
         issue_items(db.session, "pilkada-2024", t, None, signer, None)
-        items[t] = list(db.session.scalars(select(Item).where(Item.destination == t)
-                                           .order_by(Item.item_type_code, Item.serial)))
+        items[t] = list(
+            db.session.scalars(
+                select(Item).where(Item.destination == t).order_by(Item.item_type_code, Item.serial)
+            )
+        )
     tokens = {}
     for username in ("gudang", "kurir.tewah", "kurir.kurun", "desk"):
         user = auth.find_user(db.session, username)

@@ -28,8 +28,11 @@ def test_the_same_batches_from_parallel_clients_are_stored_exactly_once(env: Env
             with env.app.app_context():
                 client = env.app.test_client()
                 for batch in order:
-                    response = client.post("/api/v1/scans", headers=headers,
-                                           json={"device_id": "hp-1", "events": batch})
+                    response = client.post(
+                        "/api/v1/scans",
+                        headers=headers,
+                        json={"device_id": "hp-1", "events": batch},
+                    )
                     assert response.status_code == 200, response.get_json()
                     with lock:
                         statuses.update(r["status"] for r in response.get_json()["results"])
@@ -48,8 +51,11 @@ def test_the_same_batches_from_parallel_clients_are_stored_exactly_once(env: Env
     assert statuses["duplicate"] == total * 5
     db.session.expire_all()
     assert db.session.scalar(select(func.count()).select_from(CustodyEvent)) == total
-    seqs = db.session.execute(select(CustodyEvent.serial, func.max(CustodyEvent.item_seq),
-                                     func.count()).group_by(CustodyEvent.serial)).all()
+    seqs = db.session.execute(
+        select(CustodyEvent.serial, func.max(CustodyEvent.item_seq), func.count()).group_by(
+            CustodyEvent.serial
+        )
+    ).all()
     assert all(top == count == 6 for _, top, count in seqs)
     assert ledger.integrate(db.session, env.app.config["TEPAT_KEY_DIR"], "tepat.test/ledger")
     assert ledger.verify(db.session, env.app.config["TEPAT_KEY_DIR"]).ok

@@ -41,7 +41,9 @@ def test_resending_a_batch_is_acknowledged_as_duplicate_and_stored_once(env: Env
     assert db.session.scalar(select(func.count()).select_from(CustodyEvent)) == 2
 
 
-def test_same_event_id_with_other_content_is_a_409_conflict_and_a_security_finding(env: Env) -> None:
+def test_same_event_id_with_other_content_is_a_409_conflict_and_a_security_finding(
+    env: Env,
+) -> None:
     event = env.journey(env.first(env.tps, "KOTAK"), stop=1)[0]
     env.post([event])
     forged = dict(event, node="62.10")
@@ -57,9 +59,13 @@ def test_same_event_id_with_other_content_is_a_409_conflict_and_a_security_findi
 @pytest.mark.parametrize(
     ("case", "mutate", "code"),
     [
-        ("forged label: one character changed", lambda e, env: e.update(
-            label=e["label"][:-3] + ("A" if e["label"][-3] != "A" else "B") + e["label"][-2:]),
-         "bad_signature"),
+        (
+            "forged label: one character changed",
+            lambda e, env: e.update(
+                label=e["label"][:-3] + ("A" if e["label"][-3] != "A" else "B") + e["label"][-2:]
+            ),
+            "bad_signature",
+        ),
         ("not a Tepat label", lambda e, env: e.update(label="HELLO WORLD"), "malformed"),
         ("unknown node", lambda e, env: e.update(node="62.10.99"), "unknown_node"),
         ("not a node code", lambda e, env: e.update(node="kantor"), "unknown_node"),
@@ -71,10 +77,15 @@ def test_same_event_id_with_other_content_is_a_409_conflict_and_a_security_findi
     ],
 )
 def test_bad_events_are_rejected_with_a_code_and_the_rest_of_the_batch_is_kept(
-    env: Env, case: str, mutate, code: str  # type: ignore[no-untyped-def]
+    env: Env,
+    case: str,
+    mutate,
+    code: str,  # type: ignore[no-untyped-def]
 ) -> None:
-    good, bad = env.journey(env.first(env.tps, "KOTAK"), stop=1)[0], env.event(
-        env.first(env.tps, "BILIK"), "kirim", "62.10", target="62.10.03")
+    good, bad = (
+        env.journey(env.first(env.tps, "KOTAK"), stop=1)[0],
+        env.event(env.first(env.tps, "BILIK"), "kirim", "62.10", target="62.10.03"),
+    )
     mutate(bad, env)
     response = env.post([good, bad])
     assert response.status_code == 200, case
@@ -103,8 +114,9 @@ def test_access_needs_a_valid_token_and_a_scanning_role(env: Env) -> None:
     box = env.first(env.tps, "KOTAK")
     event = env.event(box, "terima", "62.10")
     assert env.client.post("/api/v1/scans", json={"events": [event]}).status_code == 401
-    bad = env.client.post("/api/v1/scans", json={"events": [event]},
-                          headers={"Authorization": "Bearer tpt_palsu"})
+    bad = env.client.post(
+        "/api/v1/scans", json={"events": [event]}, headers={"Authorization": "Bearer tpt_palsu"}
+    )
     assert bad.status_code == 401 and bad.get_json()["message"]
     assert env.post([event], user="desk").status_code == 403
     token = auth.find_user(db.session, "gudang").tokens[0]
@@ -114,19 +126,29 @@ def test_access_needs_a_valid_token_and_a_scanning_role(env: Env) -> None:
 
 @pytest.mark.parametrize(
     ("body", "status"),
-    [({"events": "semua"}, 400), ({}, 400), ({"events": [{}] * 501}, 413),
-     ({"events": [], "device_id": "x" * 65}, 422), ({"events": [], "sent_at": "besok"}, 422)],
+    [
+        ({"events": "semua"}, 400),
+        ({}, 400),
+        ({"events": [{}] * 501}, 413),
+        ({"events": [], "device_id": "x" * 65}, 422),
+        ({"events": [], "sent_at": "besok"}, 422),
+    ],
 )
 def test_malformed_batches_get_a_clear_error(env: Env, body: dict, status: int) -> None:
-    response = env.client.post("/api/v1/scans", json=body,
-                               headers={"Authorization": f"Bearer {env.tokens['gudang']}"})
+    response = env.client.post(
+        "/api/v1/scans", json=body, headers={"Authorization": f"Bearer {env.tokens['gudang']}"}
+    )
     assert response.status_code == status
     assert response.get_json()["message"]
 
 
 def test_non_json_body_is_a_400_not_a_500(env: Env) -> None:
-    response = env.client.post("/api/v1/scans", data=b"\xff\xfe", content_type="application/json",
-                               headers={"Authorization": f"Bearer {env.tokens['gudang']}"})
+    response = env.client.post(
+        "/api/v1/scans",
+        data=b"\xff\xfe",
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {env.tokens['gudang']}"},
+    )
     assert response.status_code == 400
 
 
@@ -196,7 +218,7 @@ def test_the_https_form_of_a_label_opens_the_item_page(env: Env) -> None:
 
     box = env.first(env.tps, "KOTAK")
     url = label_text(box, env.signer, "https://tepat.local")
-    path = url[url.index("/L/"):]
+    path = url[url.index("/L/") :]
     assert env.client.get(path).status_code == 302  # sign in first
     login(env.client, "desk")
     response = env.client.get(path)

@@ -24,11 +24,15 @@ from tests.custody.conftest import Env
 def triggers_off() -> Iterator[None]:
     """Let a test play the attacker: switch the append-only triggers off for one edit."""
     if db.engine.dialect.name == "postgresql":
-        db.session.execute(text("ALTER TABLE custody_event DISABLE TRIGGER custody_event_append_only"))
+        db.session.execute(
+            text("ALTER TABLE custody_event DISABLE TRIGGER custody_event_append_only")
+        )
         try:
             yield
         finally:
-            db.session.execute(text("ALTER TABLE custody_event ENABLE TRIGGER custody_event_append_only"))
+            db.session.execute(
+                text("ALTER TABLE custody_event ENABLE TRIGGER custody_event_append_only")
+            )
     else:
         with sqlite_triggers_off():
             yield
@@ -54,11 +58,14 @@ def events() -> list[CustodyEvent]:
 
 
 def verify_cli(env: Env) -> tuple[int, str]:
-    result = env.app.test_cli_runner(mix_stderr=False).invoke(args=["ledger", "verify"]) \
-        if "mix_stderr" in env.app.test_cli_runner.__code__.co_varnames else \
-        env.app.test_cli_runner().invoke(args=["ledger", "verify"])
-    return result.exit_code, result.output + (result.stderr if hasattr(result, "stderr_bytes")
-                                             and result.stderr_bytes else "")
+    result = (
+        env.app.test_cli_runner(mix_stderr=False).invoke(args=["ledger", "verify"])
+        if "mix_stderr" in env.app.test_cli_runner.__code__.co_varnames
+        else env.app.test_cli_runner().invoke(args=["ledger", "verify"])
+    )
+    return result.exit_code, result.output + (
+        result.stderr if hasattr(result, "stderr_bytes") and result.stderr_bytes else ""
+    )
 
 
 def test_an_untouched_ledger_verifies(logged: Env) -> None:
@@ -71,8 +78,10 @@ def test_an_untouched_ledger_verifies(logged: Env) -> None:
 
 def test_the_database_refuses_update_and_delete_of_events(logged: Env) -> None:
     target = events()[0].event_id
-    for statement in ("UPDATE custody_event SET quantity = 99 WHERE event_id = :id",
-                      "DELETE FROM custody_event WHERE event_id = :id"):
+    for statement in (
+        "UPDATE custody_event SET quantity = 99 WHERE event_id = :id",
+        "DELETE FROM custody_event WHERE event_id = :id",
+    ):
         with pytest.raises(DBAPIError):
             db.session.execute(text(statement), {"id": _param(target)})
         db.session.rollback()
@@ -100,11 +109,17 @@ def test_any_direct_change_to_one_event_row_is_detected_and_named(
     inserted = uuid.uuid4()
     with triggers_off():
         if tamper == "edit":
-            db.session.execute(text("UPDATE custody_event SET quantity = 0 WHERE event_id = :id"),
-                               {"id": _param(victim_id)})
+            db.session.execute(
+                text("UPDATE custody_event SET quantity = 0 WHERE event_id = :id"),
+                {"id": _param(victim_id)},
+            )
         elif tamper == "delete":
-            db.session.execute(text("DELETE FROM ledger_entry WHERE event_id = :id"), {"id": _param(victim_id)})
-            db.session.execute(text("DELETE FROM custody_event WHERE event_id = :id"), {"id": _param(victim_id)})
+            db.session.execute(
+                text("DELETE FROM ledger_entry WHERE event_id = :id"), {"id": _param(victim_id)}
+            )
+            db.session.execute(
+                text("DELETE FROM custody_event WHERE event_id = :id"), {"id": _param(victim_id)}
+            )
         elif tamper == "insert":
             first = rows[0]
             clone = {c.name: getattr(first, c.key) for c in CustodyEvent.__table__.columns}
@@ -112,9 +127,18 @@ def test_any_direct_change_to_one_event_row_is_detected_and_named(
             db.session.execute(CustodyEvent.__table__.insert(), [clone])
         else:
             a, b = rows[4], rows[5]
-            db.session.execute(text("UPDATE custody_event SET item_seq = -1 WHERE event_id = :id"), {"id": _param(a.event_id)})
-            db.session.execute(text("UPDATE custody_event SET item_seq = :s WHERE event_id = :id"), {"s": a.item_seq, "id": _param(b.event_id)})
-            db.session.execute(text("UPDATE custody_event SET item_seq = :s WHERE event_id = :id"), {"s": b.item_seq, "id": _param(a.event_id)})
+            db.session.execute(
+                text("UPDATE custody_event SET item_seq = -1 WHERE event_id = :id"),
+                {"id": _param(a.event_id)},
+            )
+            db.session.execute(
+                text("UPDATE custody_event SET item_seq = :s WHERE event_id = :id"),
+                {"s": a.item_seq, "id": _param(b.event_id)},
+            )
+            db.session.execute(
+                text("UPDATE custody_event SET item_seq = :s WHERE event_id = :id"),
+                {"s": b.item_seq, "id": _param(a.event_id)},
+            )
     db.session.expire_all()
     report = ledger.verify(db.session, logged.app.config["TEPAT_KEY_DIR"])
     assert not report.ok
@@ -128,7 +152,9 @@ def test_any_direct_change_to_one_event_row_is_detected_and_named(
 
 def test_a_forged_checkpoint_signature_is_rejected(logged: Env) -> None:
     with triggers_off():
-        db.session.execute(text("UPDATE ledger_checkpoint SET note = replace(note, '\n18\n', '\n17\n')"))
+        db.session.execute(
+            text("UPDATE ledger_checkpoint SET note = replace(note, '\n18\n', '\n17\n')")
+        )
     report = ledger.verify(db.session, logged.app.config["TEPAT_KEY_DIR"])
     assert any("checkpoint" in p for p in report.problems)
 
@@ -144,7 +170,9 @@ def test_anyone_can_check_inclusion_and_consistency_without_the_database(logged:
     checkpoint = merkle.verify_checkpoint(head["checkpoint"], key, head["key_name"])
     assert checkpoint.size == 18
     event = events()[3]
-    proof = logged.client.get(f"/api/v1/ledger/inclusion/{event.event_id}", headers=headers).get_json()
+    proof = logged.client.get(
+        f"/api/v1/ledger/inclusion/{event.event_id}", headers=headers
+    ).get_json()
     leaf = merkle.leaf_hash(ledger.leaf_data(event.event_id, bytes.fromhex(proof["event_hash"])))
     path = [bytes.fromhex(h) for h in proof["proof"]]
     merkle.verify_inclusion(leaf, proof["leaf_index"], proof["tree_size"], path, checkpoint.root)
@@ -152,12 +180,15 @@ def test_anyone_can_check_inclusion_and_consistency_without_the_database(logged:
         bad = [bytes([path[0][0] ^ 1]) + path[0][1:]] + path[1:]
         merkle.verify_inclusion(leaf, proof["leaf_index"], proof["tree_size"], bad, checkpoint.root)
     with pytest.raises(ProofError):  # a missing element
-        merkle.verify_inclusion(leaf, proof["leaf_index"], proof["tree_size"], path[:-1], checkpoint.root)
+        merkle.verify_inclusion(
+            leaf, proof["leaf_index"], proof["tree_size"], path[:-1], checkpoint.root
+        )
     with pytest.raises(ProofError):  # an index beyond the tree
         merkle.verify_inclusion(leaf, 18, 18, path, checkpoint.root)
 
-    consistency = logged.client.get("/api/v1/ledger/consistency?first=6&second=18",
-                                     headers=headers).get_json()
+    consistency = logged.client.get(
+        "/api/v1/ledger/consistency?first=6&second=18", headers=headers
+    ).get_json()
     old = merkle.verify_checkpoint(consistency["first_checkpoint"], key)
     new = merkle.verify_checkpoint(consistency["second_checkpoint"], key)
     cproof = [bytes.fromhex(h) for h in consistency["proof"]]
@@ -172,11 +203,13 @@ def test_anyone_can_check_inclusion_and_consistency_without_the_database(logged:
 
 @pytest.mark.parametrize(
     ("url", "status"),
-    [("/api/v1/ledger/consistency?first=0&second=6", 422),
-     ("/api/v1/ledger/consistency?first=6", 422),
-     ("/api/v1/ledger/consistency?first=7&second=18", 404),
-     ("/api/v1/ledger/inclusion/not-a-uuid", 404),
-     (f"/api/v1/ledger/inclusion/{uuid.uuid4()}", 404)],
+    [
+        ("/api/v1/ledger/consistency?first=0&second=6", 422),
+        ("/api/v1/ledger/consistency?first=6", 422),
+        ("/api/v1/ledger/consistency?first=7&second=18", 404),
+        ("/api/v1/ledger/inclusion/not-a-uuid", 404),
+        (f"/api/v1/ledger/inclusion/{uuid.uuid4()}", 404),
+    ],
 )
 def test_bad_proof_requests_get_clear_errors(logged: Env, url: str, status: int) -> None:
     headers = {"Authorization": f"Bearer {logged.tokens['kurir.tewah']}"}

@@ -42,9 +42,16 @@ def wrong_tps_scan(client: FlaskClient, story: scenario.Scenario) -> Any:
     """The courier of Tewah receives TPS 003's box at TPS 001 (session + JSON, as the page)."""
     import uuid
 
-    event = {"event_id": str(uuid.uuid4()), "device_seq": 1,
-             "device_time": "2024-11-26T07:58:00+00:00", "label": story.label(story.misdelivered),
-             "action": "terima", "node": scenario.TPS_A, "quantity": 1, "condition": "baik"}
+    event = {
+        "event_id": str(uuid.uuid4()),
+        "device_seq": 1,
+        "device_time": "2024-11-26T07:58:00+00:00",
+        "label": story.label(story.misdelivered),
+        "action": "terima",
+        "node": scenario.TPS_A,
+        "quantity": 1,
+        "condition": "baik",
+    }
     return client.post("/api/v1/scans", json={"device_id": "web-test", "events": [event]})
 
 

@@ -48,8 +48,11 @@ class Scenario:
 
     def first(self, tps: str, item_type: str, race: str = "") -> Item:
         """The first item of a type (and race) for a TPS."""
-        return next(i for i in self.items[tps] if i.item_type_code == item_type
-                    and (not race or i.race_kind == race))
+        return next(
+            i
+            for i in self.items[tps]
+            if i.item_type_code == item_type and (not race or i.race_kind == race)
+        )
 
     @property
     def misdelivered(self) -> Item:
@@ -69,26 +72,50 @@ def build(session: Session, key_dir: str) -> Scenario:
     items = {}
     for tps in (TPS_A, TPS_B):
         issue_items(session, ELECTION, tps, ["KIT", "KOTAK"], signer, None)
-        items[tps] = list(session.scalars(select(Item).where(Item.destination == tps)
-                                          .order_by(Item.item_type_code, Item.race_kind)))
+        items[tps] = list(
+            session.scalars(
+                select(Item)
+                .where(Item.destination == tps)
+                .order_by(Item.item_type_code, Item.race_kind)
+            )
+        )
     scenario = Scenario(signer, keyring, items, late_event="")
     gudang, ppk, pps, tps = codes.route(TPS_A)
     plan = build_plan(session, election, "62.10")
     late = plan.deadline(ppk, pps) + timedelta(minutes=40)  # type: ignore[operator]
     kit = scenario.first(TPS_A, "KIT")
     boxes = [i for i in items[TPS_A] if i.item_type_code == "KOTAK"]
-    warehouse = [(box, "kemas", gudang, datetime(2024, 11, 24, 3, 0, tzinfo=UTC),
-                  {"container": scenario.label(kit)}) for box in boxes]
-    warehouse.append((kit, "kirim", gudang, datetime(2024, 11, 25, 0, 0, tzinfo=UTC),
-                      {"target": ppk}))
+    warehouse = [
+        (
+            box,
+            "kemas",
+            gudang,
+            datetime(2024, 11, 24, 3, 0, tzinfo=UTC),
+            {"container": scenario.label(kit)},
+        )
+        for box in boxes
+    ]
+    warehouse.append(
+        (kit, "kirim", gudang, datetime(2024, 11, 25, 0, 0, tzinfo=UTC), {"target": ppk})
+    )
     journey = [
-        (kit, "terima", ppk, datetime(2024, 11, 25, 4, 0, tzinfo=UTC),
-         {"quantity": 1, "condition": "baik", "counterpart": "Ketua PPK Tewah"}),
+        (
+            kit,
+            "terima",
+            ppk,
+            datetime(2024, 11, 25, 4, 0, tzinfo=UTC),
+            {"quantity": 1, "condition": "baik", "counterpart": "Ketua PPK Tewah"},
+        ),
         (kit, "kirim", ppk, datetime(2024, 11, 26, 5, 0, tzinfo=UTC), {"target": pps}),
         (kit, "terima", pps, late, {"quantity": 1, "condition": "baik"}),
         (kit, "kirim", pps, late + timedelta(minutes=10), {"target": tps}),
-        (kit, "terima", tps, late + timedelta(minutes=15),
-         {"quantity": 1, "condition": "baik", "counterpart": "Ketua KPPS 001"}),
+        (
+            kit,
+            "terima",
+            tps,
+            late + timedelta(minutes=15),
+            {"quantity": 1, "condition": "baik", "counterpart": "Ketua KPPS 001"},
+        ),
     ]
     _play(session, keyring, election, "gudang", warehouse)
     ids = _play(session, keyring, election, "kurir.tewah", journey)
@@ -97,17 +124,36 @@ def build(session: Session, key_dir: str) -> Scenario:
     return scenario
 
 
-def _play(session: Session, keyring: Any, election: Any, username: str,
-          scans: list[tuple[Item, str, str, datetime, dict[str, Any]]]) -> list[str]:
+def _play(
+    session: Session,
+    keyring: Any,
+    election: Any,
+    username: str,
+    scans: list[tuple[Item, str, str, datetime, dict[str, Any]]],
+) -> list[str]:
     """Ingest scans as one user's device, each uploaded a minute after it was made."""
     user = auth.find_user(session, username)
     ids = []
     for seq, (item, action, node, at, extra) in enumerate(scans, start=1):
-        event = {"event_id": str(uuid.uuid4()), "device_seq": seq, "device_time": at.isoformat(),
-                 "serial": item.serial, "action": action, "node": node, **extra}
+        event = {
+            "event_id": str(uuid.uuid4()),
+            "device_seq": seq,
+            "device_time": at.isoformat(),
+            "serial": item.serial,
+            "action": action,
+            "node": node,
+            **extra,
+        }
         uploaded = at + timedelta(minutes=1)
-        ingestor = Ingestor(session, user=user, token=None, device_id=f"hp-{username}",
-                            keyring=keyring, now=lambda moment=uploaded: moment, election=election)
+        ingestor = Ingestor(
+            session,
+            user=user,
+            token=None,
+            device_id=f"hp-{username}",
+            keyring=keyring,
+            now=lambda moment=uploaded: moment,
+            election=election,
+        )
         (result,) = ingestor.ingest([event])
         assert result.status == "accepted", result.to_dict()
         ids.append(event["event_id"])

@@ -43,17 +43,24 @@ def test_a_box_at_the_wrong_tps_is_answered_in_plain_words(world: World) -> None
 def test_the_kabupaten_at_a_glance(world: World) -> None:
     html = page(world, "desk", "/desk")
     assert "Kabupaten Gunung Mas" in html
-    tiles = html[html.index('id="principles"'):html.index('id="delivered"')]
-    for name in ("Tepat jenis", "Tepat jumlah", "Tepat kualitas", "Tepat waktu",
-                 "Tepat sasaran", "Akuntabilitas"):
+    tiles = html[html.index('id="principles"') : html.index('id="delivered"')]
+    for name in (
+        "Tepat jenis",
+        "Tepat jumlah",
+        "Tepat kualitas",
+        "Tepat waktu",
+        "Tepat sasaran",
+        "Akuntabilitas",
+    ):
         assert name in tiles
     assert re.search(r'class="tile critical"[^>]*prinsip=sasaran', tiles)  # the wrong TPS
-    table = html[html.index('id="children"'):]
-    tewah = re.search(r"<tr>\s*<td><a href=\"/desk/wilayah/62.10.03\">Tewah</a>.*?</tr>", table,
-                      re.S)
+    table = html[html.index('id="children"') :]
+    tewah = re.search(
+        r"<tr>\s*<td><a href=\"/desk/wilayah/62.10.03\">Tewah</a>.*?</tr>", table, re.S
+    )
     assert tewah is not None
     assert tewah.group(0).count("badge critical") >= 2  # sasaran and waktu
-    assert "<svg class=\"chart\"" in html and "<polyline" in html  # progress over time
+    assert '<svg class="chart"' in html and "<polyline" in html  # progress over time
 
 
 def test_drill_down_to_the_tps_shows_the_finding_and_the_items(world: World) -> None:
@@ -79,15 +86,18 @@ def test_one_late_kit_is_one_row_with_the_count_of_its_items(world: World) -> No
     assert evidence is not None and evidence.group(2) == world.story.late_event
 
 
-@pytest.mark.parametrize(("query", "present", "absent"), [
-    ("prinsip=sasaran", "Salah TPS", "Terlambat"),
-    ("tingkat=warning", "Diterima tanpa catatan kirim", "Salah TPS"),
-    ("tahap=pps", "Terlambat", "Salah TPS"),
-    ("wilayah=62.10.03.1005&kode=wrong_tps", WRONG_TPS, "Lewat tenggat"),
-])
+@pytest.mark.parametrize(
+    ("query", "present", "absent"),
+    [
+        ("prinsip=sasaran", "Salah TPS", "Terlambat"),
+        ("tingkat=warning", "Diterima tanpa catatan kirim", "Salah TPS"),
+        ("tahap=pps", "Terlambat", "Salah TPS"),
+        ("wilayah=62.10.03.1005&kode=wrong_tps", WRONG_TPS, "Lewat tenggat"),
+    ],
+)
 def test_findings_filters(world: World, query: str, present: str, absent: str) -> None:
     html = page(world, "bawaslu", f"/desk/temuan?{query}")
-    listing = html[html.index('<ol class="findings">'):]
+    listing = html[html.index('<ol class="findings">') :]
     assert present in listing and absent not in listing
 
 
@@ -98,7 +108,7 @@ def test_item_timeline_shows_events_chain_and_findings(world: World) -> None:
     assert html.count('<li id="e-') == 6  # kirim, terima x3, kirim x2
     assert f'id="e-{world.story.late_event}"' in html
     assert "PPS Kelurahan Tewah" in html and "WIB" in html
-    hashes = re.findall(r'<code title="([0-9a-f]{64})">', html[html.index('id="timeline"'):])
+    hashes = re.findall(r'<code title="([0-9a-f]{64})">', html[html.index('id="timeline"') :])
     assert hashes[0] == "0" * 64  # the chain starts at the genesis hash
     proof = re.search(rf'href="(/api/v1/ledger/inclusion/{world.story.late_event})"', html)
     assert proof is not None
@@ -128,8 +138,9 @@ def test_exports_of_findings_and_status(world: World) -> None:
     assert pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF")
 
     status = client.get("/desk/ekspor/status.csv?wilayah=62.10.03").get_data(as_text=True)
-    tewah = next(r for r in csv.reader(io.StringIO(status.lstrip("\ufeff")))
-                 if r[0] == "62.10.03.1005")
+    tewah = next(
+        r for r in csv.reader(io.StringIO(status.lstrip("\ufeff"))) if r[0] == "62.10.03.1005"
+    )
     assert tewah[1] == "Tewah" and tewah[2] == "3"  # Kelurahan Tewah has 3 TPS
     assert client.get("/desk/ekspor/status.xlsx").status_code == 200
     assert client.get("/desk/ekspor/status.pdf").data.startswith(b"%PDF")
@@ -155,7 +166,7 @@ def test_a_courier_of_another_kecamatan_sees_nothing_of_tewah(world: World) -> N
 
 def test_the_courier_page_offers_the_nodes_of_the_scope_only(world: World) -> None:
     html = page(world, "kurir.tewah", "/kurir")
-    options = re.findall(r'<option value="(\d[\d.]*)"', html[:html.index('id="target"')])
+    options = re.findall(r'<option value="(\d[\d.]*)"', html[: html.index('id="target"')])
     assert options[0] == "62.10.03" and TPS_A in options
     assert all(o.startswith("62.10.03") or o.startswith("621003") for o in options)
     assert re.search(r'<option value="62.10.03" data-parent="62.10" selected>PPK Tewah', html)

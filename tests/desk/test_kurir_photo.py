@@ -14,12 +14,14 @@ pytestmark = pytest.mark.db
 JSON = {"Accept": "application/json"}
 
 
-def send(world: World, data: bytes, username: str = "kurir.tewah",
-         name: str = "foto.png") -> Any:
+def send(world: World, data: bytes, username: str = "kurir.tewah", name: str = "foto.png") -> Any:
     """POST a photo to /kurir/foto as the page does."""
-    return world.client(username).post("/kurir/foto", headers=JSON,
-                                       data={"foto": (io.BytesIO(data), name)},
-                                       content_type="multipart/form-data")
+    return world.client(username).post(
+        "/kurir/foto",
+        headers=JSON,
+        data={"foto": (io.BytesIO(data), name)},
+        content_type="multipart/form-data",
+    )
 
 
 def test_the_server_reads_the_label_in_a_photo(world: World) -> None:

@@ -69,10 +69,10 @@ def warehouse(demo_app: Flask, tmp_path: Path) -> Warehouse:
     demo_app.config["TEPAT_NOW"] = NOW.isoformat()
     key_dir = demo_app.config["TEPAT_KEY_DIR"]
     keys.create_key(key_dir, date(2024, 11, 1))
-    kurun = list(db.session.scalars(select(Tps.id).where(Tps.id.like("621002%"))
-                                    .order_by(Tps.id)))
-    return Warehouse(demo_app, keys.load_signer(key_dir), keys.load_keyring(key_dir),
-                     kurun[0], kurun[1])
+    kurun = list(db.session.scalars(select(Tps.id).where(Tps.id.like("621002%")).order_by(Tps.id)))
+    return Warehouse(
+        demo_app, keys.load_signer(key_dir), keys.load_keyring(key_dir), kurun[0], kurun[1]
+    )
 
 
 def wait_for_job(client: FlaskClient, location: str, timeout: float = 20.0) -> dict[str, Any]:
@@ -91,8 +91,10 @@ def qr_texts(pdf: bytes, page: int = 0, dpi: int = 200) -> list[str]:
     try:
         bitmap = document[page].render(scale=dpi / 72, grayscale=True)
         image = np.ascontiguousarray(bitmap.to_numpy()).reshape(bitmap.height, bitmap.width)
-        return [code.text for code in zxingcpp.read_barcodes(
-            image, formats=zxingcpp.BarcodeFormat.QRCode)]
+        return [
+            code.text
+            for code in zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
+        ]
     finally:
         document.close()
 
@@ -110,7 +112,8 @@ def pdf_text(pdf: bytes) -> str:
     """All the text of a PDF."""
     document = pdfium.PdfDocument(io.BytesIO(pdf))
     try:
-        return "\n".join(document[i].get_textpage().get_text_bounded()
-                         for i in range(len(document)))
+        return "\n".join(
+            document[i].get_textpage().get_text_bounded() for i in range(len(document))
+        )
     finally:
         document.close()

@@ -21,7 +21,8 @@ pytestmark = pytest.mark.browser
 
 
 def test_print_progress_and_kit_packing_in_a_browser(
-        warehouse: Warehouse, page: Page, screenshot: Callable[[Page, str], Path]) -> None:
+    warehouse: Warehouse, page: Page, screenshot: Callable[[Page, str], Path]
+) -> None:
     warehouse.app.config["TEPAT_LABEL_SYNC_LIMIT"] = 0  # the job runs in a thread; the page polls
     sign_in(page, "gudang")
     page.goto("/gudang/label")

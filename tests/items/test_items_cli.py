@@ -13,13 +13,24 @@ from app.items.models import LabelAction, LabelLog
 from tests.items.conftest import Warehouse, pdf_pages, pdf_text, qr_texts
 
 
-def test_cli_prints_a_pdf_with_a_progress_bar(warehouse: Warehouse, tmp_path: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_prints_a_pdf_with_a_progress_bar(
+    warehouse: Warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr("click._termui_impl.isatty", lambda _stream: True)  # draw the bar
     runner = warehouse.app.test_cli_runner()
     out = tmp_path / "kurun.pdf"
-    args = ["labels", "print", "--region", warehouse.tps, "--types", "kotak,KIT",
-            "--layout", "thermal-100x50", "-o", str(out)]
+    args = [
+        "labels",
+        "print",
+        "--region",
+        warehouse.tps,
+        "--types",
+        "kotak,KIT",
+        "--layout",
+        "thermal-100x50",
+        "-o",
+        str(out),
+    ]
     result = runner.invoke(args=args)
     assert result.exit_code == 0, result.output
     items = warehouse.items(warehouse.tps)
@@ -43,8 +54,9 @@ def test_cli_prints_a_pdf_with_a_progress_bar(warehouse: Warehouse, tmp_path: Pa
     assert [i.reprint_count for i in warehouse.items(warehouse.tps)] == [1, 1, 1]
 
 
-def test_cli_voids_and_writes_the_kit_list_and_the_handover_form(warehouse: Warehouse,
-                                                                 tmp_path: Path) -> None:
+def test_cli_voids_and_writes_the_kit_list_and_the_handover_form(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
     runner = warehouse.app.test_cli_runner()
     warehouse.issue(warehouse.tps)
     box = warehouse.items(warehouse.tps, "KOTAK")[0]

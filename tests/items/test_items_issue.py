@@ -26,11 +26,11 @@ def planned_units(region: str) -> Counter[tuple[str, str, int]]:
     return units
 
 
-def test_issuing_creates_one_serial_per_physical_unit_and_never_twice(
-        warehouse: Warehouse) -> None:
+def test_issuing_creates_one_serial_per_physical_unit_and_never_twice(warehouse: Warehouse) -> None:
     items = warehouse.issue(warehouse.tps)
-    assert Counter((i.item_type_code, i.race_kind, i.quantity) for i in items) == \
-        planned_units(warehouse.tps)
+    assert Counter((i.item_type_code, i.race_kind, i.quantity) for i in items) == planned_units(
+        warehouse.tps
+    )
     assert len({i.serial for i in items}) == len(items)
     surat = [i.quantity for i in items if i.item_type_code == "SURAT" and i.race_kind == "GUB"]
     assert max(surat) == 20 and len([q for q in surat if q < 20]) <= 1  # bundles of 20
@@ -51,6 +51,8 @@ def test_a_voided_unit_is_not_issued_again_without_asking(warehouse: Warehouse) 
 
     box = warehouse.issue(warehouse.tps, ["KOTAK"])[0]
     void_item(db.session, box, None, "label sobek")
-    assert warehouse.issue(warehouse.tps, ["KOTAK"]) and \
-        len(warehouse.items(warehouse.tps, "KOTAK")) == 2  # two races, voided one counted
+    assert (
+        warehouse.issue(warehouse.tps, ["KOTAK"])
+        and len(warehouse.items(warehouse.tps, "KOTAK")) == 2
+    )  # two races, voided one counted
     assert db.session.scalar(select(Item).where(Item.serial == box.serial)).voided_at is not None

@@ -30,11 +30,19 @@ def test_label_page_offers_scope_types_and_layouts(warehouse: Warehouse) -> None
 
 
 def test_a_big_print_job_runs_in_the_background_and_its_pdf_scans_back(
-        warehouse: Warehouse) -> None:
+    warehouse: Warehouse,
+) -> None:
     warehouse.app.config["TEPAT_LABEL_SYNC_LIMIT"] = 0  # every job goes to a thread
     client = warehouse.client("gudang")
-    started = client.post(PRINT, data={"wilayah": warehouse.tps, "jenis": ["KIT", "KOTAK"],
-                                       "tata_letak": "a4-sticker", "mode": "baru"})
+    started = client.post(
+        PRINT,
+        data={
+            "wilayah": warehouse.tps,
+            "jenis": ["KIT", "KOTAK"],
+            "tata_letak": "a4-sticker",
+            "mode": "baru",
+        },
+    )
     assert started.status_code == 303
     page = client.get(started.location).get_data(as_text=True)
     assert "<progress" in page and "js/gudang-label.js" in page
@@ -53,7 +61,8 @@ def test_a_big_print_job_runs_in_the_background_and_its_pdf_scans_back(
 
 
 def test_a_small_job_finishes_in_the_request_and_nothing_is_issued_twice(
-        warehouse: Warehouse) -> None:
+    warehouse: Warehouse,
+) -> None:
     client = warehouse.client("gudang")
     form = {"wilayah": warehouse.tps, "jenis": ["KOTAK"], "tata_letak": "thermal-100x150"}
     started = client.post(PRINT, data=form)
@@ -70,22 +79,29 @@ def test_a_small_job_finishes_in_the_request_and_nothing_is_issued_twice(
 def test_reprint_keeps_the_serial_and_counts_each_copy(warehouse: Warehouse) -> None:
     box = warehouse.issue(warehouse.tps, ["KOTAK"])[0]
     client = warehouse.client("gudang")
-    one = client.post(PRINT, data={"seri": labels.format_serial(box.serial).lower(),
-                                   "tata_letak": "thermal-100x50"})
+    one = client.post(
+        PRINT,
+        data={"seri": labels.format_serial(box.serial).lower(), "tata_letak": "thermal-100x50"},
+    )
     job = wait_for_job(client, one.location)
     assert job["state"] == "done" and job["count"] == 1
     pdf = client.get(job["download_url"]).data
     assert labels.decode(qr_texts(pdf, dpi=300)[0], warehouse.keyring).serial == box.serial
-    region = client.post(PRINT, data={"wilayah": warehouse.tps, "jenis": ["KOTAK"],
-                                      "mode": "ulang"})
+    region = client.post(
+        PRINT, data={"wilayah": warehouse.tps, "jenis": ["KOTAK"], "mode": "ulang"}
+    )
     assert wait_for_job(client, region.location)["count"] == 2
     db.session.expire_all()
     boxes = {i.serial: i.reprint_count for i in warehouse.items(warehouse.tps, "KOTAK")}
     assert boxes[box.serial] == 2 and sorted(boxes.values()) == [1, 2]
-    logs = db.session.scalars(select(LabelLog).where(LabelLog.serial == box.serial)
-                              .order_by(LabelLog.at)).all()
-    assert [log.action for log in logs] == [LabelAction.ISSUE, LabelAction.REPRINT,
-                                            LabelAction.REPRINT]
+    logs = db.session.scalars(
+        select(LabelLog).where(LabelLog.serial == box.serial).order_by(LabelLog.at)
+    ).all()
+    assert [log.action for log in logs] == [
+        LabelAction.ISSUE,
+        LabelAction.REPRINT,
+        LabelAction.REPRINT,
+    ]
     history = client.get("/gudang/seri", query_string={"serial": box.serial})
     text = history.get_data(as_text=True)
     assert "dicetak ulang" in text and "2 ×" in text and "Petugas Gudang" in text
@@ -108,34 +124,51 @@ def test_void_is_for_good_and_later_scans_are_rejected(warehouse: Warehouse) -> 
     assert job["state"] == "failed" and "sudah dibatalkan" in job["message"]
 
     plain, _ = auth.create_token(db.session, auth.find_user(db.session, "gudang"), "HP gudang")
-    scan = {"event_id": "5d3d1f0e-8a4c-4f51-9a55-2f1f3c1e0a01", "device_seq": 1,
-            "device_time": "2024-11-25T23:00:00Z", "label": warehouse.label(box),
-            "action": "kirim", "node": "62.10", "target": "62.10.02"}
+    scan = {
+        "event_id": "5d3d1f0e-8a4c-4f51-9a55-2f1f3c1e0a01",
+        "device_seq": 1,
+        "device_time": "2024-11-25T23:00:00Z",
+        "label": warehouse.label(box),
+        "action": "kirim",
+        "node": "62.10",
+        "target": "62.10.02",
+    }
     answer = warehouse.app.test_client().post(
-        "/api/v1/scans", json={"device_id": "hp-gudang", "events": [scan]},
-        headers={"Authorization": f"Bearer {plain}"})
+        "/api/v1/scans",
+        json={"device_id": "hp-gudang", "events": [scan]},
+        headers={"Authorization": f"Bearer {plain}"},
+    )
     result = answer.get_json()["results"][0]
     assert (result["status"], result["code"]) == ("rejected", "voided_label")
 
 
 def test_void_with_a_replacement_prints_a_new_serial_for_the_same_unit(
-        warehouse: Warehouse) -> None:
+    warehouse: Warehouse,
+) -> None:
     box = warehouse.issue(warehouse.tps, ["KOTAK"])[0]
     client = warehouse.client("gudang")
-    done = client.post(f"/gudang/seri/{box.serial}/batal",
-                       data={"alasan": "hilang", "pengganti": "1", "tata_letak": "thermal-100x50"})
+    done = client.post(
+        f"/gudang/seri/{box.serial}/batal",
+        data={"alasan": "hilang", "pengganti": "1", "tata_letak": "thermal-100x50"},
+    )
     job = wait_for_job(client, done.location)
     assert job["state"] == "done" and job["count"] == 1
-    fresh = labels.decode(qr_texts(client.get(job["download_url"]).data, dpi=300)[0],
-                          warehouse.keyring)
+    fresh = labels.decode(
+        qr_texts(client.get(job["download_url"]).data, dpi=300)[0], warehouse.keyring
+    )
     replacement = db.session.get(Item, fresh.serial)
     assert fresh.serial != box.serial and replacement.voided_at is None
-    assert (replacement.item_type_code, replacement.race_kind, replacement.destination) == \
-        (box.item_type_code, box.race_kind, box.destination)
+    assert (replacement.item_type_code, replacement.race_kind, replacement.destination) == (
+        box.item_type_code,
+        box.race_kind,
+        box.destination,
+    )
     note = db.session.scalar(select(LabelLog.note).where(LabelLog.serial == fresh.serial))
     assert note == f"pengganti {labels.format_serial(box.serial)}"
-    assert warehouse.issue(warehouse.tps, ["KOTAK"]) and \
-        len(warehouse.items(warehouse.tps, "KOTAK")) == 3  # nothing more was issued
+    assert (
+        warehouse.issue(warehouse.tps, ["KOTAK"])
+        and len(warehouse.items(warehouse.tps, "KOTAK")) == 3
+    )  # nothing more was issued
 
 
 def test_kit_packing_ticks_off_the_planned_contents(warehouse: Warehouse) -> None:
@@ -147,7 +180,7 @@ def test_kit_packing_ticks_off_the_planned_contents(warehouse: Warehouse) -> Non
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and "js/gudang-kemas.js" in html
     contents = [i for i in warehouse.items(warehouse.tps) if i.item_type_code != "KIT"]
-    assert f'/ {len(contents)} ' in html and labels.format_serial(contents[0].serial) in html
+    assert f"/ {len(contents)} " in html and labels.format_serial(contents[0].serial) in html
 
     def scan(text: str) -> dict:
         response = client.post("/gudang/kemas", json={"paket": kit.serial, "label": text})
@@ -174,13 +207,13 @@ def test_kit_packing_ticks_off_the_planned_contents(warehouse: Warehouse) -> Non
     assert forged["status"] == "rejected"
 
     events = db.session.scalars(select(CustodyEvent).where(CustodyEvent.action == "kemas")).all()
-    assert {e.serial for e in events} == {contents[0].serial, contents[1].serial,
-                                          stranger.serial}
+    assert {e.serial for e in events} == {contents[0].serial, contents[1].serial, stranger.serial}
     assert {e.container for e in events} == {kit.serial}
 
     # Without the script: the form posts and the page comes back with the message.
-    posted = client.post("/gudang/kemas", data={"paket": kit.serial,
-                                                "label": warehouse.label(contents[2])})
+    posted = client.post(
+        "/gudang/kemas", data={"paket": kit.serial, "label": warehouse.label(contents[2])}
+    )
     assert posted.status_code == 303
     back = client.get(posted.location).get_data(as_text=True)
     assert "Masuk paket." in back and "keluarkan" in back
@@ -189,8 +222,9 @@ def test_kit_packing_ticks_off_the_planned_contents(warehouse: Warehouse) -> Non
 def test_dispatch_list_shows_legs_kits_and_the_handover_forms(warehouse: Warehouse) -> None:
     warehouse.issue(warehouse.tps)
     kit = warehouse.items(warehouse.tps, "KIT")[0]
-    leg = db.session.scalar(select(RouteLeg).where(RouteLeg.from_node == "62.10",
-                                                   RouteLeg.to_node == "62.10.02"))
+    leg = db.session.scalar(
+        select(RouteLeg).where(RouteLeg.from_node == "62.10", RouteLeg.to_node == "62.10.02")
+    )
     client = warehouse.client("gudang")
     page = client.get("/gudang/kirim")  # the app stands on H-1 morning: Kurun leaves today
     html = page.get_data(as_text=True)
@@ -216,12 +250,27 @@ def test_dispatch_list_shows_legs_kits_and_the_handover_forms(warehouse: Warehou
     from app.custody.service import Ingestor
     from app.plan.views import current_election
 
-    Ingestor(db.session, user=auth.find_user(db.session, "gudang"), token=None,
-             device_id="hp-uji", keyring=warehouse.keyring, now=now,
-             election=current_election()).ingest([{
-                 "event_id": "9b7c7f3e-1d1c-4a8e-8f7e-3f2d1c0b0a09", "device_seq": 1,
-                 "device_time": now().isoformat(), "label": warehouse.label(kit),
-                 "action": "kirim", "node": "62.10", "target": "62.10.02"}])
+    Ingestor(
+        db.session,
+        user=auth.find_user(db.session, "gudang"),
+        token=None,
+        device_id="hp-uji",
+        keyring=warehouse.keyring,
+        now=now,
+        election=current_election(),
+    ).ingest(
+        [
+            {
+                "event_id": "9b7c7f3e-1d1c-4a8e-8f7e-3f2d1c0b0a09",
+                "device_seq": 1,
+                "device_time": now().isoformat(),
+                "label": warehouse.label(kit),
+                "action": "kirim",
+                "node": "62.10",
+                "target": "62.10.02",
+            }
+        ]
+    )
     assert "dalam perjalanan" in client.get("/gudang/kirim").get_data(as_text=True)
 
 
@@ -249,16 +298,20 @@ def test_gudang_of_another_kabupaten_sees_nothing_of_this_one(warehouse: Warehou
     assert outsider.post(PRINT, data={"wilayah": "62.10.02", "jenis": ["KOTAK"]}).status_code == 404
     assert outsider.post(PRINT, data={"seri": box.serial}).status_code == 404
     assert outsider.get("/gudang/seri", query_string={"serial": box.serial}).status_code == 404
-    assert outsider.post(f"/gudang/seri/{box.serial}/batal",
-                         data={"alasan": "iseng"}).status_code == 404
+    assert (
+        outsider.post(f"/gudang/seri/{box.serial}/batal", data={"alasan": "iseng"}).status_code
+        == 404
+    )
     assert outsider.get("/gudang/kemas", query_string={"paket": kit.serial}).status_code == 404
-    assert outsider.post("/gudang/kemas", json={"paket": kit.serial,
-                                                "label": box.serial}).status_code == 404
+    assert (
+        outsider.post("/gudang/kemas", json={"paket": kit.serial, "label": box.serial}).status_code
+        == 404
+    )
     assert outsider.get(f"/gudang/kemas/{warehouse.tps}/daftar.pdf").status_code == 404
     assert outsider.get("/gudang/kirim/62.10/62.10.02/bast.pdf").status_code == 404
-    assert "PPK Kurun" not in outsider.get("/gudang/kirim",
-                                           query_string={"tanggal": "2024-11-26"}).get_data(
-                                               as_text=True)
+    assert "PPK Kurun" not in outsider.get(
+        "/gudang/kirim", query_string={"tanggal": "2024-11-26"}
+    ).get_data(as_text=True)
     db.session.expire_all()
     assert box.voided_at is None
 

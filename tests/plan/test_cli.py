@@ -18,8 +18,10 @@ def run(app: Flask, *args: str, input: str | None = None):  # type: ignore[no-un
 
 def test_regions_load_a_wilayah_file(app: Flask, tmp_path: Path) -> None:
     source = tmp_path / "wilayah.csv"
-    source.write_text("kode,nama\n62,Kalimantan Tengah\n62.10,Kabupaten Gunung Mas\n"
-                      "62.10.01,Sepang\n62.10.01.2002,Sepang Kota\nbukan,kode\n")
+    source.write_text(
+        "kode,nama\n62,Kalimantan Tengah\n62.10,Kabupaten Gunung Mas\n"
+        "62.10.01,Sepang\n62.10.01.2002,Sepang Kota\nbukan,kode\n"
+    )
     result = run(app, "regions", "load", str(source))
     assert result.exit_code == 0, result.output
     assert "4 wilayah" in result.output
@@ -36,8 +38,19 @@ def test_plan_import_and_export_from_the_cli(demo_app: Flask, tmp_path: Path) ->
     result = run(demo_app, "plan", "import", str(good), "--kabupaten", "62.10")
     assert result.exit_code == 0 and "diperbarui 1" in result.output
     out = tmp_path / "desa.xlsx"
-    result = run(demo_app, "plan", "export", "--kabupaten", "62.10", "--level", "desa",
-                 "--format", "xlsx", "-o", str(out))
+    result = run(
+        demo_app,
+        "plan",
+        "export",
+        "--kabupaten",
+        "62.10",
+        "--level",
+        "desa",
+        "--format",
+        "xlsx",
+        "-o",
+        str(out),
+    )
     assert result.exit_code == 0
     assert load_workbook(out).active.max_row == 128
     csv_out = run(demo_app, "plan", "export", "--kabupaten", "62.10", "--level", "kecamatan")
@@ -45,15 +58,64 @@ def test_plan_import_and_export_from_the_cli(demo_app: Flask, tmp_path: Path) ->
 
 
 def test_users_and_device_tokens_from_the_cli(demo_app: Flask) -> None:
-    result = run(demo_app, "users", "create", "pps.tewah", "--role", "kurir", "--scope",
-                 "62.10.03.2003", "--password", "rahasia-sekali-1")
+    result = run(
+        demo_app,
+        "users",
+        "create",
+        "pps.tewah",
+        "--role",
+        "kurir",
+        "--scope",
+        "62.10.03.2003",
+        "--password",
+        "rahasia-sekali-1",
+    )
     assert result.exit_code == 0, result.output
-    assert run(demo_app, "users", "create", "x", "--role", "kurir", "--scope", "62",
-               "--password", "rahasia-sekali-1").exit_code == 1
-    assert run(demo_app, "users", "create", "y", "--role", "raja", "--scope", "62.10",
-               "--password", "rahasia-sekali-1").exit_code == 2
-    assert run(demo_app, "users", "create", "z", "--role", "desk", "--scope", "62.10",
-               "--password", "pendek").exit_code == 1
+    assert (
+        run(
+            demo_app,
+            "users",
+            "create",
+            "x",
+            "--role",
+            "kurir",
+            "--scope",
+            "62",
+            "--password",
+            "rahasia-sekali-1",
+        ).exit_code
+        == 1
+    )
+    assert (
+        run(
+            demo_app,
+            "users",
+            "create",
+            "y",
+            "--role",
+            "raja",
+            "--scope",
+            "62.10",
+            "--password",
+            "rahasia-sekali-1",
+        ).exit_code
+        == 2
+    )
+    assert (
+        run(
+            demo_app,
+            "users",
+            "create",
+            "z",
+            "--role",
+            "desk",
+            "--scope",
+            "62.10",
+            "--password",
+            "pendek",
+        ).exit_code
+        == 1
+    )
     created = run(demo_app, "tokens", "create", "pps.tewah", "--name", "HP PPS")
     assert created.exit_code == 0
     plain = created.output.strip().splitlines()[-1]

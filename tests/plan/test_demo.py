@@ -10,8 +10,10 @@ from app.plan.needs import DEFAULT_RULES, TpsFacts, compute_needs, totals
 
 def _plan() -> tuple[list[tuple[str, int, int]], dict[tuple[str, str], int]]:
     rows = allocate_tps(kecamatan_rows(), desa_codes())
-    facts = [TpsFacts(d.replace(".", "") + f"{n:03d}", d.rsplit(".", 1)[0], dpt, 0, ("BUP", "GUB"))
-             for d, n, dpt in rows]
+    facts = [
+        TpsFacts(d.replace(".", "") + f"{n:03d}", d.rsplit(".", 1)[0], dpt, 0, ("BUP", "GUB"))
+        for d, n, dpt in rows
+    ]
     return rows, totals(compute_needs(DEFAULT_RULES, facts, "62.10"))
 
 
@@ -30,7 +32,9 @@ def test_demo_allocates_219_tps_with_real_dpt_and_at_least_one_per_desa() -> Non
 
 
 def test_demo_allocation_is_deterministic() -> None:
-    assert allocate_tps(kecamatan_rows(), desa_codes()) == allocate_tps(kecamatan_rows(), desa_codes())
+    assert allocate_tps(kecamatan_rows(), desa_codes()) == allocate_tps(
+        kecamatan_rows(), desa_codes()
+    )
 
 
 def test_demo_needs_reproduce_reported_totals() -> None:

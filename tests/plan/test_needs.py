@@ -18,8 +18,16 @@ from app.plan.needs import (
 
 
 def _tps(n: int, kecamatans: int, dpt: int, races: tuple[str, ...]) -> list[TpsFacts]:
-    return [TpsFacts(f"32710{i % kecamatans:01d}2001{i:03d}"[:13], f"32.71.0{i % kecamatans + 1}",
-                     dpt, 0, races) for i in range(n)]
+    return [
+        TpsFacts(
+            f"32710{i % kecamatans:01d}2001{i:03d}"[:13],
+            f"32.71.0{i % kecamatans + 1}",
+            dpt,
+            0,
+            races,
+        )
+        for i in range(n)
+    ]
 
 
 @pytest.mark.parametrize(
@@ -42,21 +50,23 @@ def test_ballot_boxes_are_one_per_race_plus_two_spares_per_kecamatan(
 @pytest.mark.parametrize(
     ("dpt", "dptb", "expected"),
     [
-        (400, 0, 410),    # 2.5% of 400 = 10 exactly
-        (401, 0, 412),    # 10.025 rounds UP to 11 per TPS
-        (1, 0, 2),        # even one voter gets a reserve ballot
+        (400, 0, 410),  # 2.5% of 400 = 10 exactly
+        (401, 0, 412),  # 10.025 rounds UP to 11 per TPS
+        (1, 0, 2),  # even one voter gets a reserve ballot
         (0, 0, 0),
-        (599, 3, 617),    # DPTb counts, the reserve is on DPT only: 599 + 3 + ceil(14.975)
+        (599, 3, 617),  # DPTb counts, the reserve is on DPT only: 599 + 3 + ceil(14.975)
         (600, 0, 615),
     ],
 )
 def test_ballots_per_race_are_dpt_plus_dptb_plus_reserve_rounded_up_per_tps(
     dpt: int, dptb: int, expected: int
 ) -> None:
-    lines = compute_needs(DEFAULT_RULES, [TpsFacts("6210052016001", "62.10.05", dpt, dptb,
-                                                   ("GUB",))], "62.10")
-    tps_ballots = [ln.quantity for ln in lines if ln.item_type == "SURAT"
-                   and ln.destination == "6210052016001"]
+    lines = compute_needs(
+        DEFAULT_RULES, [TpsFacts("6210052016001", "62.10.05", dpt, dptb, ("GUB",))], "62.10"
+    )
+    tps_ballots = [
+        ln.quantity for ln in lines if ln.item_type == "SURAT" and ln.destination == "6210052016001"
+    ]
     assert tps_ballots == ([expected] if expected else [])
 
 
@@ -92,8 +102,13 @@ def test_forms_and_braille_templates_are_one_per_race(item: str) -> None:
 
 @pytest.mark.parametrize(
     ("quantity", "size", "expected"),
-    [(410, 20, [20] * 20 + [10]), (400, 20, [20] * 20), (7, 20, [7]), (3, 1, [1, 1, 1]),
-     (0, 20, [])],
+    [
+        (410, 20, [20] * 20 + [10]),
+        (400, 20, [20] * 20),
+        (7, 20, [7]),
+        (3, 1, [1, 1, 1]),
+        (0, 20, []),
+    ],
 )
 def test_ballots_are_labelled_in_bundles_of_20_with_one_partial_bundle(
     quantity: int, size: int, expected: list[int]

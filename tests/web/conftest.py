@@ -114,8 +114,10 @@ def world(demo_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> I
     app.test_client_class = FreshContextClient
     with app.app_context(), pytest.MonkeyPatch.context() as patch:
         cheap_password_hashing(patch)
-        demo = {name: Account(name, role, scope, auth.find_user(db.session, name).id)
-                for name, role, scope, _ in DEMO_ACCOUNTS}
+        demo = {
+            name: Account(name, role, scope, auth.find_user(db.session, name).id)
+            for name, role, scope, _ in DEMO_ACCOUNTS
+        }
         accounts = []
         for role in Role:
             for scope in SCOPES:
@@ -123,13 +125,23 @@ def world(demo_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> I
                 user = auth.create_user(db.session, name, "rahasia-uji-1", role.value, scope)
                 accounts.append(Account(name, role.value, scope, user.id))
         target = auth.create_user(db.session, "sasaran", "rahasia-uji-1", "kurir", TARGET_SCOPE)
-        outsider = auth.create_user(db.session, "orang-luar", "rahasia-uji-1", "kurir",
-                                    OUTSIDER_SCOPE)
+        outsider = auth.create_user(
+            db.session, "orang-luar", "rahasia-uji-1", "kurir", OUTSIDER_SCOPE
+        )
         _, target_token = auth.create_token(db.session, target, "HP sasaran")
         _, outsider_token = auth.create_token(db.session, outsider, "HP orang luar")
         scopes = {a.scope for a in [*accounts, *demo.values()]}
-        built = World(app, url, accounts, demo, target.id, target_token.id, outsider.id,
-                      outsider_token.id, {scope: _outside_code(scope) for scope in scopes})
+        built = World(
+            app,
+            url,
+            accounts,
+            demo,
+            target.id,
+            target_token.id,
+            outsider.id,
+            outsider_token.id,
+            {scope: _outside_code(scope) for scope in scopes},
+        )
         db.session.remove()
     yield built
     with app.app_context():

@@ -28,8 +28,10 @@ def sign_in(client: FlaskClient, user_id: uuid.UUID) -> FlaskClient:
 
 def cheap_password_hashing(patch: pytest.MonkeyPatch) -> None:
     """Hash with one PBKDF2 round from now on (tests only: scrypt takes 0.15 s a password)."""
-    patch.setattr("app.auth.models.generate_password_hash",
-                  lambda password: generate_password_hash(password, "pbkdf2:sha256:1"))
+    patch.setattr(
+        "app.auth.models.generate_password_hash",
+        lambda password: generate_password_hash(password, "pbkdf2:sha256:1"),
+    )
 
 
 def compile_translations() -> None:

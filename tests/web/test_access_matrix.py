@@ -48,13 +48,28 @@ SAMPLES: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {
     "admin.update_user": ({"user_id": TARGET}, {"user_id": OUTSIDER}),
     "admin.set_active": ({"user_id": TARGET}, {"user_id": OUTSIDER}),
     "admin.create_token": ({"user_id": TARGET}, {"user_id": OUTSIDER}),
-    "admin.revoke_token": ({"user_id": TARGET, "token_id": TARGET_TOKEN},
-                           {"user_id": OUTSIDER, "token_id": OUTSIDER_TOKEN}),
+    "admin.revoke_token": (
+        {"user_id": TARGET, "token_id": TARGET_TOKEN},
+        {"user_id": OUTSIDER, "token_id": OUTSIDER_TOKEN},
+    ),
 }
 
 #: Path arguments with these names hold a region code, node code or TPS id.
-REGION_ARGUMENTS = {"code", "kode", "node", "simpul", "region", "wilayah", "scope", "tps",
-                    "tps_id", "desa", "kecamatan", "kabupaten", "area"}
+REGION_ARGUMENTS = {
+    "code",
+    "kode",
+    "node",
+    "simpul",
+    "region",
+    "wilayah",
+    "scope",
+    "tps",
+    "tps_id",
+    "desa",
+    "kecamatan",
+    "kabupaten",
+    "area",
+}
 
 
 def default_arguments(rule: Rule) -> tuple[dict[str, Any], dict[str, Any] | None]:
@@ -79,18 +94,31 @@ def default_arguments(rule: Rule) -> tuple[dict[str, Any], dict[str, Any] | None
 def _rules() -> list[tuple[str, str, str]]:
     """(endpoint, method, path pattern) for every route of a freshly built app."""
     app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "x", "TESTING": True})
-    return sorted({(rule.endpoint, method, rule.rule) for rule in app.url_map.iter_rules()
-                   for method in rule.methods - {"HEAD", "OPTIONS"}})
+    return sorted(
+        {
+            (rule.endpoint, method, rule.rule)
+            for rule in app.url_map.iter_rules()
+            for method in rule.methods - {"HEAD", "OPTIONS"}
+        }
+    )
 
 
 ROUTES = _rules()
 
 
 def _resolve(value: Any, world: World, account: Account) -> Any:
-    return {SCOPE: account.scope, OUTSIDE: world.outside[account.scope],
-            TARGET: world.target_id, TARGET_TOKEN: world.target_token_id,
-            OUTSIDER: world.outsider_id, OUTSIDER_TOKEN: world.outsider_token_id,
-            }.get(value, value) if isinstance(value, str) else value
+    return (
+        {
+            SCOPE: account.scope,
+            OUTSIDE: world.outside[account.scope],
+            TARGET: world.target_id,
+            TARGET_TOKEN: world.target_token_id,
+            OUTSIDER: world.outsider_id,
+            OUTSIDER_TOKEN: world.outsider_token_id,
+        }.get(value, value)
+        if isinstance(value, str)
+        else value
+    )
 
 
 def url(world: World, endpoint: str, arguments: dict[str, Any], account: Account) -> str:
@@ -100,14 +128,21 @@ def url(world: World, endpoint: str, arguments: dict[str, Any], account: Account
         return url_for(endpoint, **resolved)
 
 
-def call(world: World, account: Account | None, endpoint: str, method: str,
-         arguments: dict[str, Any], as_: Account) -> Any:
+def call(
+    world: World,
+    account: Account | None,
+    endpoint: str,
+    method: str,
+    arguments: dict[str, Any],
+    as_: Account,
+) -> Any:
     """Send ``method`` to ``endpoint`` as ``account`` (None: anonymous); resolve for ``as_``."""
     return world.send(account, url(world, endpoint, arguments, as_), method)
 
 
-def samples(world: World, endpoint: str, pattern: str) -> tuple[dict[str, Any],
-                                                                dict[str, Any] | None]:
+def samples(
+    world: World, endpoint: str, pattern: str
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """Arguments inside and outside the scope for one route: SAMPLES, else the defaults."""
     if endpoint in SAMPLES:
         return SAMPLES[endpoint]
@@ -117,21 +152,27 @@ def samples(world: World, endpoint: str, pattern: str) -> tuple[dict[str, Any],
 
 def test_every_endpoint_is_public_or_requires_an_ability(world: World) -> None:
     """Fails when someone adds an endpoint without ``require(...)`` (or to PUBLIC on purpose)."""
-    unguarded = sorted(endpoint for endpoint, view in world.app.view_functions.items()
-                       if endpoint not in PUBLIC and not hasattr(view, "required_ability"))
+    unguarded = sorted(
+        endpoint
+        for endpoint, view in world.app.view_functions.items()
+        if endpoint not in PUBLIC and not hasattr(view, "required_ability")
+    )
     assert unguarded == [], f"endpoints without require(ability): {unguarded}"
-    abilities = {getattr(view, "required_ability", None)
-                 for view in world.app.view_functions.values()}
+    abilities = {
+        getattr(view, "required_ability", None) for view in world.app.view_functions.values()
+    }
     assert abilities - {None} <= set(ABILITIES)
 
 
 def test_matrix_covers_every_role_at_every_scope_level(world: World) -> None:
     assert {(a.role, a.scope) for a in world.accounts} == {
-        (role.value, scope) for role in Role for scope in SCOPES}
+        (role.value, scope) for role in Role for scope in SCOPES
+    }
 
 
-@pytest.mark.parametrize(("endpoint", "method", "pattern"), ROUTES,
-                         ids=[f"{m} {p}" for _, m, p in ROUTES])
+@pytest.mark.parametrize(
+    ("endpoint", "method", "pattern"), ROUTES, ids=[f"{m} {p}" for _, m, p in ROUTES]
+)
 def test_endpoint_access(world: World, endpoint: str, method: str, pattern: str) -> None:
     """Anonymous -> login; role without the ability -> 403; with it -> in; outside scope -> 404."""
     inside, outside = samples(world, endpoint, pattern)
@@ -160,6 +201,8 @@ def test_endpoint_access(world: World, endpoint: str, method: str, pattern: str)
         if allowed and outside is not None:
             leak = call(world, account, endpoint, method, outside, as_=account)
             if leak.status_code != 404:
-                problems.append(f"{account.username}: {leak.status_code} for an object outside "
-                                f"the scope, expected 404")
+                problems.append(
+                    f"{account.username}: {leak.status_code} for an object outside "
+                    f"the scope, expected 404"
+                )
     assert not problems, "\n".join(problems)

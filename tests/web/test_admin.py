@@ -37,27 +37,40 @@ def tewah_admin(web_app: Flask) -> FlaskClient:
 def _users_listed(client: FlaskClient) -> set[str]:
     page = client.get("/admin/pengguna")
     assert page.status_code == 200
-    return set(re.findall(r'<a href="/admin/pengguna/[0-9a-f-]{36}">([^<]+)</a>',
-                          page.get_data(as_text=True)))
+    return set(
+        re.findall(
+            r'<a href="/admin/pengguna/[0-9a-f-]{36}">([^<]+)</a>', page.get_data(as_text=True)
+        )
+    )
 
 
-def test_admin_sees_only_users_inside_their_scope(web_app: Flask,
-                                                  tewah_admin: FlaskClient) -> None:
-    assert _users_listed(_client(web_app, "admin")) >= {"admin", "gudang", "kurir.tewah",
-                                                        "kurir.kurun", "admin.tewah"}
+def test_admin_sees_only_users_inside_their_scope(web_app: Flask, tewah_admin: FlaskClient) -> None:
+    assert _users_listed(_client(web_app, "admin")) >= {
+        "admin",
+        "gudang",
+        "kurir.tewah",
+        "kurir.kurun",
+        "admin.tewah",
+    }
     assert _users_listed(tewah_admin) == {"admin.tewah", "kurir.tewah"}
     assert tewah_admin.get(f"/admin/pengguna/{_id('kurir.kurun')}").status_code == 404
     assert tewah_admin.get(f"/admin/pengguna/{_id('admin')}").status_code == 404
-    deactivate = tewah_admin.post(f"/admin/pengguna/{_id('kurir.kurun')}/status",
-                                  data={"active": "0"})
+    deactivate = tewah_admin.post(
+        f"/admin/pengguna/{_id('kurir.kurun')}/status", data={"active": "0"}
+    )
     assert deactivate.status_code == 404
     db.session.expire_all()
     assert auth.find_user(db.session, "kurir.kurun").active
 
 
 def test_admin_creates_a_user_who_can_sign_in(web_app: Flask, tewah_admin: FlaskClient) -> None:
-    form = {"username": "pps.kasintu", "full_name": "PPS Kasintu", "role": "kurir",
-            "scope": "62.10.03.2003", "password": "kata-sandi-panjang"}
+    form = {
+        "username": "pps.kasintu",
+        "full_name": "PPS Kasintu",
+        "role": "kurir",
+        "scope": "62.10.03.2003",
+        "password": "kata-sandi-panjang",
+    }
     created = tewah_admin.post("/admin/pengguna/baru", data=form)
     assert created.status_code == 302
     page = tewah_admin.get(created.location).get_data(as_text=True)
@@ -76,11 +89,16 @@ BAD_INPUT = [
 ]
 
 
-def test_new_user_form_refuses_bad_input_and_keeps_what_was_typed(
-        tewah_admin: FlaskClient) -> None:
+def test_new_user_form_refuses_bad_input_and_keeps_what_was_typed(tewah_admin: FlaskClient) -> None:
     for change, message in BAD_INPUT:
-        form = {"username": "baru", "full_name": "Nama Tetap", "role": "kurir",
-                "scope": "62.10.03.2003", "password": "kata-sandi-panjang", **change}
+        form = {
+            "username": "baru",
+            "full_name": "Nama Tetap",
+            "role": "kurir",
+            "scope": "62.10.03.2003",
+            "password": "kata-sandi-panjang",
+            **change,
+        }
         response = tewah_admin.post("/admin/pengguna/baru", data=form)
         assert response.status_code == 422, change
         page = response.get_data(as_text=True)
@@ -90,13 +108,17 @@ def test_new_user_form_refuses_bad_input_and_keeps_what_was_typed(
 
 def test_admin_changes_role_and_scope_within_their_own(tewah_admin: FlaskClient) -> None:
     url = f"/admin/pengguna/{_id('kurir.tewah')}"
-    saved = tewah_admin.post(url, data={"role": "pengawas", "scope": "62.10.03.2003",
-                                        "full_name": "Pengawas Kasintu"})
+    saved = tewah_admin.post(
+        url, data={"role": "pengawas", "scope": "62.10.03.2003", "full_name": "Pengawas Kasintu"}
+    )
     assert saved.status_code == 302
     db.session.expire_all()
     user = auth.find_user(db.session, "kurir.tewah")
     assert (user.role.value, user.scope_code, user.full_name) == (
-        "pengawas", "62.10.03.2003", "Pengawas Kasintu")
+        "pengawas",
+        "62.10.03.2003",
+        "Pengawas Kasintu",
+    )
     widen = tewah_admin.post(url, data={"role": "kurir", "scope": "62.10", "full_name": ""})
     assert widen.status_code == 422 and "di luar cakupan Anda" in widen.get_data(as_text=True)
 
@@ -119,8 +141,9 @@ def test_deactivation_ends_sessions_and_tokens_until_reactivated(web_app: Flask)
     url = f"/admin/pengguna/{_id('kurir.tewah')}/status"
     assert admin.post(url, data={"active": "0"}).status_code == 302
     assert courier.get("/rencana").status_code == 302  # the open session is gone
-    refused = web_app.test_client().post("/masuk", data={"username": "kurir.tewah",
-                                                         "password": PASSWORD})
+    refused = web_app.test_client().post(
+        "/masuk", data={"username": "kurir.tewah", "password": PASSWORD}
+    )
     assert refused.status_code == 401
     db.session.expire_all()
     with pytest.raises(Forbidden):

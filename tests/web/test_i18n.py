@@ -58,8 +58,9 @@ def test_every_interface_text_has_an_english_translation() -> None:
     """Run ``make catalog`` and translate the new msgids when this fails."""
     with (ROOT / "babel.cfg").open() as cfg:
         method_map, options_map = parse_mapping_cfg(cfg)
-    in_code = {message[2] for message in extract_from_dir(str(ROOT / "app"), method_map,
-                                                          options_map)}
+    in_code = {
+        message[2] for message in extract_from_dir(str(ROOT / "app"), method_map, options_map)
+    }
     in_code = {m if isinstance(m, str) else m[0] for m in in_code}
     with (TRANSLATIONS / "en" / "LC_MESSAGES" / "messages.po").open("rb") as po:
         catalog = read_po(po)

@@ -29,8 +29,7 @@ def _app(world: World, tmp_path: Path, **config: Any) -> Flask:
     return app
 
 
-def test_login_is_rate_limited_with_an_indonesian_message(world: World,
-                                                          tmp_path: Path) -> None:
+def test_login_is_rate_limited_with_an_indonesian_message(world: World, tmp_path: Path) -> None:
     app = _app(world, tmp_path, RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="3 per minute")
     client = app.test_client()
     for _ in range(3):
@@ -53,9 +52,9 @@ def test_session_cookie_is_httponly_and_samesite_lax(world: World) -> None:
     assert "Secure" not in cookie  # plain http on 127.0.0.1 must still work for the demo
 
 
-def test_session_cookie_is_secure_when_served_over_https(world: World,
-                                                         tmp_path: Path,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_session_cookie_is_secure_when_served_over_https(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TEPAT_HTTPS", "1")
     client = _app(world, tmp_path).test_client()
     response = client.post("/masuk", data=GUDANG, base_url="https://tepat.example")
@@ -64,7 +63,8 @@ def test_session_cookie_is_secure_when_served_over_https(world: World,
 
 
 def test_forwarded_https_is_trusted_only_behind_a_configured_proxy(
-        world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"}
     direct = _app(world, tmp_path).test_client().get("/masuk", headers=forwarded)
     assert "Strict-Transport-Security" not in direct.headers  # anyone can send the header
@@ -91,7 +91,8 @@ def test_login_without_csrf_token_is_400_in_indonesian(csrf_app: Flask) -> None:
 
 
 def test_every_post_route_refuses_a_session_request_without_csrf_token(
-        csrf_app: Flask, world: World) -> None:
+    csrf_app: Flask, world: World
+) -> None:
     """Forms and session-authenticated API calls alike; never a 500, never accepted."""
     admin = world.demo["admin"]
     client = sign_in(csrf_app.test_client(), admin.user_id)
@@ -110,8 +111,11 @@ def _assert_security_headers(response: Any) -> None:
     assert "'unsafe-inline'" not in csp and "'unsafe-eval'" not in csp
     assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp
     assert response.headers["X-Content-Type-Options"] == "nosniff"
-    assert response.headers["Referrer-Policy"] in ("same-origin", "strict-origin-when-cross-origin",
-                                                   "no-referrer")
+    assert response.headers["Referrer-Policy"] in (
+        "same-origin",
+        "strict-origin-when-cross-origin",
+        "no-referrer",
+    )
 
 
 def test_security_headers_on_pages_errors_static_files_and_api(world: World) -> None:
@@ -121,14 +125,14 @@ def test_security_headers_on_pages_errors_static_files_and_api(world: World) -> 
             _assert_security_headers(response)
 
 
-def test_upload_over_the_limit_is_413_with_a_clear_message(world: World,
-                                                           tmp_path: Path) -> None:
+def test_upload_over_the_limit_is_413_with_a_clear_message(world: World, tmp_path: Path) -> None:
     app = _app(world, tmp_path, MAX_CONTENT_LENGTH=1024 * 1024)
     client = sign_in(app.test_client(), world.demo["gudang"].user_id)
     rows = b"kode desa,nomor tps,dpt,dptb\n" + b"62.10.03.2003,1,300,0\n" * 60_000  # 1.3 MB
     big = (io.BytesIO(rows), "tps.csv")
-    response = client.post("/rencana/impor", data={"berkas": big},
-                           content_type="multipart/form-data")
+    response = client.post(
+        "/rencana/impor", data={"berkas": big}, content_type="multipart/form-data"
+    )
     assert response.status_code == 413
     assert "terlalu besar (paling besar 1 MB)" in response.get_data(as_text=True)
 
