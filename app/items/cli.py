@@ -128,6 +128,11 @@ def _fail(exc: Exception) -> click.ClickException:
     "--serial", "serials", multiple=True, help="Cetak ulang nomor seri ini (boleh diulang)."
 )
 @click.option("--election", "election_code", help="Kode pemilihan (bawaan: yang terbaru).")
+@click.option(
+    "--link",
+    is_flag=True,
+    help="QR berisi tautan https (TEPAT_LABEL_BASE_URL): kamera HP membuka halaman barang.",
+)
 def print_labels(
     region: str | None,
     types: str,
@@ -136,6 +141,7 @@ def print_labels(
     reprint: bool,
     serials: tuple[str, ...],
     election_code: str | None,
+    link: bool,
 ) -> None:
     """Issue the missing labels of a region and write their PDF (or reprint, with --reprint)."""
     if not region and not serials:
@@ -150,6 +156,7 @@ def print_labels(
         reprint=reprint,
         serials=list(serials),
         note="CLI",
+        link_base=current_app.config["TEPAT_LABEL_BASE_URL"] if link else None,
     )
     output = output or Path(f"label-{region or 'seri'}-{layout}.pdf")
     with ExitStack() as stack:

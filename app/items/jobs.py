@@ -65,6 +65,8 @@ class PrintOrder:
     replace: str | None = None  # a voided serial whose unit gets a new label
     user_id: uuid.UUID | None = None
     note: str = ""
+    # The https form of the label (a phone camera opens the item page), on this base URL.
+    link_base: str | None = None
 
 
 @dataclass
@@ -92,12 +94,13 @@ def _write(
     layout: labels.LabelLayout,
     out: Path,
     progress: Progress | None,
+    link_base: str | None = None,
 ) -> None:
     total = len(items)
     if progress is not None:
         progress(0, total)
     labels.write_labels(
-        documents.sheet_items(session, items, signer),
+        documents.sheet_items(session, items, signer, link_base),
         layout,
         out,
         progress=(lambda done: progress(done, total)) if progress else None,
@@ -120,7 +123,7 @@ def run(
             voided = get_item(session, order.replace)
             with issuing_lock(session, voided.kabkota_code):
                 items = [issue_replacement(session, voided, signer, order.user_id, commit=False)]
-                _write(session, items, signer, layout, part, progress)
+                _write(session, items, signer, layout, part, progress, order.link_base)
                 session.commit()
             issued = True
         elif order.serials:
@@ -128,7 +131,7 @@ def run(
             void = [labels.format_serial(i.serial) for i in items if i.voided_at is not None]
             if void:
                 raise Conflict(f"Label {', '.join(void)} sudah dibatalkan; tidak dicetak ulang.")
-            _write(session, items, signer, layout, part, progress)
+            _write(session, items, signer, layout, part, progress, order.link_base)
             record_reprint(session, items, order.user_id, note=order.note)
             issued = False
         elif order.reprint:
@@ -136,7 +139,7 @@ def run(
             items = items_in_region(session, order.election_code, order.region, order.item_types)
             if not items:
                 raise NotFound("Belum ada label terbit untuk wilayah dan jenis barang itu.")
-            _write(session, items, signer, layout, part, progress)
+            _write(session, items, signer, layout, part, progress, order.link_base)
             record_reprint(session, items, order.user_id, note=order.note)
             issued = False
         else:
@@ -157,7 +160,7 @@ def run(
                         "Semua label wilayah dan jenis barang itu sudah diterbitkan; "
                         "pilih cetak ulang untuk mencetaknya lagi."
                     )
-                _write(session, items, signer, layout, part, progress)
+                _write(session, items, signer, layout, part, progress, order.link_base)
                 session.commit()
             issued = True
         os.replace(part, out)

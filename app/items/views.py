@@ -161,11 +161,14 @@ def labels_print() -> Any:
     user = _me()
     election = current_election()
     layout = request.form.get("tata_letak", "a4-sticker")
+    link_base = current_app.config["TEPAT_LABEL_BASE_URL"] if request.form.get("tautan") else None
     serial = request.form.get("seri", "").strip()
     if serial:
         item = service.get_item(db.session, serial)
         check_scope(user, item.destination)
-        order = jobs.PrintOrder(election.code, layout, serials=[item.serial], user_id=user.id)
+        order = jobs.PrintOrder(
+            election.code, layout, serials=[item.serial], user_id=user.id, link_base=link_base
+        )
         title = _("Cetak ulang %(serial)s", serial=labels.format_serial(item.serial))
         download = f"label-ulang-{item.serial}.pdf"
         count = 1
@@ -197,7 +200,13 @@ def labels_print() -> Any:
         except (ValidationFailed, NotFound, Conflict) as exc:
             return _labels_page(exc.status, exc.message)
         order = jobs.PrintOrder(
-            election.code, layout, region=region, item_types=types, reprint=reprint, user_id=user.id
+            election.code,
+            layout,
+            region=region,
+            item_types=types,
+            reprint=reprint,
+            user_id=user.id,
+            link_base=link_base,
         )
         title = (
             _("Cetak ulang %(region)s", region=region)
