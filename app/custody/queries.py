@@ -39,9 +39,7 @@ PRINCIPLES = ("jenis", "jumlah", "kualitas", "waktu", "sasaran", "akuntabilitas"
 SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
 
 
-def kabkota_of(code: str) -> str:
-    """The kabupaten/kota code of any region, node or TPS code."""
-    return ".".join(codes.node_region(code).split(".")[:2])
+kabkota_of = codes.kabkota_of
 
 
 def plan_slice(session: Session, election: Election, node: str) -> dict[str, Any]:

@@ -352,7 +352,7 @@ class Ingestor:
         by_kab: dict[str, list[tuple[int, ScanInput]]] = {}
         for index, scan in parsed:
             try:
-                kab = ".".join(codes.node_region(scan.node).split(".")[:2])
+                kab = codes.kabkota_of(scan.node)
             except ValueError:
                 results[index] = ScanResult(
                     scan.event_id,
@@ -736,27 +736,15 @@ class Ingestor:
             return
         if self.offset is not None and abs(self.offset) > self.policy.max_clock_skew:
             minutes = int(abs(self.offset).total_seconds() // 60)
-            node = scans[0].node if _valid_node(scans[0].node) else None
-            self.session.add(
-                finding_row(
-                    rules.Finding(
-                        code="clock_skew",
-                        principle=rules.Principle.WAKTU,
-                        severity=rules.Severity.WARNING,
-                        message=(
-                            f"Jam perangkat {self.device_id} "
-                            f"{'lebih cepat' if self.offset.total_seconds() > 0 else 'tertinggal'} "
-                            f"{minutes} menit dari jam server; pemindaian tetap dicatat "
-                            "dengan waktu server."
-                        ),
-                        node=node,
-                        event_ids=tuple(s.event_id for s in scans[:20]),
-                        detail=(("skew_seconds", int(self.offset.total_seconds())),),
-                    ),
-                    codes.node_region(self.user.scope_code).split(".", 2)[0]
-                    + "."
-                    + codes.node_region(self.user.scope_code).split(".")[1],
-                )
+            ahead = self.offset.total_seconds() > 0
+            self._device_finding(
+                scans,
+                "clock_skew",
+                rules.Principle.WAKTU,
+                f"Jam perangkat {self.device_id} {'lebih cepat' if ahead else 'tertinggal'} "
+                f"{minutes} menit dari jam server; pemindaian tetap dicatat dengan waktu server.",
+                event_ids=tuple(s.event_id for s in scans[:20]),
+                detail=(("skew_seconds", int(self.offset.total_seconds())),),
             )
         device = self.session.get(Device, self.device_id)
         if device is None:
@@ -765,32 +753,42 @@ class Ingestor:
         expected = device.max_seq + 1
         for seq in sorted({s.device_seq for s in scans}):
             if device.seen and seq > expected:
-                kab = (
-                    ".".join(codes.node_region(scans[0].node).split(".")[:2])
-                    if _valid_node(scans[0].node)
-                    else codes.node_region(self.user.scope_code)
-                )
-                self.session.add(
-                    finding_row(
-                        rules.Finding(
-                            code="device_seq_gap",
-                            principle=rules.Principle.AKUNTABILITAS,
-                            severity=rules.Severity.WARNING,
-                            message=(
-                                f"Perangkat {self.device_id} melewatkan nomor urut "
-                                f"{expected}–{seq - 1}: ada pindaian yang belum terkirim "
-                                "atau hilang."
-                            ),
-                            node=scans[0].node if _valid_node(scans[0].node) else None,
-                            detail=(("missing_from", expected), ("missing_to", seq - 1)),
-                        ),
-                        kab,
-                    )
+                self._device_finding(
+                    scans,
+                    "device_seq_gap",
+                    rules.Principle.AKUNTABILITAS,
+                    f"Perangkat {self.device_id} melewatkan nomor urut {expected}–{seq - 1}: "
+                    "ada pindaian yang belum terkirim atau hilang.",
+                    detail=(("missing_from", expected), ("missing_to", seq - 1)),
                 )
             expected = max(expected, seq + 1)
         device.max_seq = max(device.max_seq, expected - 1)
         device.seen += len(scans)
         device.last_seen_at = self.now()
+
+    def _device_finding(
+        self,
+        scans: list[ScanInput],
+        code: str,
+        principle: rules.Principle,
+        message: str,
+        *,
+        event_ids: tuple[str, ...] = (),
+        detail: tuple[tuple[str, int], ...] = (),
+    ) -> None:
+        """Record a finding about the device itself, placed where it scanned (else its scope)."""
+        node = scans[0].node if _valid_node(scans[0].node) else None
+        kab = codes.kabkota_of(node or self.user.scope_code)
+        finding = rules.Finding(
+            code=code,
+            principle=principle,
+            severity=rules.Severity.WARNING,
+            message=message,
+            node=node,
+            event_ids=event_ids,
+            detail=detail,
+        )
+        self.session.add(finding_row(finding, kab))
 
 
 def _valid_node(code: str) -> bool:
@@ -841,7 +839,7 @@ def ensure_tallies(
     computed = rules.tally_items([to_rules_item(i) for i in items], states)
     for destination in sorted(missing):
         tally = computed.get(destination) or rules.TpsTally(destination)
-        kab = ".".join(codes.node_region(destination).split(".")[:2])
+        kab = codes.kabkota_of(destination)
         row = TpsTallyRow(tps=destination, kabkota_code=kab, tally=codec.tally_to_dict(tally))
         session.add(row)
         tally_rows[destination] = row

@@ -85,9 +85,7 @@ def check_types(session: Session, item_types: Sequence[str] | None) -> list[str]
     return wanted
 
 
-def kabkota_of_code(code: str) -> str:
-    """Return the kabupaten/kota of a region code, node code or TPS id."""
-    return ".".join(codes.node_region(code).split(".")[:2])
+kabkota_of_code = codes.kabkota_of
 
 
 def plan_issue(

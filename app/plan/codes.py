@@ -68,6 +68,11 @@ def node_parent(code: str) -> str | None:
     return region_parent(code)
 
 
+def kabkota_of(code: str) -> str:
+    """Return the kabupaten/kota code of any region code, node code or TPS id."""
+    return ".".join(node_region(code).split(".")[:2])
+
+
 def route(tps: str) -> tuple[str, str, str, str]:
     """Return the forward route of a TPS: gudang, PPK, PPS, KPPS."""
     desa = desa_of_tps(tps)

@@ -24,7 +24,7 @@ DRILL = {"kabupaten": "kecamatan", "kecamatan": "desa", "desa": "tps"}
 def kabkota_of(user: User) -> str:
     """Return the kabupaten/kota code a user works in."""
     region = codes.node_region(user.scope_code)
-    return ".".join(region.split(".")[:2])
+    return codes.kabkota_of(region)
 
 
 def current_election() -> Election:
