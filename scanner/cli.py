@@ -30,6 +30,8 @@ from scanner.sources import open_source
 from scanner.sync import ScanApi, Syncer, SyncReport
 from scanner.verify import KeyringVerifier, load_keyring
 
+#: On a live camera, the full pipeline (with fallbacks) runs on every n-th frame.
+FALLBACK_EVERY = 5
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_AUTH, EXIT_UNREACHABLE = 0, 1, 2, 3, 4
 
 
@@ -243,12 +245,17 @@ class _App:
             f"{options.node}. Ctrl+C untuk berhenti."
         )
         pipeline = Pipeline()
+        quick = Pipeline(fallbacks=False)
+        # A live camera delivers many frames a second: the costly fallbacks run on every
+        # FALLBACK_EVERY-th frame only, so the picture never lags behind the courier's hand.
+        live = args.source.startswith("camera")
         try:
-            for frame in source.frames():
+            for index, frame in enumerate(source.frames()):
                 if frame.text is not None:
                     payloads: list[str | bytes] = [frame.text]
                 else:
-                    payloads = [d.payload for d in pipeline.decode(frame.image)]
+                    use = quick if live and index % FALLBACK_EVERY else pipeline
+                    payloads = [d.payload for d in use.decode(frame.image)]
                 for payload in payloads:
                     outcome = session.see(payload)
                     if outcome is not None:
