@@ -9,8 +9,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
-STRICT = ["labels", "scanner", "app/custody/rules.py", "app/custody/merkle.py",
-          "app/custody/errors.py", "app/custody/codec.py", "app/plan/needs.py"]
+STRICT = [
+    "labels",
+    "scanner",
+    "app/custody/rules.py",
+    "app/custody/merkle.py",
+    "app/custody/errors.py",
+    "app/custody/codec.py",
+    "app/plan/needs.py",
+]
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:

@@ -33,9 +33,19 @@ from app.custody.service import ensure_tallies, finding_dict
 from app.errors import NotFound, ValidationFailed
 from app.items.models import Item
 from app.plan import codes
-from app.plan.models import CustodyNode, Election, ItemType, PlanLine, Region, Tps
+from app.plan import service as plan_service
+from app.plan.models import (
+    CustodyNode,
+    Election,
+    ItemType,
+    LegCost,
+    PlanLine,
+    Region,
+    RouteLeg,
+    Tps,
+)
 
-PRINCIPLES = ("jenis", "jumlah", "kualitas", "waktu", "sasaran", "akuntabilitas")
+PRINCIPLES = ("jenis", "jumlah", "kualitas", "waktu", "sasaran", "biaya", "akuntabilitas")
 SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
 
 
@@ -260,6 +270,9 @@ def snapshot(session: Session, election: Election, kab: str, now: datetime) -> S
                 select(func.count(FindingRow.id))
                 .where(FindingRow.kabkota_code == kab)
                 .scalar_subquery(),
+                # Costs and budgets feed tepat biaya.
+                select(func.count(LegCost.id)).scalar_subquery(),
+                select(func.sum(RouteLeg.budget_idr)).scalar_subquery(),
             )
         ).one()
     ) + (now.replace(second=0, microsecond=0),)
@@ -312,8 +325,11 @@ def _snapshot(session: Session, election: Election, kab: str, now: datetime) -> 
     }
     states = {s: codec.state_from_dict(r.state) for s, r in state_rows.items()}
     rules_items = {i.serial: to_rules_item(i) for i in items if i.voided_at is None}
-    live = rules.check_all_quantities(plan, tallies) + rules.check_deadlines(
-        plan, rules_items, states, now
+    budgets, costs = plan_service.leg_costs(session, election.code, kab)
+    live = (
+        rules.check_costs(budgets, costs)
+        + rules.check_all_quantities(plan, tallies)
+        + rules.check_deadlines(plan, rules_items, states, now)
     )
     findings = [
         _finding_row_dict(f)

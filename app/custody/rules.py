@@ -81,6 +81,7 @@ __all__ = [
     "canonical_event_bytes",
     "check_all_quantities",
     "check_chain",
+    "check_costs",
     "check_deadlines",
     "check_replay",
     "check_tps_quantities",
@@ -201,6 +202,8 @@ class Code(StrEnum):
     NOT_RECEIVED = "not_received"
     SCAN_VOIDED = "scan_voided"
     SCAN_CORRECTED = "scan_corrected"
+    OVER_BUDGET = "over_budget"
+    COST_WITHOUT_BUDGET = "cost_without_budget"
 
 
 CODES: Mapping[Code, Principle] = {
@@ -226,6 +229,8 @@ CODES: Mapping[Code, Principle] = {
     Code.NOT_RECEIVED: Principle.AKUNTABILITAS,
     Code.SCAN_VOIDED: Principle.AKUNTABILITAS,
     Code.SCAN_CORRECTED: Principle.AKUNTABILITAS,
+    Code.OVER_BUDGET: Principle.BIAYA,
+    Code.COST_WITHOUT_BUDGET: Principle.BIAYA,
 }
 """Which principle each finding code checks."""
 
@@ -1291,6 +1296,50 @@ def check_all_quantities(plan: Plan, tallies: Mapping[str, TpsTally]) -> tuple[F
 
 
 # --- deadlines ----------------------------------------------------------------------
+
+
+def _rupiah(amount: int) -> str:
+    return "Rp" + f"{amount:,}".replace(",", ".")
+
+
+def check_costs(
+    budgets: Mapping[tuple[str, str], int | None],
+    costs: Mapping[tuple[str, str], int],
+    tolerance: float = 0.2,
+) -> tuple[Finding, ...]:
+    """Compare the recorded cost of each leg with its budget (tepat biaya).
+
+    Over budget is a warning, critical beyond ``tolerance`` (a share of the budget); a cost
+    on a leg without a budget is worth a look but not an alarm.
+    """
+    findings: list[Finding] = []
+    for (from_node, to_node), spent in sorted(costs.items()):
+        budget = budgets.get((from_node, to_node))
+        leg = f"{_place(from_node)} → {_place(to_node)}"
+        if budget is None:
+            findings.append(
+                _finding(
+                    Code.COST_WITHOUT_BUDGET,
+                    Severity.INFO,
+                    f"Biaya {leg} {_rupiah(spent)} tercatat tanpa anggaran",
+                    node=to_node,
+                    cost=spent,
+                )
+            )
+        elif spent > budget:
+            over = spent - budget
+            findings.append(
+                _finding(
+                    Code.OVER_BUDGET,
+                    Severity.CRITICAL if over > budget * tolerance else Severity.WARNING,
+                    f"Biaya {leg} {_rupiah(spent)} melebihi anggaran {_rupiah(budget)} "
+                    f"(lebih {_rupiah(over)})",
+                    node=to_node,
+                    cost=spent,
+                    budget=budget,
+                )
+            )
+    return tuple(findings)
 
 
 def check_deadlines(

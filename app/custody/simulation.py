@@ -266,6 +266,25 @@ class Simulation:
             f"Label kotak {labels.format_serial(box.serial)} dipindai ganda di {pps}."
         )
 
+    def costs(self, election: Election) -> None:
+        """Budgets and costs of the warehouse -> PPK legs; Miri Manasa's boat hire overran."""
+        for kecamatan in demo.kecamatan_rows():
+            remote = kecamatan.dispatch_day <= -2
+            budget = 6_000_000 if remote else 2_500_000
+            service.set_budget(self.session, election.code, demo.KABKOTA, kecamatan.code, budget)
+            spent = int(budget * self.random.uniform(0.8, 0.98)) // 1000 * 1000
+            note = "sewa truk dan pengawalan"
+            if kecamatan.code == "62.10.09":
+                spent, note = 9_400_000, "sewa kelotok; harga BBM di hulu naik"
+            elif remote:
+                note = "sewa kelotok / 4WD dan pengawalan"
+            service.record_cost(
+                self.session, election.code, demo.KABKOTA, kecamatan.code, spent, note
+            )
+        self.story.lines.append(
+            "Biaya angkut ke PPK Miri Manasa Rp9.400.000, anggaran Rp6.000.000."
+        )
+
     # -- playing --------------------------------------------------------------------------
 
     def users(self) -> dict[str, User]:
@@ -364,4 +383,5 @@ def run(
         total, accepted = progress
     simulation.story.counts["scans"] = total
     simulation.story.counts["accepted"] = accepted
+    simulation.costs(election)
     return simulation.story

@@ -117,6 +117,38 @@ def edit_rule(code: str, election_code: str, **changes: object) -> None:
     )
 
 
+@plan_cli.command("budget")
+@click.argument("from_node")
+@click.argument("to_node")
+@click.argument("amount", type=click.IntRange(0), required=False)
+@click.option("--election", "election_code", default=demo.ELECTION_CODE, show_default=True)
+def set_budget(from_node: str, to_node: str, amount: int | None, election_code: str) -> None:
+    """Set a leg's budget in rupiah (no AMOUNT clears it)."""
+    try:
+        service.set_budget(db.session, election_code, from_node, to_node, amount)
+    except TepatError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(
+        f"Anggaran {from_node} → {to_node}: "
+        + (f"Rp{amount:,}".replace(",", ".") if amount is not None else "dihapus")
+    )
+
+
+@plan_cli.command("cost")
+@click.argument("from_node")
+@click.argument("to_node")
+@click.argument("amount", type=int)
+@click.option("--note", default="", help="What it paid for, e.g. 'sewa kelotok'.")
+@click.option("--election", "election_code", default=demo.ELECTION_CODE, show_default=True)
+def record_cost(from_node: str, to_node: str, amount: int, note: str, election_code: str) -> None:
+    """Record what a leg cost (tepat biaya); a correction is a negative amount."""
+    try:
+        service.record_cost(db.session, election_code, from_node, to_node, amount, note)
+    except TepatError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"Biaya {from_node} → {to_node} Rp{amount:,} dicatat.".replace(",", "."))
+
+
 @demo_cli.command("load")
 @click.option("--plan-only", is_flag=True, help="Skip the simulated distribution.")
 def load_demo(plan_only: bool) -> None:

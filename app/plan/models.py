@@ -21,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import UTCDateTime, db
+from app.timeutil import utcnow
 
 
 class RegionLevel(enum.StrEnum):
@@ -174,3 +175,18 @@ class RouteLeg(db.Model):
     deadline_at: Mapped[datetime] = mapped_column(UTCDateTime)
     is_return: Mapped[bool] = mapped_column(Boolean, default=False)
     budget_idr: Mapped[int | None] = mapped_column(Integer)
+
+
+class LegCost(db.Model):
+    """What one leg actually cost (boat hire, fuel, escort), recorded by the KPU. Append-only."""
+
+    __tablename__ = "leg_cost"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    election_code: Mapped[str] = mapped_column(ForeignKey("election.code"), index=True)
+    from_node: Mapped[str] = mapped_column(ForeignKey("custody_node.code"))
+    to_node: Mapped[str] = mapped_column(ForeignKey("custody_node.code"), index=True)
+    amount_idr: Mapped[int] = mapped_column(Integer)
+    note: Mapped[str] = mapped_column(String(200), default="")
+    recorded_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user_account.id"))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -94,7 +94,7 @@ def test_desk_drills_down_to_the_finding_and_exports_it(
     assert wrong_tps_scan(client, story).status_code == 200
     sign_in(page, "desk")
     page.goto("/desk")
-    expect(page.locator("#principles .tile")).to_have_count(6)
+    expect(page.locator("#principles .tile")).to_have_count(7)
     screenshot(page, "desk-phone")
     page.set_viewport_size(DESKTOP)
     screenshot(page, "desk-desktop")

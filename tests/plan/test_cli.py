@@ -158,3 +158,22 @@ def test_quantity_rules_are_data_that_can_be_edited(demo_app: Flask) -> None:
     db.session.expire_all()
     assert db.session.scalar(booths) == 5 * 219
     assert run(demo_app, "plan", "rule", "NOPE", "--per-tps", "1").exit_code == 1
+
+
+def test_leg_budgets_and_costs_feed_tepat_biaya(demo_app: Flask) -> None:
+    from datetime import UTC, datetime
+
+    from app.custody import queries
+    from app.plan.models import Election
+
+    assert run(demo_app, "plan", "budget", "62.10", "62.10.09", "6000000").exit_code == 0
+    result = run(demo_app, "plan", "cost", "62.10", "62.10.09", "9400000", "--note", "kelotok")
+    assert result.exit_code == 0, result.output
+    assert run(demo_app, "plan", "cost", "62.10", "62.10.99", "5").exit_code == 1
+    assert run(demo_app, "plan", "cost", "62.10", "62.10.09", "0").exit_code == 1
+    election = db.session.get(Election, "pilkada-2024")
+    now = datetime(2024, 11, 26, 8, tzinfo=UTC)
+    found = queries.findings(db.session, election, "62.10", now, principle="biaya")
+    assert [f["code"] for f in found] == ["over_budget"]
+    summary = queries.region_summary(db.session, election, "62.10", now)
+    assert summary["principles"]["biaya"]["count"] == 1
