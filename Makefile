@@ -70,7 +70,7 @@ translations: $(STAMP)
 	@if [ -d app/translations ]; then $(BIN)/pybabel -q compile -f -d app/translations; fi
 
 catalog: $(STAMP)
-	$(BIN)/pybabel -q extract -F babel.cfg -o $(VENV)/messages.pot app
+	$(BIN)/pybabel -q extract -F app/babel.cfg -o $(VENV)/messages.pot app
 	$(BIN)/pybabel -q update -N -w 100 -i $(VENV)/messages.pot -d app/translations
 
 # Browser tests that also save phone and desktop screenshots to docs/screenshots/.

@@ -56,7 +56,7 @@ def test_browser_preference_picks_english_without_a_choice(web_app: Flask) -> No
 
 def test_every_interface_text_has_an_english_translation() -> None:
     """Run ``make catalog`` and translate the new msgids when this fails."""
-    with (ROOT / "babel.cfg").open() as cfg:
+    with (ROOT / "app" / "babel.cfg").open() as cfg:
         method_map, options_map = parse_mapping_cfg(cfg)
     in_code = {
         message[2] for message in extract_from_dir(str(ROOT / "app"), method_map, options_map)
