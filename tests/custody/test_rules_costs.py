@@ -9,26 +9,26 @@ from app.custody.rules import Code, Principle, Severity, check_costs
 LEG = ("62.10", "62.10.09")
 
 
-@pytest.mark.parametrize(
-    ("case", "budget", "spent", "expected"),
-    [
-        ("within budget", 6_000_000, 5_500_000, []),
-        ("exactly the budget", 6_000_000, 6_000_000, []),
-        ("boat hire a little over", 6_000_000, 6_600_000, [(Code.OVER_BUDGET, Severity.WARNING)]),
-        (
-            "Miri Manasa: fuel up-river, 57 % over",
-            6_000_000,
-            9_400_000,
-            [(Code.OVER_BUDGET, Severity.CRITICAL)],
-        ),
-        (
-            "cost recorded on a leg without budget",
-            None,
-            1_000_000,
-            [(Code.COST_WITHOUT_BUDGET, Severity.INFO)],
-        ),
-    ],
-)
+COST_CASES: list[tuple[str, int | None, int, list[tuple[Code, Severity]]]] = [
+    ("within budget", 6_000_000, 5_500_000, []),
+    ("exactly the budget", 6_000_000, 6_000_000, []),
+    ("boat hire a little over", 6_000_000, 6_600_000, [(Code.OVER_BUDGET, Severity.WARNING)]),
+    (
+        "Miri Manasa: fuel up-river, 57 % over",
+        6_000_000,
+        9_400_000,
+        [(Code.OVER_BUDGET, Severity.CRITICAL)],
+    ),
+    (
+        "cost recorded on a leg without budget",
+        None,
+        1_000_000,
+        [(Code.COST_WITHOUT_BUDGET, Severity.INFO)],
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "budget", "spent", "expected"), COST_CASES)
 def test_leg_cost_against_budget(
     case: str, budget: int | None, spent: int, expected: list[tuple[Code, Severity]]
 ) -> None:
