@@ -172,3 +172,54 @@ def test_no_get_route_ends_in_500_for_any_demo_role(world: World) -> None:
                         if rule.search(html):
                             problems.append(f"{who} {pattern}: inline {rule.pattern}")
     assert not problems, "\n".join(problems)
+
+
+JUNK_FORMS = (
+    {},
+    {
+        "wilayah": "bukan-kode",
+        "jenis": "NOPE",
+        "tata_letak": "besar",
+        "seri": "???",
+        "berkas": "teks",
+        "mode": "x",
+        "alasan": "",
+        "username": "a" * 500,
+        "role": "raja",
+    },
+    {
+        "wilayah": "62.10.99.9999",
+        "seri": "0000-0000-0000-0000",
+        "label": "TP1:%%%",
+        "jumlah": "-5",
+        "tanggal": "kemarin",
+        "scope_code": "99",
+    },
+)
+JUNK_JSON = ({"events": [{"event_id": "x"}]}, [1, 2], {"events": None}, "teks")
+
+
+def test_no_post_route_ends_in_500_whatever_it_is_sent(world: World) -> None:
+    """Junk forms and junk JSON to every POST route, as every demo role: clear 4xx, never 500."""
+    problems = []
+    for endpoint, method, pattern in ROUTES:
+        if method != "POST":
+            continue
+        inside, outside = samples(world, endpoint, pattern)
+        for account in world.demo.values():
+            client, token = world._client(account)
+            for arguments in filter(None, (inside, outside)):
+                target = url(world, endpoint, arguments, account)
+                for form in JUNK_FORMS:
+                    response = client.post(target, data=form, headers={"X-CSRFToken": token})
+                    if response.status_code >= 500:
+                        problems.append(
+                            f"{account.username} {pattern} form {form}: {response.status_code}"
+                        )
+                for body in JUNK_JSON:
+                    response = client.post(target, json=body, headers={"X-CSRFToken": token})
+                    if response.status_code >= 500:
+                        problems.append(
+                            f"{account.username} {pattern} json {body!r}: {response.status_code}"
+                        )
+    assert not problems, "\n".join(problems)
