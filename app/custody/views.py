@@ -38,6 +38,17 @@ def _me() -> User:
     return user
 
 
+@bp.get("/kurir/sw.js")
+@require("scan")
+def service_worker() -> Any:
+    """The courier page's service worker, served under /kurir so it may control the page."""
+    response = current_app.send_static_file("js/kurir-sw.js")
+    response.headers["Service-Worker-Allowed"] = "/kurir"
+    response.headers["Cache-Control"] = "no-cache"
+    response.mimetype = "text/javascript"
+    return response
+
+
 @bp.get("/kurir")
 @require("scan")
 def kurir() -> Any:

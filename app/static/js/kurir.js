@@ -312,6 +312,10 @@
   });
   $("flush").addEventListener("click", flush);
   window.addEventListener("online", flush);
+  // The page opens without a network too (the service worker keeps the last copy).
+  if ("serviceWorker" in navigator && root.dataset.swUrl) {
+    navigator.serviceWorker.register(root.dataset.swUrl, {scope: "/kurir"}).catch(() => {});
+  }
   setInterval(flush, 30000);
 
   // Photo: the server reads the QR codes (scanner.decode) and answers with their texts.

@@ -1,0 +1,50 @@
+// Tepat courier service worker: the scan page opens without a network.
+//
+// The page itself (network first, the last copy when offline) and its static files
+// (cache first, refreshed in the background) are kept; scans are never cached here:
+// the page queues them in localStorage and sends them when the network is back.
+"use strict";
+
+const CACHE = "tepat-kurir-v1";
+const STATIC = ["/static/css/tepat.css", "/static/js/kurir.js", "/static/js/tepat.js"];
+
+self.addEventListener("install", (event) => {
+  event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(STATIC)).then(() => self.skipWaiting()));
+});
+
+self.addEventListener("activate", (event) => {
+  event.waitUntil(
+    caches.keys()
+      .then((names) => Promise.all(names.filter((n) => n !== CACHE).map((n) => caches.delete(n))))
+      .then(() => self.clients.claim()));
+});
+
+self.addEventListener("fetch", (event) => {
+  const request = event.request;
+  if (request.method !== "GET") return;  // scans and photos go to the network, always
+  const url = new URL(request.url);
+  if (url.origin !== self.location.origin) return;
+  if (request.mode === "navigate" && url.pathname === "/kurir") {
+    event.respondWith(
+      fetch(request)
+        .then((response) => {
+          if (response.ok && !response.redirected) {
+            const copy = response.clone();
+            caches.open(CACHE).then((cache) => cache.put("/kurir", copy));
+          }
+          return response;
+        })
+        .catch(() => caches.match("/kurir").then((hit) => hit || Response.error())));
+    return;
+  }
+  if (STATIC.includes(url.pathname)) {
+    event.respondWith(
+      caches.match(request).then((hit) => {
+        const fresh = fetch(request).then((response) => {
+          if (response.ok) caches.open(CACHE).then((cache) => cache.put(request, response.clone()));
+          return response;
+        });
+        return hit || fresh;
+      }));
+  }
+});
