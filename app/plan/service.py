@@ -255,6 +255,16 @@ def leg_costs(
 # --- elections and races ------------------------------------------------------------
 
 
+def latest_election(session: Session) -> Election | None:
+    """Return the election being run: the latest by election day."""
+    return session.scalar(select(Election).order_by(Election.election_day.desc()))
+
+
+def item_type_names(session: Session) -> dict[str, str]:
+    """Indonesian names of the item types by code."""
+    return {t.code: t.name_id for t in session.scalars(select(ItemType))}
+
+
 def get_election(session: Session, code: str) -> Election:
     """Return an election or raise NotFound."""
     election = session.get(Election, code)

@@ -7,14 +7,13 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
 
 from app.auth.access import acting_user, check_scope, require
 from app.auth.models import User
 from app.errors import NotFound, PlanImportError, ValidationFailed
 from app.extensions import db
 from app.plan import codes, service
-from app.plan.models import Election, ItemType
+from app.plan.models import Election
 
 bp = Blueprint("plan", __name__)
 
@@ -29,7 +28,7 @@ def kabkota_of(user: User) -> str:
 
 def current_election() -> Election:
     """Return the election being run (the latest by election day)."""
-    election = db.session.scalar(select(Election).order_by(Election.election_day.desc()))
+    election = service.latest_election(db.session)
     if election is None:
         raise NotFound(_("Belum ada pemilihan; jalankan 'flask demo load' atau impor rencana."))
     return election
@@ -75,7 +74,7 @@ def needs() -> Any:
     table.rows = [r for r in table.rows if codes.within(r["code"], area)]
     totals = service.needs_table(db.session, election.code, kab, level_of_area)
     total_row = next((r for r in totals.rows if r["code"] == area), None)
-    names = {t.code: t.name_id for t in db.session.scalars(select(ItemType))}
+    names = service.item_type_names(db.session)
     return render_template(
         "plan/needs.html",
         election=election,
