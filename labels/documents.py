@@ -59,7 +59,7 @@ class LabelSheetItem:
     """One label to print: its QR text and the words people read on it."""
 
     qr_text: str
-    serial: str  # human form, XXXX-XXXX-XXXX-XXXX
+    serial: str  # human form, e.g. 7F3K-9QZ2-AB4C-D5EF
     item_type_name: str  # "Surat Suara"
     destination_code: str  # TPS id or region code
     quantity_text: str = ""  # "20 lembar"

@@ -94,8 +94,17 @@ def parse_serial(text: str) -> str:
     return "".join(CROCKFORD_ALPHABET[_CROCKFORD_VALUE[c]] for c in cleaned)
 
 
+def is_serial(text: str) -> bool:
+    """Whether text is a serial as people type it (e.g. 7F3K-9QZ2-AB4C-D5EF), not a label."""
+    try:
+        parse_serial(text)
+    except MalformedPayload:
+        return False
+    return True
+
+
 def format_serial(serial: str) -> str:
-    """Show a serial for people: XXXX-XXXX-XXXX-XXXX."""
+    """Show a serial for people in four groups of four, e.g. 7F3K-9QZ2-AB4C-D5EF."""
     canonical = parse_serial(serial)
     return "-".join(canonical[i : i + 4] for i in range(0, SERIAL_LENGTH, 4))
 

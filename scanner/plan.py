@@ -96,7 +96,7 @@ class ScannedItem:
 
 
 def _serial_key(serial: str) -> str:
-    """Serials as printed for people (XXXX-XXXX-...) compare equal to the canonical form."""
+    """Serials as printed for people (7F3K-9QZ2-...) compare equal to the canonical form."""
     return serial.replace("-", "").replace(" ", "").upper()
 
 

@@ -9,7 +9,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from app.auth import service
-from app.auth.access import acting_user, require
+from app.auth.access import require, signed_in_user
 from app.auth.models import Role, User
 from app.errors import ValidationFailed
 from app.extensions import db
@@ -29,14 +29,8 @@ def role_labels() -> dict[str, str]:
     }
 
 
-def _me() -> User:
-    user = acting_user()
-    assert user is not None  # guaranteed by @require
-    return user
-
-
 def _target(user_id: uuid.UUID) -> User:
-    return service.user_in_scope(db.session, user_id, _me().scope_code)
+    return service.user_in_scope(db.session, user_id, signed_in_user().scope_code)
 
 
 def _form(name: str) -> str:
@@ -54,7 +48,7 @@ def _render(template: str, status: int = 200, **context: Any) -> Any:
 
 def _regions() -> dict[str, str]:
     """Regions the admin may give as a scope (for the scope field's suggestions)."""
-    return region_names(db.session, _me().scope_code)
+    return region_names(db.session, signed_in_user().scope_code)
 
 
 def _user_page(
@@ -67,7 +61,7 @@ def _user_page(
         error=error,
         new_token=new_token,
         tokens=service.tokens_of(db.session, user),
-        is_me=user.id == _me().id,
+        is_me=user.id == signed_in_user().id,
         regions=_regions(),
     )
 
@@ -83,7 +77,9 @@ def index() -> Any:
 @require("admin")
 def users() -> Any:
     """Users whose scope lies inside the admin's scope."""
-    return _render("admin/users.html", users=service.users_in_scope(db.session, _me().scope_code))
+    return _render(
+        "admin/users.html", users=service.users_in_scope(db.session, signed_in_user().scope_code)
+    )
 
 
 @bp.route("/pengguna/baru", methods=["GET", "POST"])
@@ -100,7 +96,7 @@ def new_user() -> Any:
                 _form("role"),
                 _form("scope"),
                 _form("full_name"),
-                inside=_me().scope_code,
+                inside=signed_in_user().scope_code,
             )
         except ValidationFailed as exc:
             error = exc.message
@@ -135,7 +131,7 @@ def update_user(user_id: uuid.UUID) -> Any:
             role=_form("role"),
             scope=_form("scope"),
             full_name=_form("full_name"),
-            by=_me(),
+            by=signed_in_user(),
         )
     except ValidationFailed as exc:
         return _user_page(target, error=exc.message, status=422)
@@ -150,7 +146,7 @@ def set_active(user_id: uuid.UUID) -> Any:
     target = _target(user_id)
     active = request.form.get("active") == "1"
     try:
-        service.set_active(db.session, target, active, by=_me())
+        service.set_active(db.session, target, active, by=signed_in_user())
     except ValidationFailed as exc:
         return _user_page(target, error=exc.message, status=422)
     flash(_("Akun diaktifkan kembali.") if active else _("Akun dinonaktifkan."))

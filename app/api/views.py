@@ -14,8 +14,7 @@ from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from flask_wtf.csrf import CSRFError
 
 from app.auth import service as auth
-from app.auth.access import acting_user, check_scope, require
-from app.auth.models import User
+from app.auth.access import acting_user, check_scope, require, signed_in_user
 from app.clock import now
 from app.custody import queries
 from app.custody.service import MAX_BATCH, Ingestor
@@ -53,12 +52,6 @@ def authenticate_device() -> None:
             raise BadRequest("Token CSRF hilang atau kedaluwarsa; muat ulang halaman.") from exc
 
 
-def _me() -> User:
-    user = acting_user()
-    assert user is not None
-    return user
-
-
 @bp.post("/scans")
 @require("scan")
 def post_scans() -> Any:
@@ -74,7 +67,7 @@ def post_scans() -> Any:
     device_id = str(body.get("device_id") or "").strip()
     token = getattr(g, "device_token", None)
     if not device_id:
-        device_id = f"token-{token.id}" if token is not None else f"web-{_me().id}"
+        device_id = f"token-{token.id}" if token is not None else f"web-{signed_in_user().id}"
     if len(device_id) > 64:
         raise ValidationFailed("device_id maksimal 64 karakter.")
     try:
@@ -89,7 +82,7 @@ def post_scans() -> Any:
             raise ValidationFailed("sent_at harus waktu ISO-8601.") from exc
     ingestor = Ingestor(
         db.session,
-        user=_me(),
+        user=signed_in_user(),
         token=token,
         device_id=device_id,
         keyring=keyring,
@@ -124,30 +117,22 @@ def keys() -> Any:
 @require("view")
 def plan_slice(node: str) -> Any:
     """What may pass through a node: destinations below it, planned lines, voided serials."""
-    check_scope(_me(), node) if not _scope_contains_node(_me(), node) else None
+    check_scope(signed_in_user(), node)
     return jsonify(queries.plan_slice(db.session, current_election(), node))
-
-
-def _scope_contains_node(user: User, node: str) -> bool:
-    """A courier scoped to a desa may also work at its PPK's handover (the node above)."""
-    try:
-        return codes.within(node, user.scope_code)
-    except ValueError:
-        return False
 
 
 @bp.get("/items/<serial>")
 @require("view")
 def item_history(serial: str) -> Any:
     """One item: what it is, where it is, its events with their hash chain."""
-    return jsonify(queries.item_history(db.session, _me(), serial))
+    return jsonify(queries.item_history(db.session, signed_in_user(), serial))
 
 
 @bp.get("/regions/<code>/summary")
 @require("desk")
 def region_summary(code: str) -> Any:
     """Status of a region per principle and per child region."""
-    check_scope(_me(), code)
+    check_scope(signed_in_user(), code)
     return jsonify(queries.region_summary(db.session, current_election(), code, now()))
 
 
@@ -155,7 +140,7 @@ def region_summary(code: str) -> Any:
 @require("desk")
 def findings() -> Any:
     """Findings in the user's scope, filtered by principle, severity, region, code."""
-    user = _me()
+    user = signed_in_user()
     region = request.args.get("wilayah") or codes.node_region(user.scope_code)
     check_scope(user, region)
     rows = queries.findings(
@@ -182,7 +167,7 @@ def checkpoint() -> Any:
 def inclusion(event_id: str) -> Any:
     """An RFC 9162 inclusion proof of one event in a checkpointed tree."""
     size = request.args.get("tree_size", type=int)
-    return jsonify(queries.inclusion(db.session, _me(), event_id, size))
+    return jsonify(queries.inclusion(db.session, signed_in_user(), event_id, size))
 
 
 @bp.get("/ledger/consistency")

@@ -38,6 +38,14 @@ def acting_user() -> User | None:
     return None
 
 
+def signed_in_user() -> User:
+    """The acting user inside a view guarded by :func:`require` (raises if there is none)."""
+    user = acting_user()
+    if user is None:
+        raise Unauthorized("Silakan masuk terlebih dahulu.")
+    return user
+
+
 def can(user: User, ability: str) -> bool:
     """Return whether the user's role has ``ability``."""
     return user.role in ABILITIES[ability]

@@ -9,7 +9,6 @@ and names the first entry that does not match.
 from __future__ import annotations
 
 import hashlib
-import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,9 +17,10 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app import locks
 from app.custody import merkle, rules
 from app.custody.errors import CheckpointError
 from app.custody.models import Checkpoint, CustodyEvent, LedgerEntry
@@ -28,7 +28,6 @@ from app.custody.models import Checkpoint, CustodyEvent, LedgerEntry
 LEDGER_KEY_FILE = "ledger.pem"
 KEY_NAME = "tepat-ledger"
 _LEAF_DOMAIN = b"tepat/ledger-leaf/v1\x00"
-_integrator_lock = threading.Lock()
 #: Ingest transactions still open when the integrator ran may land slightly behind it.
 GRACE = timedelta(seconds=60)
 
@@ -83,18 +82,15 @@ def rules_event(row: CustodyEvent) -> rules.Event:
     )
 
 
-def _lock(session: Session) -> bool:
-    """Only one integrator at a time (advisory lock on PostgreSQL, a process lock on SQLite)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return bool(session.scalar(text("SELECT pg_try_advisory_xact_lock(916201)")))
-    return _integrator_lock.acquire(blocking=False)
-
-
 def integrate(session: Session, key_dir: str | Path, origin: str) -> Checkpoint | None:
     """Append every unlogged event in receipt order and sign a checkpoint; None if nothing new."""
-    if not _lock(session):
-        return None
-    sqlite = session.get_bind().dialect.name != "postgresql"
+    with locks.hold(session, "tepat-ledger-integrator", wait=False) as acquired:
+        if not acquired:
+            return None
+        return _integrate(session, key_dir, origin)
+
+
+def _integrate(session: Session, key_dir: str | Path, origin: str) -> Checkpoint | None:
     try:
         size = session.scalar(select(func.count(LedgerEntry.idx))) or 0
         pending = session.execute(
@@ -125,9 +121,6 @@ def integrate(session: Session, key_dir: str | Path, origin: str) -> Checkpoint 
     except Exception:
         session.rollback()
         raise
-    finally:
-        if sqlite:
-            _integrator_lock.release()
 
 
 @dataclass

@@ -32,7 +32,6 @@ _BARE = re.compile(
     r"(\d{13}|\d{2}\.\d{2}\.\d{2}(?:\.\d{4})?)(?!\d|\.\d)"
 )
 _ROUTE = re.compile(r" \(((?:[\d.]+ -> )+[\d.]+)\)")
-_LOWER_TPS = re.compile(r"\btps\b")
 _RULE_TYPES = {t.value for t in rules.ItemType}
 
 
@@ -144,7 +143,6 @@ class PlaceNames:
         pattern, names = self._other_types
         if pattern is not None:
             message = pattern.sub(lambda m: names[m.group(1)], message)
-        message = _LOWER_TPS.sub("TPS", message)  # "Kit tps": capitalize() lowered it
         return message[:1].upper() + message[1:]  # "gudang KPU ..." opening a sentence
 
     def humanize(self, finding: rules.Finding, item: Item | None = None) -> rules.Finding:

@@ -92,13 +92,10 @@ def build_plan(session: Session, election: Election, kabkota: str) -> rules.Plan
             )
         )
     }
-    prefix = kabkota.replace(".", "")
     legs = tuple(
         rules.Leg(leg.from_node, leg.to_node, leg.deadline_at)
         for leg in session.scalars(select(RouteLeg).where(RouteLeg.election_code == election.code))
-        if codes.within(leg.to_node, kabkota)
-        or leg.to_node.startswith(prefix)
-        or leg.to_node == kabkota
+        if codes.within(leg.to_node, kabkota)  # TPS ids, PPS, PPK and the gudang itself
     )
     plan = rules.Plan(region=kabkota, races=races, quantities=quantities, legs=legs)
     with _cache_lock:

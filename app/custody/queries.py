@@ -49,15 +49,12 @@ PRINCIPLES = ("jenis", "jumlah", "kualitas", "waktu", "sasaran", "biaya", "akunt
 SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
 
 
-kabkota_of = codes.kabkota_of
-
-
 def plan_slice(session: Session, election: Election, node: str) -> dict[str, Any]:
     """What may pass through a node, for a scanner to check offline."""
     row = session.get(CustodyNode, node)
     if row is None:
         raise NotFound("Simpul distribusi tidak ditemukan.")
-    kab = kabkota_of(node)
+    kab = codes.kabkota_of(node)
     prefix = kab.replace(".", "")
     tps_ids = [
         t
@@ -374,7 +371,7 @@ def region_summary(
 
     Pass ``snap`` (a snapshot of the area's kabupaten) to share one read between queries.
     """
-    kab = kabkota_of(area)
+    kab = codes.kabkota_of(area)
     snap = snap or snapshot(session, election, kab, now)
     names = dict(
         session.execute(
@@ -476,7 +473,7 @@ def findings(
         raise ValidationFailed("Prinsip tidak dikenal.")
     if severity and severity not in SEVERITY_RANK:
         raise ValidationFailed("Tingkat keparahan tidak dikenal.")
-    snap = snap or snapshot(session, election, kabkota_of(area), now)
+    snap = snap or snapshot(session, election, codes.kabkota_of(area), now)
     result = []
     for finding in snap.findings:
         place = finding.get("region")

@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 import labels
+from app import locks
 from app.auth.models import DeviceToken, User
 from app.custody import codec, rules
 from app.custody.errors import CustodyError
@@ -47,10 +48,8 @@ _LABEL_CODES = {
     labels.UnknownKey: "unknown_key",
     labels.UnsupportedVersion: "unsupported_version",
 }
-_sqlite_locks: dict[str, threading.Lock] = {}
 #: (keyring fingerprint, label text, verified?) -> serial, for labels already verified.
 _verified_labels: dict[tuple[str, str, bool], str] = {}
-_sqlite_locks_guard = threading.Lock()
 
 
 _ITEM_ROW = select(
@@ -268,18 +267,6 @@ def finding_values(finding: rules.Finding, kabkota: str) -> dict[str, Any]:
     )
 
 
-def _lock_kabkota(session: Session, kabkota: str) -> threading.Lock | None:
-    """Serialise ingest per kabupaten: advisory lock on PostgreSQL, a process lock on SQLite."""
-    if session.get_bind().dialect.name == "postgresql":
-        key = int.from_bytes(hashlib.sha256(kabkota.encode()).digest()[:8], "big", signed=True)
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
-        return None
-    with _sqlite_locks_guard:
-        lock = _sqlite_locks.setdefault(kabkota, threading.Lock())
-    lock.acquire()
-    return lock
-
-
 class Ingestor:
     """Ingests one batch for one acting user and device."""
 
@@ -362,25 +349,25 @@ class Ingestor:
                 )
                 continue
             by_kab.setdefault(kab, []).append((index, scan))
-        locks = []
         try:
-            for kab in sorted(by_kab):
-                lock = _lock_kabkota(self.session, kab)
-                if lock is not None:
-                    locks.append(lock)
-            for kab in sorted(by_kab):
-                for index, result in self._ingest_kab(kab, by_kab[kab]):
-                    results[index] = result
-            self._write()
-            self._track_device([scan for _, scan in parsed])
-            self.session.commit()
+            with ExitStack() as held:
+                for kab in sorted(by_kab):  # always in the same order: no deadlock
+                    held.enter_context(locks.hold(self.session, f"tepat-ingest:{kab}"))
+                self._ingest_all(by_kab, results)
+                self._write()
+                self._track_device([scan for _, scan in parsed])
+                self.session.commit()
         except Exception:
             self.session.rollback()
             raise
-        finally:
-            for lock in locks:
-                lock.release()
         return [r for r in results if r is not None]
+
+    def _ingest_all(
+        self, by_kab: dict[str, list[tuple[int, ScanInput]]], results: list[ScanResult | None]
+    ) -> None:
+        for kab in sorted(by_kab):
+            for index, result in self._ingest_kab(kab, by_kab[kab]):
+                results[index] = result
 
     def _ingest_kab(
         self, kab: str, batch: list[tuple[int, ScanInput]]
@@ -411,7 +398,7 @@ class Ingestor:
                 if scan.container_label:
                     containers[scan.event_id] = self._serial(
                         scan.container_label,
-                        verified=not _looks_like_serial(scan.container_label),
+                        verified=not labels.is_serial(scan.container_label),
                     )
             except Rejected as exc:
                 early[index] = ScanResult(scan.event_id, "rejected", exc.code, exc.message)
@@ -447,7 +434,7 @@ class Ingestor:
             plan,
             [to_rules_item(i) for i in items.values()],
             {s: codec.state_from_dict(r.state) for s, r in state_rows.items()},
-            _tallies_for(items.values(), tally_rows, state_rows),
+            {d: codec.tally_from_dict(d, row.tally) for d, row in tally_rows.items()},
             policy=self.policy,
         )
         seen_in_batch: dict[str, ScanInput] = {}
@@ -801,25 +788,6 @@ def _valid_node(code: str) -> bool:
 
 def _node_exists(session: Session, code: str) -> bool:
     return session.get(CustodyNode, code) is not None
-
-
-def _looks_like_serial(text_value: str) -> bool:
-    """A typed serial (XXXX-XXXX-XXXX-XXXX) rather than a scanned label."""
-    return len(text_value.replace("-", "")) == 16 and ":" not in text_value
-
-
-def _tallies_for(
-    items: Iterable[Item],
-    tally_rows: Mapping[str, TpsTallyRow],
-    state_rows: Mapping[str, ItemStateRow],
-) -> dict[str, rules.TpsTally]:
-    """Stored tallies of the destinations in play (the Book adjusts them by deltas)."""
-    result: dict[str, rules.TpsTally] = {}
-    for item in items:
-        row = tally_rows.get(item.destination)
-        if row is not None and item.destination not in result:
-            result[item.destination] = codec.tally_from_dict(item.destination, row.tally)
-    return result
 
 
 def ensure_tallies(

@@ -12,8 +12,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, render_template, request
 from flask_babel import gettext as _
 
-from app.auth.access import acting_user, check_scope, require
-from app.auth.models import User
+from app.auth.access import check_scope, require, signed_in_user
 from app.custody import photo, queries
 from app.custody.names import PlaceNames
 from app.desk.service import item_timeline
@@ -32,12 +31,6 @@ CONDITIONS = ("baik", "rusak_ringan", "rusak_berat", "basah")
 PHOTO_MAX_BYTES = 8 * 2**20
 
 
-def _me() -> User:
-    user = acting_user()
-    assert user is not None  # guaranteed by @require
-    return user
-
-
 @bp.get("/kurir/sw.js")
 @require("scan")
 def service_worker() -> Any:
@@ -53,7 +46,7 @@ def service_worker() -> Any:
 @require("scan")
 def kurir() -> Any:
     """The scan page: node, action, details, camera / photo / typed code, the answer."""
-    user = _me()
+    user = signed_in_user()
     names = PlaceNames(db.session)
     nodes = [
         {
@@ -136,5 +129,5 @@ def kurir_photo() -> Any:
 @require("scan")
 def item(serial: str) -> Any:
     """An item's timeline for the courier (only items inside the courier's scope)."""
-    history = item_timeline(db.session, _me(), serial)
+    history = item_timeline(db.session, signed_in_user(), serial)
     return render_template("kurir/barang.html", item=history, item_endpoint="custody.item")

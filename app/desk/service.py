@@ -72,7 +72,7 @@ class DeskView:
     @classmethod
     def open(cls, session: Session, election: Election, area: str, now: datetime) -> DeskView:
         """Read the snapshot of the area's kabupaten once."""
-        snap = queries.snapshot(session, election, queries.kabkota_of(area), now)
+        snap = queries.snapshot(session, election, codes.kabkota_of(area), now)
         return cls(session, election, now, snap)
 
     def label(self, code: str) -> str:
@@ -149,7 +149,7 @@ class DeskView:
     ) -> list[dict[str, Any]]:
         """Findings inside the area (a TPS: about or at that TPS), filtered."""
         # A TPS: everything about it, also what was seen upstream (its kit overdue at the PPK).
-        region = queries.kabkota_of(area) if codes.TPS_ID.match(area) else area
+        region = codes.kabkota_of(area) if codes.TPS_ID.match(area) else area
         rows = queries.findings(
             self.session,
             self.election,
@@ -245,7 +245,7 @@ class DeskView:
                     "stage": state.stage if state else "gudang",
                     "holder": self.names.node(state.holder)
                     if state and state.holder
-                    else self.names.node(queries.kabkota_of(tps)),
+                    else self.names.node(codes.kabkota_of(tps)),
                     "condition": state.state.get("condition", "baik") if state else "baik",
                     "voided": item.voided_at is not None,
                 }

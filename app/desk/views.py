@@ -12,8 +12,7 @@ from flask import Blueprint, Response, render_template, request, url_for
 from flask_babel import gettext as _
 
 import labels
-from app.auth.access import acting_user, check_scope, require
-from app.auth.models import User
+from app.auth.access import check_scope, require, signed_in_user
 from app.clock import now
 from app.desk import exports
 from app.desk.chart import progress_svg
@@ -39,15 +38,9 @@ bp.app_context_processor(template_helpers)
 PAGE_ROWS = 200
 
 
-def _me() -> User:
-    user = acting_user()
-    assert user is not None  # guaranteed by @require
-    return user
-
-
 def _area(code: str | None) -> str:
     """A kabupaten, kecamatan, desa or TPS inside the user's scope (else 404)."""
-    user = _me()
+    user = signed_in_user()
     area = (code or "").strip() or user.scope_code
     if not codes.TPS_ID.match(area):
         try:
@@ -63,7 +56,7 @@ def _area(code: str | None) -> str:
 
 def _crumbs(view: DeskView, area: str) -> list[dict[str, str]]:
     """The way down from the top of the user's scope to ``area``."""
-    scope = _me().scope_code
+    scope = signed_in_user().scope_code
     chain = []
     code: str | None = area
     while code:
@@ -159,7 +152,7 @@ def findings() -> Any:
         finding_total=len(rows),
         filters=filters,
         present_codes=present_codes,
-        regions=view.child_regions(_me().scope_code),
+        regions=view.child_regions(signed_in_user().scope_code),
         principles=PRINCIPLES,
         severities=SEVERITIES,
         legs=LEGS,
@@ -180,7 +173,7 @@ def _query() -> dict[str, str]:
 @require("desk")
 def item(serial: str) -> Any:
     """An item's timeline: its scans, hash chain and the proof of each in the ledger."""
-    history = item_timeline(db.session, _me(), serial)
+    history = item_timeline(db.session, signed_in_user(), serial)
     return render_template(
         "desk/barang.html", item=history, back=url_for("desk.findings"), item_endpoint="desk.item"
     )
@@ -294,7 +287,7 @@ def _download(table: exports.Table, fmt: str, name: str) -> Response:
 
 @bp.app_template_filter("seri")
 def serial_filter(serial: str | None) -> str:
-    """A serial for people: XXXX-XXXX-XXXX-XXXX."""
+    """A serial for people, in four groups of four (see labels.format_serial)."""
     try:
         return labels.format_serial(serial or "")
     except labels.LabelError:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 import labels
 from app.errors import NotFound
 from app.items.models import Item
-from app.items.service import kabkota_of_code, label_text
+from app.items.service import label_text
 from app.plan import codes
 from app.plan.models import (
     CustodyNode,
@@ -232,7 +232,7 @@ def leg_lines(session: Session, election: Election, leg: RouteLeg) -> list[tuple
     carries the sealed boxes and result forms of everything below its sender.
     """
     lower = leg.from_node if leg.is_return else leg.to_node
-    kab = kabkota_of_code(lower)
+    kab = codes.kabkota_of(lower)
     totals: dict[tuple[str, str], int] = defaultdict(int)
     for line in session.scalars(
         select(PlanLine).where(

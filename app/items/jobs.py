@@ -40,9 +40,9 @@ from app.items.service import (
     issue_replacement,
     issuing_lock,
     items_in_region,
-    kabkota_of_code,
     record_reprint,
 )
+from app.plan import codes
 from app.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -144,7 +144,7 @@ def run(
             issued = False
         else:
             assert order.region is not None
-            with issuing_lock(session, kabkota_of_code(order.region)):
+            with issuing_lock(session, codes.kabkota_of(order.region)):
                 items = issue_items(
                     session,
                     order.election_code,

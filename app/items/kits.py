@@ -26,7 +26,7 @@ from app.custody.service import Ingestor, Rejected, serial_from_label
 from app.errors import Conflict, ValidationFailed
 from app.items.documents import KIT, Catalogue, kit_contents, race_name
 from app.items.models import Item
-from app.items.service import find_item, get_item, kabkota_of_code, plan_issue
+from app.items.service import find_item, get_item, plan_issue
 from app.plan import codes
 from app.plan.models import CustodyNode, Election, RouteLeg, Tps
 from app.timeutil import zone_for_region
@@ -198,13 +198,8 @@ def kit_status(session: Session, election: Election, kit: Item) -> KitStatus:
         lines,
         extra,
         unissued,
-        _is_dispatched(state, kabkota_of_code(kit.destination)),
+        _is_dispatched(state, codes.kabkota_of(kit.destination)),
     )
-
-
-def looks_like_serial(text: str) -> bool:
-    """A typed serial (XXXX-XXXX-XXXX-XXXX) rather than a scanned label."""
-    return len(text.replace("-", "").replace(" ", "")) == 16 and ":" not in text
 
 
 def _next_device_seq(session: Session, device_id: str) -> int:
@@ -236,7 +231,7 @@ def pack(
     def refused(status: str, message: str, serial: str | None = None) -> PackOutcome:
         return PackOutcome(status, message, kit_status(session, election, kit), [message], serial)
 
-    typed = looks_like_serial(text)
+    typed = labels.is_serial(text)
     try:
         serial = serial_from_label(text, keyring, verified=not typed)
     except Rejected as exc:
@@ -262,7 +257,7 @@ def pack(
             [],
             serial,
         )
-    gudang = kabkota_of_code(kit.destination)
+    gudang = codes.kabkota_of(kit.destination)
     kit_state = session.get(ItemStateRow, kit.serial)
     if _is_dispatched(kit_state, gudang):
         raise Conflict("Paket ini sudah dikirim dari gudang; isinya tidak dapat ditambah.")

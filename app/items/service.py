@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
-import threading
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import labels
+from app import locks
 from app.auth.models import User
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.items.models import Item, LabelAction, LabelLog
@@ -85,9 +84,6 @@ def check_types(session: Session, item_types: Sequence[str] | None) -> list[str]
     return wanted
 
 
-kabkota_of_code = codes.kabkota_of
-
-
 def plan_issue(
     session: Session,
     election_code: str,
@@ -97,7 +93,7 @@ def plan_issue(
     """Work out which planned units of a region still need a label; change nothing."""
     types = labelled_types(session)
     wanted = set(check_types(session, item_types))
-    kab = kabkota_of_code(region)
+    kab = codes.kabkota_of(region)
     lines = [
         line
         for line in session.scalars(
@@ -266,7 +262,7 @@ def items_in_region(
         for item in session.scalars(
             select(Item).where(
                 Item.election_code == election_code,
-                Item.kabkota_code == kabkota_of_code(region),
+                Item.kabkota_code == codes.kabkota_of(region),
                 Item.item_type_code.in_(wanted),
                 Item.voided_at.is_(None),
                 _under(Item.destination, region),
@@ -370,26 +366,6 @@ def label_history(session: Session, serial: str) -> list[tuple[LabelLog, User | 
     return [(log, user) for log, user in rows]
 
 
-_issue_locks: dict[str, threading.Lock] = {}
-_issue_locks_guard = threading.Lock()
-
-
-@contextmanager
-def issuing_lock(session: Session, kabkota: str) -> Iterator[None]:
-    """Serialise issuing per kabupaten, so two print runs never label the same unit twice.
-
-    On PostgreSQL a transaction-level advisory lock (released by the caller's commit or
-    rollback inside the block); on SQLite a process lock.
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        digest = hashlib.sha256(f"tepat-issue:{kabkota}".encode()).digest()
-        session.execute(
-            text("SELECT pg_advisory_xact_lock(:k)"),
-            {"k": int.from_bytes(digest[:8], "big", signed=True)},
-        )
-        yield
-        return
-    with _issue_locks_guard:
-        lock = _issue_locks.setdefault(kabkota, threading.Lock())
-    with lock:
-        yield
+def issuing_lock(session: Session, kabkota: str) -> AbstractContextManager[bool]:
+    """Serialise issuing per kabupaten, so two print runs never label the same unit twice."""
+    return locks.hold(session, f"tepat-issue:{kabkota}")

@@ -25,8 +25,13 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 import labels
-from app.auth.access import acting_user, check_scope, require, scope_overlaps, wants_json
-from app.auth.models import User
+from app.auth.access import (
+    check_scope,
+    require,
+    scope_overlaps,
+    signed_in_user,
+    wants_json,
+)
 from app.clock import now
 from app.errors import Conflict, NotFound, TepatError, ValidationFailed
 from app.extensions import db
@@ -45,12 +50,6 @@ class KeysMissing(TepatError):
 
     status = 503
     code = "keys_missing"
-
-
-def _me() -> User:
-    user = acting_user()
-    assert user is not None  # guaranteed by @require
-    return user
 
 
 def _key_dir() -> str:
@@ -124,7 +123,7 @@ def index() -> Any:
 
 
 def _labels_page(status: int = 200, error: str | None = None) -> Any:
-    user = _me()
+    user = signed_in_user()
     scope_region = codes.node_region(user.scope_code)
     regions = {
         code: name
@@ -158,7 +157,7 @@ def labels_form() -> Any:
 @require("labels.issue")
 def labels_print() -> Any:
     """Start a print job: new labels of a region, a reprint of a region, or one serial."""
-    user = _me()
+    user = signed_in_user()
     election = current_election()
     layout = request.form.get("tata_letak", "a4-sticker")
     link_base = current_app.config["TEPAT_LABEL_BASE_URL"] if request.form.get("tautan") else None
@@ -222,7 +221,7 @@ def labels_print() -> Any:
 
 def _own_job(job_id: str) -> jobs.JobStatus:
     status = jobs.JobStore.for_app().load(job_id)
-    if status.user_id != str(_me().id):
+    if status.user_id != str(signed_in_user().id):
         raise NotFound(_("Pekerjaan cetak tidak ditemukan."))
     return status
 
@@ -280,14 +279,14 @@ def _serial_page(
 @bp.get("/seri")
 @require("labels.void")
 def serial() -> Any:
-    """Find a label by serial (XXXX-XXXX-XXXX-XXXX) or by scanning it; its history."""
+    """Find a label by its serial as people type it, or by scanning it; its history."""
     query = request.args.get("serial", "").strip()
     if not query:
         return _serial_page()
     try:
-        keyring = _keyring() if not kits.looks_like_serial(query) else None
+        keyring = _keyring() if not labels.is_serial(query) else None
         item = service.find_item(db.session, query, keyring)
-        check_scope(_me(), item.destination)
+        check_scope(signed_in_user(), item.destination)
     except NotFound:
         return _serial_page(
             status=404, query=query, error=_("Nomor seri tidak ditemukan di wilayah Anda.")
@@ -299,7 +298,7 @@ def serial() -> Any:
 @require("labels.void")
 def void(serial: str) -> Any:
     """Void a label for good, with a reason; optionally print a replacement at once."""
-    user = _me()
+    user = signed_in_user()
     item = service.get_item(db.session, serial)
     check_scope(user, item.destination)
     reason = request.form.get("alasan", "").strip()
@@ -342,9 +341,9 @@ def pack() -> Any:
         return render_template("items/pack.html", kit=None, query="")
     election = current_election()
     try:
-        keyring = _keyring() if not kits.looks_like_serial(query) else None
+        keyring = _keyring() if not labels.is_serial(query) else None
         kit = kits.resolve_kit(db.session, query, keyring)
-        check_scope(_me(), kit.destination)
+        check_scope(signed_in_user(), kit.destination)
     except NotFound:
         return render_template(
             "items/pack.html",
@@ -369,7 +368,7 @@ def pack_scan() -> Any:
     if not isinstance(body, dict):
         raise ValidationFailed(_("Kirim paket dan label."))
     kit = service.get_item(db.session, str(body.get("paket") or ""))
-    user = _me()
+    user = signed_in_user()
     check_scope(user, kit.destination)
     scanned = str(body.get("label") or "")
     event_id = str(body.get("event_id") or "") or None
@@ -396,7 +395,7 @@ def pack_scan() -> Any:
 @require("labels.issue")
 def kit_manifest(tps: str) -> Any:
     """The packing list of a TPS kit, with the kit's QR code."""
-    check_scope(_me(), tps)
+    check_scope(signed_in_user(), tps)
     if not codes.TPS_ID.match(tps):
         raise NotFound(_("Data tidak ditemukan."))
     documents.kit_of(db.session, tps)  # before the key: no kit is a 404, not a key problem
@@ -413,7 +412,7 @@ def kit_manifest(tps: str) -> Any:
 @require("labels.issue")
 def dispatch() -> Any:
     """Legs leaving the warehouse on a day, their kits, and each leg's BAST."""
-    user = _me()
+    user = signed_in_user()
     gudang = kabkota_of(user)
     election = current_election()
     days = kits.dispatch_days(db.session, election, gudang, user.scope_code)
@@ -445,7 +444,7 @@ def handover(dari: str, ke: str) -> Any:
     try:
         # The leg is the user's when its lower end (the receiver going down) is theirs.
         lower = ke if codes.within(ke, dari) else dari
-        visible = scope_overlaps(_me(), lower)
+        visible = scope_overlaps(signed_in_user(), lower)
     except ValueError:
         visible = False
     if not visible:

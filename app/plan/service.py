@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -687,7 +688,7 @@ def rebuild_plan(session: Session, election: Election, kabkota: str) -> int:
             PlanLine.__table__.insert(),
             [
                 {
-                    "id": _uuid(),
+                    "id": uuid.uuid4(),
                     "election_code": election.code,
                     "destination": line.destination,
                     "item_type_code": line.item_type,
@@ -700,12 +701,6 @@ def rebuild_plan(session: Session, election: Election, kabkota: str) -> int:
         )
     session.flush()
     return len(lines)
-
-
-def _uuid() -> Any:
-    import uuid
-
-    return uuid.uuid4()
 
 
 def plan_lines(session: Session, election_code: str, kabkota: str) -> list[NeedLine]:

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 
-from app.auth.access import acting_user, check_scope, require
+from app.auth.access import check_scope, require, signed_in_user
 from app.auth.models import User
 from app.errors import NotFound, PlanImportError, ValidationFailed
 from app.extensions import db
@@ -22,8 +22,7 @@ DRILL = {"kabupaten": "kecamatan", "kecamatan": "desa", "desa": "tps"}
 
 def kabkota_of(user: User) -> str:
     """Return the kabupaten/kota code a user works in."""
-    region = codes.node_region(user.scope_code)
-    return codes.kabkota_of(region)
+    return codes.kabkota_of(user.scope_code)
 
 
 def current_election() -> Election:
@@ -32,12 +31,6 @@ def current_election() -> Election:
     if election is None:
         raise NotFound(_("Belum ada pemilihan; jalankan 'flask demo load' atau impor rencana."))
     return election
-
-
-def _me() -> User:
-    user = acting_user()
-    assert user is not None  # guaranteed by @require
-    return user
 
 
 @bp.get("/")
@@ -51,7 +44,7 @@ def index() -> Any:
 @require("view")
 def needs() -> Any:
     """Needs of an area, one row per child area (kecamatan -> desa -> TPS)."""
-    user = _me()
+    user = signed_in_user()
     kab = kabkota_of(user)
     area = request.args.get("wilayah", "").strip()
     if not area:
@@ -92,7 +85,7 @@ def needs() -> Any:
 @require("view")
 def export() -> Any:
     """Download needs at one level as CSV or XLSX."""
-    user = _me()
+    user = signed_in_user()
     level = request.args.get("tingkat", "kecamatan")
     fmt = request.args.get("format", "csv")
     if fmt not in ("csv", "xlsx"):
@@ -124,7 +117,7 @@ def export() -> Any:
 @require("plan.edit")
 def import_tps() -> Any:
     """Upload a kabupaten's TPS list (CSV or XLSX); all rows or nothing."""
-    user = _me()
+    user = signed_in_user()
     kab = kabkota_of(user)
     errors: list[Any] = []
     if request.method == "POST":

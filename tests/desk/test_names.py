@@ -50,7 +50,7 @@ pytestmark = pytest.mark.db
             "tercatat 0 dari rencana 1",
         ),
         (
-            "Kit tps dilaporkan basah di PPS 99.99.99.9999",  # no name stored: the code stays
+            "Kit TPS dilaporkan basah di PPS 99.99.99.9999",  # no name stored: the code stays
             "Kit TPS dilaporkan basah di PPS 99.99.99.9999",
         ),
     ],

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import labels
 from labels import (
     BadSignature,
     DestinationKind,
@@ -294,3 +295,19 @@ def test_mutated_text_never_decodes_to_another_payload(
     except LabelError:
         return
     assert result == signed.payload
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("7F3K-9QZ2-AB4C-D5EF", True),
+        ("7f3k9qz2ab4cd5ef", True),
+        ("7F3K 9QZ2 AB4C D5EF", True),
+        ("7F3K-9QZ2-AB4C-D5E", False),
+        ("TP1:7F3K9QZ2AB4CD5EF", False),
+        ("UUUU-UUUU-UUUU-UUUU", False),
+        ("", False),
+    ],
+)
+def test_is_serial_tells_a_typed_serial_from_a_label(text: str, expected: bool) -> None:
+    assert labels.is_serial(text) is expected
