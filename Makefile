@@ -19,7 +19,7 @@ export TEPAT_TEST_DATABASE_URL
 
 demo: install translations
 	@mkdir -p instance
-	$(BIN)/flask db upgrade
+	$(BIN)/flask db upgrade heads
 	$(BIN)/flask keys init --if-missing
 	$(BIN)/flask demo load | tee instance/demo-accounts.txt
 	@echo
@@ -81,7 +81,7 @@ lint: install
 	$(BIN)/ruff check app labels scanner tests
 
 typecheck: install
-	$(BIN)/mypy --strict --follow-imports=silent labels scanner app/custody/rules.py app/custody/merkle.py app/custody/errors.py app/custody/codec.py app/plan/needs.py
+	$(BIN)/mypy --strict --follow-imports=silent labels scanner app/custody/rules app/custody/merkle.py app/custody/errors.py app/custody/codec.py app/plan/needs.py
 
 bench: install
 	$(BIN)/python tests/bench_labels.py

@@ -74,7 +74,9 @@ def _database_url(tmp_root: Path) -> str:
     if not url or url == "sqlite":
         return f"sqlite:///{tmp_root / f'tepat-test-{worker}.sqlite'}"
     parsed = make_url(url.replace("postgresql://", "postgresql+psycopg://", 1))
-    return _pg_create(parsed.render_as_string(hide_password=False), f"{parsed.database}_{worker}")
+    # The process id keeps two runs on one server (two developers, a benchmark) apart.
+    name = f"{parsed.database}_{worker}_{os.getpid()}"
+    return _pg_create(parsed.render_as_string(hide_password=False), name)
 
 
 def _migrate(url: str) -> None:
@@ -82,23 +84,25 @@ def _migrate(url: str) -> None:
     with flask_app.app_context():
         from flask_migrate import upgrade
 
-        upgrade()
+        upgrade(revision="heads")
         db.engine.dispose()
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The empty template database for this session, migrated once (tests get copies)."""
     url = _database_url(tmp_path_factory.mktemp("db"))
     _migrate(url)
-    return url
+    yield url
+    if not url.startswith("sqlite"):
+        _pg_drop(url)
 
 
 DEMO_PASSWORD = "rahasia-demo-1"
 
 
 @pytest.fixture(scope="session")
-def demo_database_url(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+def demo_database_url(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A second template with the Gunung Mas demo and known demo passwords, built once."""
     url = fresh_database(database_url, tmp_path_factory.mktemp("demo"), name="demo")
     flask_app = make_app(url, tmp_path_factory.mktemp("demo-instance"))
@@ -111,7 +115,9 @@ def demo_database_url(database_url: str, tmp_path_factory: pytest.TempPathFactor
             auth.set_password(db.session, auth.find_user(db.session, username), DEMO_PASSWORD)
         db.session.remove()
         db.engine.dispose()
-    return url
+    yield url
+    if not url.startswith("sqlite"):
+        _pg_drop(url)
 
 
 SQLITE_TRIGGERS = {

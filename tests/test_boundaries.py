@@ -43,7 +43,7 @@ def test_labels_does_not_import_the_scanner() -> None:
 
 @pytest.mark.parametrize(
     "path",
-    files("app", "custody", "rules.py")
+    files("app", "custody", "rules")
     + files("app", "custody", "merkle.py")
     + files("app", "custody", "errors.py")
     + files("app", "custody", "codec.py")

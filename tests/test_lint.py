@@ -12,7 +12,7 @@ BIN = Path(sys.executable).parent
 STRICT = [
     "labels",
     "scanner",
-    "app/custody/rules.py",
+    "app/custody/rules",
     "app/custody/merkle.py",
     "app/custody/errors.py",
     "app/custody/codec.py",

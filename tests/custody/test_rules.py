@@ -827,7 +827,11 @@ def test_public_names_are_exported() -> None:
     defined = {
         name
         for name, value in vars(rules).items()
-        if not name.startswith("_") and getattr(value, "__module__", None) == rules.__name__
+        for module in vars(rules).values()
+        if getattr(module, "__name__", "").startswith(rules.__name__ + ".")
+        and isinstance(module, type(rules))
+        for name, value in vars(module).items()
+        if not name.startswith("_") and getattr(value, "__module__", None) == module.__name__
     }
     assert defined <= set(rules.__all__)
     assert all(hasattr(rules, name) for name in rules.__all__)

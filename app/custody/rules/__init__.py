@@ -1,0 +1,129 @@
+"""The enam-tepat custody rules. Pure: frozen dataclasses in, findings out.
+
+No Flask, no SQLAlchemy, no IO and no clock: ``now`` is always a parameter.
+The ingest service maps DB rows onto ``Plan``, ``Item``, ``ItemState``,
+``TpsTally`` and ``Event``, calls ``Book.apply`` for each scan, stores what it
+returns, and can check the result at any time against ``recompute``.
+
+Custody model
+    An item is issued at the gudang of its region; until its first scan it is
+    there, inside ``Item.container`` if it was issued in a kit. ``kirim`` and
+    ``kembali`` (the return dispatch) leave the sender as holder and mark the
+    item in transit; custody passes to the receiver only when it accepts
+    (``terima``). ``kemas`` packs an item into a container; moving a container
+    (``kirim``, ``kembali``, ``terima``) moves everything inside it, and
+    ``buka`` at the TPS releases its direct contents. ``batal`` undoes the
+    item's latest scan (one level); ``koreksi`` amends the quantity, condition
+    or seal numbers of an earlier scan without moving anything.
+
+Event order
+    Events are folded in server receipt order: ``server_time``, then the
+    per-item sequence ``seq``, then ``event_id`` as a last, arbitrary tie-break.
+    Device clocks are not trusted for order (offline scanners upload late), but
+    the time an event happened, used against deadlines, is the device time
+    capped at the server time (``occurred_at``). The ingest service should give
+    every event a distinct ``server_time`` so that incremental application and
+    ``recompute`` agree on the order across items.
+
+Findings never reject a scan. Errors (``app.custody.errors``) are raised only
+for input that cannot be recorded: malformed events, unknown serials or nodes,
+voided labels, impossible undo, and conflicting replays.
+
+Split by concern, one module per principle: ``model`` (vocabulary and value objects),
+``wording`` (Indonesian texts), ``chain`` (validation and the hash chain), ``custody``,
+``jenis``, ``jumlah``, ``kualitas``, ``waktu``, ``sasaran``, ``biaya`` (the principles),
+``fold`` (one event on one item) and ``book`` (many items, and ``recompute``).
+"""
+
+from __future__ import annotations
+
+from app.custody.rules.biaya import check_costs
+from app.custody.rules.book import Book, recompute
+from app.custody.rules.chain import (
+    GENESIS_HASH,
+    canonical_event_bytes,
+    check_chain,
+    check_replay,
+    event_digest,
+    event_order,
+    occurred_at,
+    validate_event,
+)
+from app.custody.rules.custody import initial_state
+from app.custody.rules.fold import apply
+from app.custody.rules.jumlah import check_all_quantities, check_tps_quantities, tally_items
+from app.custody.rules.model import (
+    CODES,
+    DEFAULT_POLICY,
+    Action,
+    Code,
+    Condition,
+    Event,
+    Finding,
+    Item,
+    ItemState,
+    ItemType,
+    Leg,
+    NodeKind,
+    Plan,
+    Policy,
+    Principle,
+    Race,
+    Recomputation,
+    Severity,
+    TpsTally,
+    Transition,
+    Update,
+    derive_route,
+    node_kind,
+    parent_node,
+    region_of,
+    tps_legs,
+)
+from app.custody.rules.waktu import check_deadlines
+
+__all__ = [
+    "CODES",
+    "DEFAULT_POLICY",
+    "GENESIS_HASH",
+    "Action",
+    "Book",
+    "Code",
+    "Condition",
+    "Event",
+    "Finding",
+    "Item",
+    "ItemState",
+    "ItemType",
+    "Leg",
+    "NodeKind",
+    "Plan",
+    "Policy",
+    "Principle",
+    "Race",
+    "Recomputation",
+    "Severity",
+    "TpsTally",
+    "Transition",
+    "Update",
+    "apply",
+    "canonical_event_bytes",
+    "check_all_quantities",
+    "check_chain",
+    "check_costs",
+    "check_deadlines",
+    "check_replay",
+    "check_tps_quantities",
+    "derive_route",
+    "event_digest",
+    "event_order",
+    "initial_state",
+    "node_kind",
+    "occurred_at",
+    "parent_node",
+    "recompute",
+    "region_of",
+    "tally_items",
+    "tps_legs",
+    "validate_event",
+]
