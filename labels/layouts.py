@@ -122,6 +122,13 @@ class LabelLayout:
             return self.heading_font
         return self.body_font
 
+    @property
+    def qr_offset(self) -> tuple[float, float]:
+        """Bottom-left corner of the QR square (quiet zone included) within a cell."""
+        top = self.cell_height - self.band_height - self.padding
+        x = self.padding if self.qr_position == "left" else (self.cell_width - self.qr_side) / 2
+        return x, top - self.qr_side
+
     def cell_origin(self, index: int) -> tuple[float, float]:
         """Bottom-left corner of cell ``index`` (row by row from the top left)."""
         row, column = divmod(index % self.per_page, self.columns)

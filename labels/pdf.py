@@ -113,13 +113,11 @@ class _LabelPainter:
         self._serials: dict[tuple[int, float], tuple[int, float, float]] = {}
         side = layout.qr_side
         top = layout.cell_height - layout.band_height - layout.padding
-        self._qr_y = top - side
+        self._qr_x, self._qr_y = layout.qr_offset
         if layout.qr_position == "left":
-            self._qr_x = layout.padding
             self._text_x = layout.padding * 2 + side
             self._text_top = top
         else:
-            self._qr_x = (layout.cell_width - side) / 2
             self._text_x = layout.padding
             self._text_top = self._qr_y - layout.serial_font.leading - layout.padding / 2
         self._text_width = layout.cell_width - layout.padding - self._text_x

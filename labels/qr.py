@@ -389,15 +389,18 @@ def path_operators(matrix: QrMatrix) -> str:
     run_rows, starts = rows[0::2], cols[0::2]
     widths = cols[1::2] - starts
     # Sort runs by (start, width, row): a run continues the previous rectangle when
-    # its key is the previous key plus one row.
-    keys = (starts * (n + 1) + widths) * n + run_rows
+    # its key is the previous key plus one row. Rows take n + 1 slots per (start,
+    # width) so that row n - 1 plus one is the unused slot n, never row 0 of the next
+    # width (which once merged a last-row run into a wider run in row 0).
+    stride = n + 1
+    keys = (starts * (n + 1) + widths) * stride + run_rows
     keys.sort()
     continues = np.zeros(len(keys), dtype=np.bool_)
     continues[1:] = keys[1:] == keys[:-1] + 1
     first = np.flatnonzero(~continues)
     heights = np.diff(first, append=len(keys))
-    top_rows = keys[first] % n
-    start_width = keys[first] // n
+    top_rows = keys[first] % stride
+    start_width = keys[first] // stride
     index = np.empty(2 * len(first), dtype=np.intp)
     index[0::2] = (start_width // (n + 1)) * n + top_rows
     index[1::2] = n * n + (start_width % (n + 1)) * (n + 1) + heights
