@@ -183,7 +183,8 @@ def happy_path() -> Scenario:
     for here, there in ((GUDANG, PPK), (PPK, PPS), (PPS, TPS_A)):
         log("KIT-A", Action.KIRIM, here, target=there)
         log("KIT-A", Action.TERIMA, there, condition=Condition.BAIK)
-    log("KIT-A", Action.BUKA, TPS_A)
+    # What the KPPS confirms on opening: the regent ballots counted, the governor's scanned.
+    log("KIT-A", Action.BUKA, TPS_A, counts=(("SURAT|BUP", 400),))
     log("SS-A-GUB", Action.TERIMA, TPS_A, quantity=400)
     return Scenario([kit, *ballots, *boxes], log, now=D_KPPS + timedelta(hours=2))
 
@@ -374,7 +375,7 @@ def received_while_custody_elsewhere() -> Scenario:
     log("KTK-A", Action.TERIMA, GUDANG)
     log("KTK-A", Action.KIRIM, GUDANG, target=PPK)
     log("KTK-A", Action.TERIMA, PPK)
-    log("KTK-A", Action.TERIMA, PPS)
+    log("KTK-A", Action.TERIMA, PPS_R)
     return Scenario([item("KTK-A", ItemType.KOTAK)], log)
 
 
@@ -409,6 +410,67 @@ def kit_delivered_to_wrong_tps() -> Scenario:
         item("SS-B-GUB", destination=TPS_B, container="KIT-B"),
     ]
     return Scenario(items, log, extra={(TPS_A, ItemType.KIT, None): 0})
+
+
+def kit_of_three_bundles(*, packed: int = 3) -> tuple[list[Item], Log]:
+    """A TPS kit planned with three governor bundles (60 sheets), ``packed`` of them packed."""
+    items = [item("KIT-A", ItemType.KIT, None)] + [
+        item(f"SS-A-GUB-{n}", quantity=20) for n in range(1, 4)
+    ]
+    log = Log()
+    log("KIT-A", Action.TERIMA, GUDANG)
+    for n in range(1, packed + 1):
+        log(f"SS-A-GUB-{n}", Action.TERIMA, GUDANG)
+        log(f"SS-A-GUB-{n}", Action.KEMAS, GUDANG, container="KIT-A")
+    return items, log
+
+
+def kit_dispatched_short() -> Scenario:
+    """Three bundles never packed: said when the kit leaves, not as 'overdue at the PPK'."""
+    items, log = kit_of_three_bundles(packed=2)
+    log("KIT-A", Action.KIRIM, GUDANG, target=PPK)
+    return Scenario(items, log)
+
+
+def bundles_vanish_on_the_road() -> Scenario:
+    """Packed complete, one bundle gone at the TPS: the KPPS counts 40 of 60 on opening."""
+    items, log = kit_of_three_bundles()
+    for here, there in ((GUDANG, PPK), (PPK, PPS), (PPS, TPS_A)):
+        log("KIT-A", Action.KIRIM, here, target=there)
+        log("KIT-A", Action.TERIMA, there)
+    log("KIT-A", Action.BUKA, TPS_A, counts=(("SURAT|GUB", 40),))
+    return Scenario(items, log)
+
+
+def counted_more_than_packed() -> Scenario:
+    items, log = kit_of_three_bundles()
+    log("KIT-A", Action.KIRIM, GUDANG, target=PPK)
+    log("KIT-A", Action.TERIMA, PPK, counts=(("SURAT|GUB", 80),))
+    return Scenario(items, log)
+
+
+def bundle_reported_lost() -> Scenario:
+    items, log = kit_of_three_bundles()
+    log("SS-A-GUB-3", Action.LOST, GUDANG)
+    return Scenario(items, log)
+
+
+def tps_without_labels() -> Scenario:
+    """Two TPS planned, no label printed: one line for the kecamatan, no shortage."""
+    log = Log()
+    return Scenario(
+        [], log, extra={(TPS_A, ItemType.KOTAK, Race.GUB): 1, (TPS_B, ItemType.KIT, None): 1}
+    )
+
+
+def dispatch_scan_forgotten() -> Scenario:
+    """Received at the PPS while the record has it at the PPK: the PPK's kirim was not scanned."""
+    log = Log()
+    log("KTK-A", Action.TERIMA, GUDANG)
+    log("KTK-A", Action.KIRIM, GUDANG, target=PPK)
+    log("KTK-A", Action.TERIMA, PPK)
+    log("KTK-A", Action.TERIMA, PPS)
+    return Scenario([item("KTK-A", ItemType.KOTAK)], log)
 
 
 C = Code
@@ -503,10 +565,28 @@ SCENARIOS: list[tuple[str, Callable[[], Scenario], list[Code]]] = [
         [C.CLONED_LABEL],
     ),
     (
-        "cloned label: received at the PPS while custody is at the PPK",
+        "cloned label: a second copy received at another kecamatan's PPS",
         received_while_custody_elsewhere,
-        [C.CLONED_LABEL],
+        [C.CLONED_LABEL, C.OFF_ROUTE],
     ),
+    (
+        "a forgotten dispatch scan is not a cloned label",
+        dispatch_scan_forgotten,
+        [C.DISPATCH_NOT_RECORDED],
+    ),
+    ("a kit leaves the gudang without three bundles", kit_dispatched_short, [C.PACKED_SHORT]),
+    (
+        "a bundle vanishes on the road: the count on opening says so, for the kit",
+        bundles_vanish_on_the_road,
+        [C.CONTENTS_SHORT],
+    ),
+    ("a PPK counts more than was packed", counted_more_than_packed, [C.CONTENTS_SURPLUS]),
+    (
+        "a bundle reported lost at the gudang: the TPS is short",
+        bundle_reported_lost,
+        [C.REPORTED_LOST, C.SHORTAGE],
+    ),
+    ("TPS with no labels printed are 'not issued yet'", tps_without_labels, [C.NOT_ISSUED]),
     (
         "a mistaken dispatch undone with batal and sent again correctly",
         mistaken_dispatch_undone,
@@ -520,7 +600,7 @@ SCENARIOS: list[tuple[str, Callable[[], Scenario], list[Code]]] = [
     (
         "a TPS kit delivered to the wrong TPS: the ballots inside are at the wrong TPS too",
         kit_delivered_to_wrong_tps,
-        [C.WRONG_DISPATCH_TARGET, C.WRONG_TPS, C.WRONG_TPS],
+        [C.WRONG_DISPATCH_TARGET, C.WRONG_TPS],  # the kit says it for what is inside
     ),
 ]
 

@@ -32,13 +32,26 @@ voided labels, impossible undo, and conflicting replays.
 Split by concern, one module per principle: ``model`` (vocabulary and value objects),
 ``wording`` (Indonesian texts), ``chain`` (validation and the hash chain), ``custody``,
 ``jenis``, ``jumlah``, ``kualitas``, ``waktu``, ``sasaran``, ``biaya`` (the principles),
-``fold`` (one event on one item) and ``book`` (many items, and ``recompute``).
+``fold`` (one event on one item), ``book`` (many items, and ``recompute``) and
+``status`` (the ``ItemStatus`` the desk counts).
+
+Receipts
+    Goods carried to their destination inside a container are *delivered*, not
+    *confirmed*: a ``terima`` or ``buka`` of the container confirms what its
+    ``counts`` cover, and an item's own scan at its destination confirms it. What is
+    delivered but unconfirmed after the last leg's deadline is missing (and counts
+    short); ``hilang`` reports an item lost.
+
+Clocks
+    ``Event.clock_offset`` (estimated by the ingest service from the clock each
+    batch carries) corrects the device time; ``occurred_at`` is the corrected time
+    capped at the server's receipt.
 """
 
 from __future__ import annotations
 
 from app.custody.rules.biaya import check_costs
-from app.custody.rules.book import Book, recompute
+from app.custody.rules.book import Book, group_carried, recompute
 from app.custody.rules.chain import (
     GENESIS_HASH,
     canonical_event_bytes,
@@ -62,6 +75,7 @@ from app.custody.rules.model import (
     Finding,
     Item,
     ItemState,
+    ItemStatus,
     ItemType,
     Leg,
     NodeKind,
@@ -80,6 +94,7 @@ from app.custody.rules.model import (
     region_of,
     tps_legs,
 )
+from app.custody.rules.status import count_statuses, item_status
 from app.custody.rules.waktu import check_deadlines
 
 __all__ = [
@@ -94,6 +109,7 @@ __all__ = [
     "Finding",
     "Item",
     "ItemState",
+    "ItemStatus",
     "ItemType",
     "Leg",
     "NodeKind",
@@ -114,10 +130,13 @@ __all__ = [
     "check_deadlines",
     "check_replay",
     "check_tps_quantities",
+    "count_statuses",
     "derive_route",
     "event_digest",
     "event_order",
+    "group_carried",
     "initial_state",
+    "item_status",
     "node_kind",
     "occurred_at",
     "parent_node",

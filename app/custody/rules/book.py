@@ -5,12 +5,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime
+from typing import cast
 
 from app.custody.errors import (
     NotAllowedInState,
     UnknownItem,
 )
-from app.custody.rules.chain import _CARRIED, _MOVES, check_replay, event_order, validate_event
+from app.custody.rules.chain import (
+    _CARRIED,
+    _MOVES,
+    check_replay,
+    event_order,
+    occurred_at,
+    validate_event,
+)
 from app.custody.rules.custody import _route, initial_state
 from app.custody.rules.fold import _apply_void, apply
 from app.custody.rules.jumlah import _contribution, check_all_quantities, tally_items
@@ -22,15 +30,18 @@ from app.custody.rules.model import (
     Finding,
     Item,
     ItemState,
+    ItemType,
     Plan,
     Policy,
+    Race,
     Recomputation,
     Severity,
+    TallyKey,
     TpsTally,
     Update,
 )
 from app.custody.rules.waktu import check_deadlines
-from app.custody.rules.wording import _finding, _place
+from app.custody.rules.wording import _finding, _place, _sentence, _unit, _what
 
 # --- the aggregate ------------------------------------------------------------------
 
@@ -146,6 +157,7 @@ class Book:
                 if event.action is Action.BUKA
                 else self._descendants(item.serial)
             )
+            moved_findings: list[Finding] = []
             for serial in inside:
                 moved = apply(
                     self.plan,
@@ -156,7 +168,12 @@ class Book:
                     policy=self.policy,
                 )
                 changed[serial] = moved.state
-                findings += moved.findings
+                moved_findings += moved.findings
+            findings += group_carried(item, transition.findings, moved_findings)
+            if event.action is Action.KIRIM:
+                findings += self._packed_short(item, event, transition.state)
+        if event.counts:
+            findings += self._confirm_counts(item, event, changed)
         tallies = self._commit(changed)
         self._seen[event.event_id] = event
         return Update(changed, tallies, tuple(findings))
@@ -167,14 +184,16 @@ class Book:
             before = self.states[serial]
             item = self.items[serial]
             self._index(serial, before, after)
-            old_known, old_received = _contribution(item, before)
-            new_known, new_received = _contribution(item, after)
-            if (old_known, old_received) != (new_known, new_received):
+            old = _contribution(item, before)
+            new = _contribution(item, after)
+            if old != new:
                 tally = self.tallies.get(item.destination) or TpsTally(item.destination)
                 tally = tally.adjust(
                     (item.item_type, item.race),
-                    new_known - old_known,
-                    new_received - old_received,
+                    new[0] - old[0],
+                    new[1] - old[1],
+                    0,
+                    new[2] - old[2],
                 )
                 self.tallies[item.destination] = touched[item.destination] = tally
             self.states[serial] = after
@@ -190,9 +209,102 @@ class Book:
         if after.last_event_id is not None:
             self._moved_by.setdefault(after.last_event_id, set()).add(serial)
 
+    def _packed_short(self, kit: Item, event: Event, after: ItemState) -> list[Finding]:
+        """A kit leaving its gudang with less inside than the plan of its TPS.
+
+        Compared per item type and race the kit carries: boxes or booths may travel
+        beside the kit, but a kit with governor ballots must hold all of them.
+        """
+        if kit.item_type is not ItemType.KIT or after.holder != kit.region:
+            return []
+        packed: dict[TallyKey, int] = {}
+        for serial in self._descendants(kit.serial):
+            inner, state = self.items[serial], self.states[serial]
+            if inner.destination == kit.destination and not state.lost:
+                key = (inner.item_type, inner.race)
+                packed[key] = packed.get(key, 0) + state.quantity
+        short = {
+            key: planned - packed.get(key, 0)
+            for key, planned in self.plan.planned_for(kit.destination).items()
+            if key in packed and packed[key] < planned
+        }
+        if not short:
+            return []
+        parts = ", ".join(
+            f"{n} {_unit(key[0])} {_what(*key)}" for key, n in sorted(short.items(), key=_order)
+        )
+        return [
+            _finding(
+                Code.PACKED_SHORT,
+                Severity.CRITICAL,
+                f"{_sentence(_what(kit.item_type, None))} {kit.serial} dikirim dari "
+                f"{_place(event.node)} dengan isi kurang dari rencana: kurang {parts}",
+                item=kit,
+                node=event.node,
+                event_ids=(event.event_id,),
+                short=";".join(f"{_key_text(k)}={n}" for k, n in sorted(short.items(), key=_order)),
+            )
+        ]
+
+    def _confirm_counts(
+        self, container: Item, event: Event, changed: dict[str, ItemState]
+    ) -> list[Finding]:
+        """Confirm a container's contents by the counts taken at its receipt or opening.
+
+        A count confirms that many of the contents of its type, in serial order (a count
+        cannot say which bundle is missing); what a count leaves uncovered stays
+        unconfirmed. One finding per container and item type when the count differs.
+        """
+        counted = {key: n for key, n in event.counts}
+        by_key: dict[str, list[str]] = {}
+        inside = self._descendants(container.serial)  # as packed: not yet released
+        for serial in inside:
+            inner = self.items[serial]
+            by_key.setdefault(_key_text((inner.item_type, inner.race)), []).append(serial)
+        when = occurred_at(event)
+        at_destination = {s for s in inside if self.items[s].destination == event.node}
+        findings: list[Finding] = []
+        for key in sorted(set(counted) | set(by_key)):
+            serials = sorted(by_key.get(key, []))
+            left = counted.get(key)
+            if left is None:
+                continue  # not counted: stays unconfirmed
+            packed = sum(changed.get(s, self.states[s]).quantity for s in serials)
+            uncovered: list[str] = []
+            for serial in serials:
+                state = changed.get(serial, self.states[serial])
+                if state.quantity <= left:
+                    left -= state.quantity
+                    if serial in at_destination and state.confirmed_at is None:
+                        changed[serial] = replace(state, confirmed_at=when)
+                else:
+                    uncovered.append(serial)
+            if counted[key] == packed:
+                continue
+            short = counted[key] < packed
+            findings.append(
+                _finding(
+                    Code.CONTENTS_SHORT if short else Code.CONTENTS_SURPLUS,
+                    Severity.CRITICAL if short else Severity.WARNING,
+                    f"Isi {_what(container.item_type, None)} {container.serial} di "
+                    f"{_place(event.node)}: {_key_words(key)} dihitung {counted[key]}, "
+                    f"dikemas {packed} ({'kurang' if short else 'lebih'} "
+                    f"{abs(packed - counted[key])})",
+                    item=container,
+                    node=event.node,
+                    event_ids=(event.event_id,),
+                    key=key,
+                    counted=counted[key],
+                    packed=packed,
+                    items=len(uncovered),
+                    serials=",".join(uncovered[:50]),
+                )
+            )
+        return findings
+
     def snapshot_findings(self, now: datetime) -> tuple[Finding, ...]:
         """Return the quantity and deadline findings as of ``now``."""
-        return check_all_quantities(self.plan, self.tallies) + check_deadlines(
+        return check_all_quantities(self.plan, self.tallies, now) + check_deadlines(
             self.plan, self.items, self.states, now, self.policy.at_risk_horizon
         )
 
@@ -211,6 +323,64 @@ def recompute(
     for event in sorted(events, key=event_order):
         findings += book.apply(event).findings
     tallies = tally_items(book.items.values(), book.states)
-    findings += check_all_quantities(plan, tallies)
+    findings += check_all_quantities(plan, tallies, now)
     findings += check_deadlines(plan, book.items, book.states, now, policy.at_risk_horizon)
     return Recomputation(dict(book.states), tallies, tuple(findings))
+
+
+def _key_text(key: TallyKey) -> str:
+    return f"{key[0]}|{key[1] or ''}"
+
+
+def _order(pair: tuple[TallyKey, int]) -> tuple[str, str]:
+    return str(pair[0][0]), str(pair[0][1] or "")
+
+
+def _key_words(key: str) -> str:
+    """Indonesian words for a count key ("SURAT|GUB" -> "surat suara gubernur")."""
+    item_type, _, race = key.partition("|")
+    kind = ItemType(item_type) if item_type in ItemType.__members__ else item_type
+    return _what(cast(ItemType, kind), Race(race) if race in Race.__members__ else None)
+
+
+def group_carried(
+    container: Item, own: Iterable[Finding], carried: Iterable[Finding]
+) -> list[Finding]:
+    """One finding per container and cause for what its contents raised, not one per item.
+
+    A cause the container raised itself (a late kit is late with everything inside)
+    is not repeated; the others are folded into one finding naming the count and the list.
+    """
+    own_codes = {f.code for f in own}
+    by_code: dict[str, list[Finding]] = {}
+    for finding in carried:
+        by_code.setdefault(finding.code, []).append(finding)
+    grouped: list[Finding] = []
+    for code, group in by_code.items():
+        if code in own_codes:
+            continue
+        if len(group) == 1:
+            grouped.append(group[0])
+            continue
+        first = group[0]
+        said = first.message[:1].lower() + first.message[1:]
+        serials = sorted({f.serial for f in group if f.serial})
+        grouped.append(
+            replace(
+                first,
+                message=f"{_sentence(_what(container.item_type, None))} {container.serial}, "
+                f"{len(serials)} barang di dalamnya: {said}",
+                serial=container.serial,
+                tps=container.destination,
+                detail=tuple(
+                    sorted(
+                        {
+                            **dict(first.detail),
+                            "items": len(serials),
+                            "serials": ",".join(serials[:50]),
+                        }.items()
+                    )
+                ),
+            )
+        )
+    return grouped

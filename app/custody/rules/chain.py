@@ -56,13 +56,21 @@ def validate_event(event: Event) -> None:
         raise MalformedEvent("segel needs the seal numbers", field="seals")
     if event.action is Action.RUSAK and event.condition in (None, Condition.BAIK):
         raise MalformedEvent("rusak needs a damaged condition", field="condition")
+    if any(not key or count < 0 for key, count in event.counts):
+        raise MalformedEvent("counts are (type key, quantity >= 0)", field="counts")
+    if event.counts and event.action not in (Action.TERIMA, Action.BUKA):
+        raise MalformedEvent("only terima and buka confirm counted contents", field="counts")
     if event.action in (Action.VOID, Action.CORRECT) and not event.ref_event_id:
         raise MalformedEvent(f"{event.action} needs ref_event_id", field="ref_event_id")
 
 
 def occurred_at(event: Event) -> datetime:
-    """Return when the event happened: device time, but never later than server time."""
-    return min(event.device_time, event.server_time)
+    """Return when the event happened: device time corrected by the device's clock offset
+    (when known), never later than the server's receipt."""
+    device = event.device_time
+    if event.clock_offset is not None:
+        device -= event.clock_offset
+    return min(device, event.server_time)
 
 
 def event_order(event: Event) -> tuple[datetime, int, str]:
@@ -93,6 +101,8 @@ def _content(event: Event) -> dict[str, object]:
         "container": event.container,
         "target": event.target,
         "ref_event_id": event.ref_event_id,
+        # Only when present, so the digests of events without counts stay as they were.
+        **({"counts": [list(kn) for kn in sorted(event.counts)]} if event.counts else {}),
     }
 
 

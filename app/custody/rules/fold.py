@@ -28,7 +28,7 @@ from app.custody.rules.model import (
 )
 from app.custody.rules.sasaran import _dispatch_target, _sasaran
 from app.custody.rules.waktu import _late, _skew
-from app.custody.rules.wording import _finding, _place
+from app.custody.rules.wording import _finding, _place, _sentence, _what
 
 
 def _snapshot(state: ItemState) -> ItemState:
@@ -108,11 +108,13 @@ def apply(
         return _apply_void(item, before, event, carried)
     if event.action is Action.CORRECT:
         return _apply_correction(item, before, event)
+    if event.action is Action.LOST:
+        return _report_lost(item, before, event)
 
     action, node, when = event.action, event.node, occurred_at(event)
     route = _route(plan, item.destination)
     findings = [] if carried else _skew(event, item, policy)
-    holder, transit_to, custody = _custody(item, before, event)
+    holder, transit_to, custody = _custody(item, before, event, route)
     findings += custody
     jenis = _jenis(plan, item, before, event)
     findings += jenis
@@ -161,6 +163,10 @@ def apply(
     delivered_at = before.delivered_at
     if delivered_at is None and transit_to is None and holder == item.destination:
         delivered_at = when
+    confirmed_at = before.confirmed_at
+    # Its own scan at its destination confirms an item; riding in a container does not.
+    if confirmed_at is None and not carried and transit_to is None and holder == item.destination:
+        confirmed_at = when
     new = replace(
         before,
         seq=before.seq if carried else before.seq + 1,
@@ -177,6 +183,33 @@ def apply(
         container=container,
         opened=opened,
         returning=returning,
+        confirmed_at=confirmed_at,
         previous=_snapshot(before),
     )
     return Transition(new, tuple(findings))
+
+
+def _report_lost(item: Item, before: ItemState, event: Event) -> Transition:
+    """``hilang``: someone reports the item lost; it leaves its container and the tallies."""
+    if before.lost:
+        raise NotAllowedInState(item.serial, str(event.action), "already reported lost")
+    finding = _finding(
+        Code.REPORTED_LOST,
+        Severity.CRITICAL,
+        f"{_sentence(_what(item.item_type, item.race))} dilaporkan hilang di {_place(event.node)}",
+        item=item,
+        node=event.node,
+        event_ids=(event.event_id,),
+        container=before.container,
+    )
+    state = replace(
+        before,
+        seq=before.seq + 1,
+        last_node=event.node,
+        last_event_id=event.event_id,
+        last_seen_at=event.server_time,
+        container=None,
+        lost=True,
+        previous=_snapshot(before),
+    )
+    return Transition(state, (finding,))

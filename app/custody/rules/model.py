@@ -63,6 +63,7 @@ class Action(StrEnum):
     RUSAK = "rusak"
     VOID = "batal"
     CORRECT = "koreksi"
+    LOST = "hilang"  # an explicit report that an item is lost
 
 
 class Condition(StrEnum):
@@ -121,6 +122,27 @@ class Code(StrEnum):
     SCAN_CORRECTED = "scan_corrected"
     OVER_BUDGET = "over_budget"
     COST_WITHOUT_BUDGET = "cost_without_budget"
+    PACKED_SHORT = "packed_short"
+    CONTENTS_SHORT = "contents_short"
+    CONTENTS_SURPLUS = "contents_surplus"
+    REPORTED_LOST = "reported_lost"
+    NOT_ISSUED = "not_issued"
+    DISPATCH_NOT_RECORDED = "dispatch_not_recorded"
+
+
+class ItemStatus(StrEnum):
+    """Where an item stands on its way to its destination, as the desk counts it.
+
+    ``NOT_ISSUED`` is the status of planned goods with no label yet (counted per
+    destination, not per item: there is no item to count).
+    """
+
+    NOT_ISSUED = "not_issued"
+    AT_GUDANG = "at_gudang"
+    IN_TRANSIT = "in_transit"
+    DELIVERED_UNCONFIRMED = "delivered_unconfirmed"
+    CONFIRMED = "confirmed"
+    MISSING = "missing"
 
 
 CODES: Mapping[Code, Principle] = {
@@ -148,6 +170,12 @@ CODES: Mapping[Code, Principle] = {
     Code.SCAN_CORRECTED: Principle.AKUNTABILITAS,
     Code.OVER_BUDGET: Principle.BIAYA,
     Code.COST_WITHOUT_BUDGET: Principle.BIAYA,
+    Code.PACKED_SHORT: Principle.JUMLAH,
+    Code.CONTENTS_SHORT: Principle.JUMLAH,
+    Code.CONTENTS_SURPLUS: Principle.JUMLAH,
+    Code.REPORTED_LOST: Principle.JUMLAH,
+    Code.NOT_ISSUED: Principle.JUMLAH,
+    Code.DISPATCH_NOT_RECORDED: Principle.AKUNTABILITAS,
 }
 """Which principle each finding code checks."""
 
@@ -280,6 +308,14 @@ class Plan:
         """Return the deadline of the hop from_node -> to_node, if planned."""
         return self._deadlines.get((from_node, to_node))
 
+    def final_deadline(self, destination: str) -> datetime | None:
+        """Return the deadline of the last leg into a destination, if planned."""
+        try:
+            route = self.route(destination)
+        except UnknownNode:
+            return None
+        return self.deadline(route[-2], route[-1]) if len(route) >= 2 else None
+
     def planned_for(self, destination: str) -> Mapping[TallyKey, int]:
         """Return the planned quantities per (item type, race) for a destination."""
         return self._planned.get(destination, {})
@@ -307,6 +343,13 @@ class Event:
     ``target`` is the receiving node of a ``kirim``/``kembali`` (defaults to the
     next/previous node on the route), ``container`` the container of a ``kemas``,
     ``ref_event_id`` the earlier event a ``batal``/``koreksi`` refers to.
+
+    ``counts`` is what a ``terima``/``buka`` of a container confirmed inside it:
+    (``"TYPE|RACE"`` or ``"TYPE"``, quantity in the label's unit, sheets for ballots).
+    ``clock_offset`` is the server's estimate of the device clock's lead over the
+    server (device minus true time); None when the device has no stable estimate,
+    and then ``clock_verified`` says whether the raw device time may be trusted
+    (a device that never sent its clock may not: lateness it shows is flagged).
     """
 
     event_id: str
@@ -325,6 +368,9 @@ class Event:
     container: str | None = None
     target: str | None = None
     ref_event_id: str | None = None
+    counts: tuple[tuple[str, int], ...] = ()
+    clock_offset: timedelta | None = None
+    clock_verified: bool = True
 
 
 @dataclass(frozen=True)
@@ -352,6 +398,8 @@ class ItemState:
     container: str | None = None
     opened: bool = False
     returning: bool = False
+    confirmed_at: datetime | None = None
+    lost: bool = False
     previous: ItemState | None = None
 
 
@@ -378,6 +426,8 @@ class Policy:
     # A device behind the server may just have worked offline; only this much is odd.
     max_offline: timedelta = timedelta(hours=48)
     at_risk_horizon: timedelta = timedelta(hours=24)
+    # Batch clock offsets of one device that differ by more than this are not trusted.
+    max_clock_jitter: timedelta = timedelta(minutes=5)
 
 
 DEFAULT_POLICY = Policy()
@@ -395,20 +445,29 @@ class Transition:
 class TpsTally:
     """Quantities per (item type, race) of the items destined for one TPS or node.
 
+    ``issued`` counts the labels issued for here (items, whatever became of them);
     ``known`` sums the latest known quantity (counted, else the label's) of every
-    issued item destined here; ``received`` the part already delivered here.
+    issued item destined here and not reported lost; ``delivered`` the part that
+    reached here; ``received`` the part delivered and confirmed (a receipt that
+    counted it, or its own scan).
     """
 
     tps: str
     known: Mapping[TallyKey, int] = field(default_factory=dict)
     received: Mapping[TallyKey, int] = field(default_factory=dict)
+    issued: Mapping[TallyKey, int] = field(default_factory=dict)
+    delivered: Mapping[TallyKey, int] = field(default_factory=dict)
 
-    def adjust(self, key: TallyKey, known: int, received: int) -> TpsTally:
+    def adjust(
+        self, key: TallyKey, known: int, received: int, issued: int = 0, delivered: int = 0
+    ) -> TpsTally:
         """Return the tally with deltas added to one key (zero entries dropped)."""
         return replace(
             self,
             known=_add(self.known, key, known),
             received=_add(self.received, key, received),
+            issued=_add(self.issued, key, issued),
+            delivered=_add(self.delivered, key, delivered),
         )
 
 

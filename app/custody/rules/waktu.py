@@ -23,6 +23,8 @@ from app.custody.rules.wording import _finding, _place, _when
 
 
 def _skew(event: Event, item: Item, policy: Policy) -> list[Finding]:
+    if event.clock_offset is not None:
+        return []  # the server measured this device's clock and corrects for it
     skew = event.device_time - event.server_time
     # Ahead of the server is wrong for sure; behind is usually an offline upload.
     if -policy.max_offline <= skew <= policy.max_clock_skew:
@@ -59,18 +61,22 @@ def _late(
     if deadline is None or when <= deadline:
         return []
     final = event.node == item.destination
+    # A device whose clock the server could not check is flagged, not trusted.
+    trusted = event.clock_offset is not None or event.clock_verified
     return [
         _finding(
             Code.LATE,
-            Severity.CRITICAL if final else Severity.WARNING,
+            Severity.CRITICAL if final and trusted else Severity.WARNING,
             f"Tiba di {_place(event.node)} {_when(when, event.node)}, "
-            f"lewat tenggat {_when(deadline, event.node)}",
+            f"lewat tenggat {_when(deadline, event.node)}"
+            + ("" if trusted else " (jam perangkat belum terverifikasi)"),
             item=item,
             node=event.node,
             event_ids=(event.event_id,),
             deadline=_utc(deadline),
             occurred_at=_utc(when),
             late_minutes=int((when - deadline).total_seconds() // 60),
+            clock="corrected" if event.clock_offset is not None else None,
         )
     ]
 
