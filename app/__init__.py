@@ -14,7 +14,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     app.config.from_mapping(load_config(app.instance_path, test_config))
 
-    from app import web
+    from app import guard, web
     from app.auth import cli as auth_cli
     from app.custody import cli as custody_cli
     from app.extensions import babel, csrf, db, limiter, login_manager, migrate
@@ -36,6 +36,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     babel.init_app(app, locale_selector=web.select_locale, timezone_selector=web.select_timezone)
     web.init_app(app)
+    guard.init_app(app)
     auth_cli.init_app(app)
     plan_cli.init_app(app)
     items_cli.init_app(app)

@@ -20,10 +20,10 @@ from app.custody import queries
 from app.custody.service import MAX_BATCH, Ingestor
 from app.errors import BadRequest, NotConfigured, PayloadTooLarge, Unauthorized, ValidationFailed
 from app.extensions import csrf, db
+from app.guard import MAX_INT32, bounded_instant, has_nul, int_in_range
 from app.items.keys import KeyStoreError, load_keyring
 from app.plan import codes
 from app.plan.views import current_election
-from app.timeutil import parse_instant
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -64,12 +64,13 @@ def post_scans() -> Any:
         raise PayloadTooLarge(
             f"Paling banyak {MAX_BATCH} event per kiriman (dikirim {len(events)}); bagi kirimannya."
         )
-    device_id = str(body.get("device_id") or "").strip()
+    device_id = body.get("device_id") or ""
+    if not isinstance(device_id, str) or len(device_id) > 64 or has_nul(device_id):
+        raise ValidationFailed("device_id harus teks, maksimal 64 karakter.")
+    device_id = device_id.strip()
     token = getattr(g, "device_token", None)
     if not device_id:
         device_id = f"token-{token.id}" if token is not None else f"web-{signed_in_user().id}"
-    if len(device_id) > 64:
-        raise ValidationFailed("device_id maksimal 64 karakter.")
     try:
         keyring = load_keyring(current_app.config["TEPAT_KEY_DIR"])
     except KeyStoreError as exc:
@@ -77,9 +78,13 @@ def post_scans() -> Any:
     sent_at = None
     if body.get("sent_at"):
         try:
-            sent_at = parse_instant(str(body["sent_at"]))
+            if not isinstance(body["sent_at"], str) or len(body["sent_at"]) > 40:
+                raise ValueError("not a short string")
+            sent_at = bounded_instant(body["sent_at"])
         except ValueError as exc:
-            raise ValidationFailed("sent_at harus waktu ISO-8601.") from exc
+            raise ValidationFailed(
+                "sent_at harus waktu ISO-8601 antara tahun 2000 dan 2099."
+            ) from exc
     ingestor = Ingestor(
         db.session,
         user=signed_in_user(),
@@ -166,7 +171,7 @@ def checkpoint() -> Any:
 @require("view")
 def inclusion(event_id: str) -> Any:
     """An RFC 9162 inclusion proof of one event in a checkpointed tree."""
-    size = request.args.get("tree_size", type=int)
+    size = _size_arg("tree_size")
     return jsonify(queries.inclusion(db.session, signed_in_user(), event_id, size))
 
 
@@ -174,11 +179,22 @@ def inclusion(event_id: str) -> Any:
 @require("view")
 def consistency() -> Any:
     """An RFC 9162 consistency proof between two checkpointed tree sizes."""
-    first = request.args.get("first", type=int)
-    second = request.args.get("second", type=int)
+    first, second = _size_arg("first"), _size_arg("second")
     if first is None or second is None:
         raise ValidationFailed("Isi parameter first dan second (ukuran pohon).")
     return jsonify(queries.consistency(db.session, first, second))
+
+
+def _size_arg(name: str) -> int | None:
+    """A tree size from the query: absent is None, anything but 1..2^31-1 is a 422."""
+    text = request.args.get(name)
+    if text is None:
+        return None
+    if not (text.isascii() and text.isdigit() and len(text) <= 10) or not int_in_range(
+        int(text), 1, MAX_INT32
+    ):
+        raise ValidationFailed(f"{name} harus bilangan bulat 1..{MAX_INT32}.")
+    return int(text)
 
 
 @bp.get("/openapi.yaml")

@@ -34,10 +34,11 @@ from app.custody.models import (
 )
 from app.custody.names import PlaceNames
 from app.custody.planview import build_plan, to_rules_item
+from app.guard import MAX_INT32, bounded_instant, int_in_range
 from app.items.models import Item
 from app.plan import codes
 from app.plan.models import CustodyNode, Election
-from app.timeutil import parse_instant, utcnow
+from app.timeutil import utcnow
 
 ACTIONS = {a.value for a in rules.Action}
 CONDITIONS = {c.value for c in rules.Condition}
@@ -137,6 +138,8 @@ def _text(raw: Mapping[str, Any], name: str, limit: int, required: bool = False)
         return None
     if not isinstance(value, str) or len(value) > limit:
         raise Rejected("malformed", f"kolom '{name}' harus teks (maks. {limit} karakter)")
+    if "\x00" in value:
+        raise Rejected("malformed", f"kolom '{name}' berisi karakter NUL")
     return value.strip()
 
 
@@ -150,12 +153,17 @@ def parse_event(raw: Any) -> ScanInput:
     except ValueError:
         raise Rejected("malformed", "event_id harus UUID") from None
     seq = raw.get("device_seq")
-    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
-        raise Rejected("malformed", "device_seq harus bilangan bulat >= 0")
+    if not int_in_range(seq, 0, MAX_INT32):
+        raise Rejected("malformed", f"device_seq harus bilangan bulat 0..{MAX_INT32}")
+    device_time_text = raw.get("device_time")
     try:
-        device_time = parse_instant(str(raw.get("device_time") or ""))
+        if not isinstance(device_time_text, str) or len(device_time_text) > 40:
+            raise ValueError("not a short string")
+        device_time = bounded_instant(device_time_text)
     except ValueError:
-        raise Rejected("malformed", "device_time harus waktu ISO-8601") from None
+        raise Rejected(
+            "malformed", "device_time harus waktu ISO-8601 antara tahun 2000 dan 2099"
+        ) from None
     action = _text(raw, "action", 10, required=True)
     if action not in ACTIONS:
         raise Rejected("malformed", f"action tidak dikenal: {action!r}")
@@ -177,7 +185,7 @@ def parse_event(raw: Any) -> ScanInput:
     if (
         not isinstance(seals, list)
         or len(seals) > 20
-        or not all(isinstance(s, str) and 0 < len(s) <= 40 for s in seals)
+        or not all(isinstance(s, str) and 0 < len(s) <= 40 and "\x00" not in s for s in seals)
     ):
         raise Rejected("malformed", "seals harus daftar nomor segel (teks)")
     note = _text(raw, "note", 1000) or ""
@@ -645,7 +653,7 @@ class Ingestor:
                 target=scan.target,
                 device_time=scan.device_time,
                 server_time=server_time,
-                skew_seconds=int(
+                skew_seconds=_clamp_int32(
                     (
                         self.offset if self.offset is not None else scan.device_time - server_time
                     ).total_seconds()
@@ -776,6 +784,11 @@ class Ingestor:
             detail=detail,
         )
         self.session.add(finding_row(finding, kab))
+
+
+def _clamp_int32(seconds: float) -> int:
+    """Fit a clock offset into the INTEGER column (devices a century off exist in tests)."""
+    return max(-MAX_INT32, min(MAX_INT32, int(seconds)))
 
 
 def _valid_node(code: str) -> bool:

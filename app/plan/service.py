@@ -357,10 +357,15 @@ def read_table(filename: str, data: bytes) -> Iterator[tuple[int, dict[str, str]
     except csv.Error:
         pass
     reader = csv.reader(io.StringIO(text), dialect)
-    header = [h.strip() for h in next(reader, [])]
-    for number, cells in enumerate(reader, start=2):
-        if any(c.strip() for c in cells):
-            yield number, dict(zip(header, (c.strip() for c in cells), strict=False))
+    try:
+        header = [h.strip() for h in next(reader, [])]
+        for number, cells in enumerate(reader, start=2):
+            if any(c.strip() for c in cells):
+                yield number, dict(zip(header, (c.strip() for c in cells), strict=False))
+    except csv.Error as exc:  # a field over the csv module's 128 KB limit, a broken quote
+        raise ValidationFailed(
+            f"Berkas CSV tidak dapat dibaca di baris {reader.line_num}: {exc}"
+        ) from exc
 
 
 def _int(
@@ -487,8 +492,13 @@ def import_tps(
     data: bytes,
     *,
     dispatch_days: dict[str, int] | None = None,
+    scope: str | None = None,
 ) -> ImportResult:
-    """Import a kabupaten's TPS list and rebuild its nodes, routes and plan in one transaction."""
+    """Import a kabupaten's TPS list and rebuild its nodes, routes and plan in one transaction.
+
+    ``scope`` (the uploader's region) refuses rows outside it. Without ``dispatch_days``
+    existing legs keep their deadlines; nothing is rebuilt when no row changed.
+    """
     election = get_election(session, election_code)
     if (
         session.get(Region, kabkota) is None
@@ -505,6 +515,14 @@ def import_tps(
     rows = parse_tps_rows(
         read_table(filename, data), kabkota, known_desa, election.max_voters_per_tps
     )
+    if scope is not None:
+        outside = [
+            RowError(0, "tps id", f"di luar wilayah Anda ({scope})", row.tps_id)
+            for row in rows
+            if not codes.within(row.tps_id, scope)
+        ]
+        if outside:
+            raise PlanImportError(outside)
     result = ImportResult()
     try:
         existing = {
@@ -530,11 +548,14 @@ def import_tps(
             else:
                 result.unchanged += 1
         in_file = {r.tps_id for r in rows}
-        result.not_in_file = sorted(set(existing) - in_file)
-        session.flush()
-        build_nodes(session, kabkota)
-        build_legs(session, election, kabkota, dispatch_days or {})
-        result.plan_lines = rebuild_plan(session, election, kabkota)
+        result.not_in_file = sorted(
+            t for t in set(existing) - in_file if scope is None or codes.within(t, scope)
+        )
+        if result.created or result.updated or dispatch_days is not None:
+            session.flush()
+            build_nodes(session, kabkota)
+            build_legs(session, election, kabkota, dispatch_days)
+            result.plan_lines = rebuild_plan(session, election, kabkota)
         session.commit()
     except Exception:
         session.rollback()
@@ -598,9 +619,13 @@ def gudang_ppk_deadline(dispatch_day: int) -> tuple[int, time]:
 
 
 def build_legs(
-    session: Session, election: Election, kabkota: str, dispatch_days: dict[str, int]
+    session: Session, election: Election, kabkota: str, dispatch_days: dict[str, int] | None
 ) -> None:
-    """Create forward and return legs for every edge of the kabupaten's node tree."""
+    """Create forward and return legs for every edge of the kabupaten's node tree.
+
+    With ``dispatch_days`` every leg's deadline is set; without, only new legs get the
+    default deadlines and existing ones keep theirs (a re-import never moves H-2 to H-1).
+    """
     zone = zone_for_region(kabkota)
     nodes = session.scalars(
         select(CustodyNode).where(
@@ -632,7 +657,7 @@ def build_legs(
         if node.parent_code is None:
             continue
         if node.kind is NodeKind.PPK:
-            forward = gudang_ppk_deadline(dispatch_days.get(node.code, -1))
+            forward = gudang_ppk_deadline((dispatch_days or {}).get(node.code, -1))
         elif node.kind is NodeKind.PPS:
             forward = _PPK_PPS
         else:
@@ -655,7 +680,7 @@ def build_legs(
                         is_return=is_return,
                     )
                 )
-            else:
+            elif dispatch_days is not None:
                 leg.day_offset, leg.local_time, leg.deadline_at = offset, at, deadline
     session.flush()
 

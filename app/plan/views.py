@@ -128,7 +128,12 @@ def import_tps() -> Any:
             election = current_election()
             try:
                 result = service.import_tps(
-                    db.session, election.code, kab, upload.filename, upload.read()
+                    db.session,
+                    election.code,
+                    kab,
+                    upload.filename,
+                    upload.read(),
+                    scope=user.scope_code,
                 )
             except PlanImportError as exc:
                 errors = exc.details
