@@ -25,9 +25,18 @@ def _advisory_key(name: str) -> int:
 
 
 @contextmanager
-def hold(session: Session, name: str, *, wait: bool = True) -> Iterator[bool]:
-    """Hold the lock ``name``; yields whether it was acquired (always, when ``wait``)."""
+def hold(
+    session: Session, name: str, *, wait: bool = True, process_only: bool = False
+) -> Iterator[bool]:
+    """Hold the lock ``name``; yields whether it was acquired (always, when ``wait``).
+
+    ``process_only``: a lock for SQLite's single writer only; on PostgreSQL the caller
+    locks rows instead, and this holds nothing.
+    """
     if session.get_bind().dialect.name == "postgresql":
+        if process_only:
+            yield True
+            return
         function = "pg_advisory_xact_lock" if wait else "pg_try_advisory_xact_lock"
         result = session.execute(text(f"SELECT {function}(:k)"), {"k": _advisory_key(name)})
         yield True if wait else bool(result.scalar())

@@ -1,9 +1,13 @@
 """Scan ingestion: verify labels, apply the custody rules, append hash-chained events.
 
-One batch is one transaction. Ingest for a kabupaten is serialised (a PostgreSQL
-advisory lock, a process lock on SQLite) so the per-item hash chains and the derived
-state never race; duplicates are recognised by the client's event id, and a resend
-with different content is a conflict, recorded as a security finding.
+One batch is one transaction. Only what the hash chain needs is serialised: on
+PostgreSQL the rows of the items a batch touches (each scanned item, its container and
+everything inside it) and the tallies of their TPS are locked in a fixed order, so couriers
+of one kabupaten and of different kabupaten ingest in parallel; SQLite has one writer and
+takes one process lock. Every read is bounded by the batch (never by the kabupaten), and
+IN lists are chunked below the driver's parameter limit. Duplicates are recognised by the
+client's event id, and a resend with different content is a conflict, recorded as a
+security finding.
 """
 
 from __future__ import annotations
@@ -11,13 +15,13 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from contextlib import ExitStack
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 import labels
@@ -62,7 +66,33 @@ _ITEM_ROW = select(
     Item.kabkota_code,
     Item.voided_at,
 )
-_STATE_ROW = select(ItemStateRow.serial, ItemStateRow.state, ItemStateRow.last_hash)
+_STATE_ROW = select(
+    ItemStateRow.serial, ItemStateRow.state, ItemStateRow.last_hash, ItemStateRow.last_event_at
+)
+#: Bind parameters per IN list: far below PostgreSQL's 65,535 and SQLite's 32,766.
+CHUNK = 2000
+#: A batch that lost a race (deadlock, a row another batch inserted first) is replayed.
+ATTEMPTS = 4
+
+
+def chunked(values: Iterable[Any], size: int = CHUNK) -> Iterator[list[Any]]:
+    """The values in sorted lists of at most ``size`` (one IN list each)."""
+    ordered = sorted(set(values))
+    for start in range(0, len(ordered), size):
+        yield ordered[start : start + size]
+
+
+def rows_in(session: Session, stmt: Any, column: Any, values: Iterable[Any]) -> list[Any]:
+    """``stmt`` restricted to ``column IN values``, one query per chunk of the values."""
+    rows: list[Any] = []
+    for chunk in chunked(values):
+        rows.extend(session.execute(stmt.where(column.in_(chunk))))
+    return rows
+
+
+def scalars_in(session: Session, stmt: Any, column: Any, values: Iterable[Any]) -> list[Any]:
+    """Like :func:`rows_in`, the first column of each row."""
+    return [row[0] for row in rows_in(session, stmt, column, values)]
 
 
 class Rejected(CustodyError):
@@ -357,18 +387,34 @@ class Ingestor:
                 )
                 continue
             by_kab.setdefault(kab, []).append((index, scan))
-        try:
-            with ExitStack() as held:
-                for kab in sorted(by_kab):  # always in the same order: no deadlock
-                    held.enter_context(locks.hold(self.session, f"tepat-ingest:{kab}"))
-                self._ingest_all(by_kab, results)
-                self._write()
-                self._track_device([scan for _, scan in parsed])
-                self.session.commit()
-        except Exception:
-            self.session.rollback()
-            raise
-        return [r for r in results if r is not None]
+        postgres = self.session.get_bind().dialect.name == "postgresql"
+        for attempt in range(ATTEMPTS):
+            self._reset()
+            attempt_results = list(results)
+            try:
+                # SQLite has one writer: one process lock. PostgreSQL: row locks per item.
+                with locks.hold(self.session, "tepat-ingest", process_only=True):
+                    self._ingest_all(by_kab, attempt_results)
+                    self._write()
+                    self._track_device([scan for _, scan in parsed])
+                    self.session.commit()
+            except (IntegrityError, OperationalError) as exc:
+                self.session.rollback()
+                # Another batch inserted the same row first, or the lock order crossed.
+                if not postgres or attempt == ATTEMPTS - 1 or not _retryable(exc):
+                    raise
+                continue
+            except Exception:
+                self.session.rollback()
+                raise
+            return [r for r in attempt_results if r is not None]
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _reset(self) -> None:
+        """Forget what an aborted attempt buffered."""
+        self._events, self._findings, self._dirty = [], [], {}
+        self._heads, self._state_rows = {}, {}
+        self._last_time = None
 
     def _ingest_all(
         self, by_kab: dict[str, list[tuple[int, ScanInput]]], results: list[ScanResult | None]
@@ -381,24 +427,17 @@ class Ingestor:
         self, kab: str, batch: list[tuple[int, ScanInput]]
     ) -> Iterable[tuple[int, ScanResult]]:
         session = self.session
-        ids = [uuid.UUID(scan.event_id) for _, scan in batch]
-        stored = {
-            str(e.event_id): e
-            for e in session.scalars(select(CustodyEvent).where(CustodyEvent.event_id.in_(ids)))
-        }
         nodes = {
             n.code: n
             for n in session.scalars(
                 select(CustodyNode).where(CustodyNode.code.in_({scan.node for _, scan in batch}))
             )
         }
-        # Verify labels first: the serials tell which items to load.
+        # Verify labels first: the serials tell which items to lock and load.
         serials: dict[str, str] = {}
         containers: dict[str, str] = {}
         early: dict[int, ScanResult] = {}
         for index, scan in batch:
-            if scan.event_id in stored:
-                continue
             try:
                 serials[scan.event_id] = self._serial(
                     scan.label or scan.serial or "", verified=bool(scan.label)
@@ -411,30 +450,41 @@ class Ingestor:
             except Rejected as exc:
                 early[index] = ScanResult(scan.event_id, "rejected", exc.code, exc.message)
         wanted = set(serials.values()) | set(containers.values())
+        # Lock the scanned items and their containers, then what is inside or around them
+        # (read after the lock, so nothing can be packed into a kit behind our back).
+        self._lock(Item.serial, wanted)
         # Plain rows, not ORM objects: a kit carries dozens of items on every move.
-        items = {i.serial: i for i in session.execute(_ITEM_ROW.where(Item.serial.in_(wanted)))}
+        items = {i.serial: i for i in rows_in(session, _ITEM_ROW, Item.serial, wanted)}
         closure = self._closure(set(items))
+        self._lock(Item.serial, closure - set(items))
         items.update(
-            {
-                i.serial: i
-                for i in session.execute(_ITEM_ROW.where(Item.serial.in_(closure - set(items))))
-            }
+            {i.serial: i for i in rows_in(session, _ITEM_ROW, Item.serial, closure - set(items))}
         )
+        # Read after the locks: a batch sent twice at once sees the first one's events.
+        stored = {
+            str(e.event_id): e
+            for e in scalars_in(
+                session,
+                select(CustodyEvent),
+                CustodyEvent.event_id,
+                {uuid.UUID(scan.event_id) for _, scan in batch},
+            )
+        }
         state_rows = {
-            r.serial: r
-            for r in session.execute(_STATE_ROW.where(ItemStateRow.serial.in_(set(items))))
+            r.serial: r for r in rows_in(session, _STATE_ROW, ItemStateRow.serial, set(items))
         }
         destinations = {i.destination for i in items.values()}
+        self._lock(TpsTallyRow.tps, destinations)
         tally_rows = {
             r.tps: r
-            for r in session.scalars(select(TpsTallyRow).where(TpsTallyRow.tps.in_(destinations)))
+            for r in scalars_in(session, select(TpsTallyRow), TpsTallyRow.tps, destinations)
         }
         ensure_tallies(session, destinations, tally_rows)
         self._state_rows.update(state_rows)
         plan = build_plan(session, self.election, kab)
-        # Receipt order is server-time order: never go behind what this kabupaten stored.
-        latest = session.scalar(
-            select(func.max(CustodyEvent.server_time)).where(CustodyEvent.kabkota_code == kab)
+        # Receipt order is server-time order per item: never go behind an item's last event.
+        latest = max(
+            (r.last_event_at for r in state_rows.values() if r.last_event_at), default=None
         )
         if latest is not None and (self._last_time is None or latest > self._last_time):
             self._last_time = latest
@@ -447,10 +497,10 @@ class Ingestor:
         )
         seen_in_batch: dict[str, ScanInput] = {}
         for index, scan in batch:
-            if index in early:
+            previous = stored.get(scan.event_id)
+            if index in early and previous is None:
                 yield index, early[index]
                 continue
-            previous = stored.get(scan.event_id)
             if previous is not None or scan.event_id in seen_in_batch:
                 digest = (
                     previous.content_digest
@@ -546,20 +596,39 @@ class Ingestor:
             session.execute(FindingRow.__table__.insert(), self._findings)
         self._events, self._findings, self._dirty = [], [], {}
 
+    def _lock(self, column: Any, keys: Iterable[str]) -> None:
+        """PostgreSQL: lock these rows until commit, in key order (no deadlock between
+        batches that lock in one round; a crossing of two rounds is retried)."""
+        if self.session.get_bind().dialect.name != "postgresql":
+            return
+        for chunk in chunked(keys):
+            self.session.execute(
+                select(column)
+                .where(column.in_(chunk))
+                .order_by(column)
+                .with_for_update(key_share=True)  # FOR NO KEY UPDATE: inserts may reference
+            )
+
     def _closure(self, serials: set[str]) -> set[str]:
         """Everything inside the given containers (transitively) and their containers."""
         found = set(serials)
         frontier = set(serials)
         while frontier:
             inner = set(
-                self.session.scalars(
-                    select(ItemStateRow.serial).where(ItemStateRow.container.in_(frontier))
+                scalars_in(
+                    self.session,
+                    select(ItemStateRow.serial),
+                    ItemStateRow.container,
+                    frontier,
                 )
             )
             outer = {
                 c
-                for c in self.session.scalars(
-                    select(ItemStateRow.container).where(ItemStateRow.serial.in_(frontier))
+                for c in scalars_in(
+                    self.session,
+                    select(ItemStateRow.container),
+                    ItemStateRow.serial,
+                    frontier,
                 )
                 if c
             }
@@ -810,11 +879,11 @@ def ensure_tallies(
     missing = set(destinations) - set(tally_rows)
     if not missing:
         return
-    items = list(session.scalars(select(Item).where(Item.destination.in_(missing))))
+    items = scalars_in(session, select(Item), Item.destination, missing)
     states = {
         r.serial: codec.state_from_dict(r.state)
-        for r in session.scalars(
-            select(ItemStateRow).where(ItemStateRow.serial.in_([i.serial for i in items]))
+        for r in scalars_in(
+            session, select(ItemStateRow), ItemStateRow.serial, [i.serial for i in items]
         )
     }
     computed = rules.tally_items([to_rules_item(i) for i in items], states)
@@ -829,9 +898,14 @@ def ensure_tallies(
 
 def forget_tallies(session: Session, destinations: Iterable[str]) -> None:
     """Drop derived tallies (after new items are issued); they are rebuilt when next needed."""
-    wanted = set(destinations)
-    if wanted:
-        session.execute(TpsTallyRow.__table__.delete().where(TpsTallyRow.tps.in_(wanted)))
+    for chunk in chunked(destinations):
+        session.execute(TpsTallyRow.__table__.delete().where(TpsTallyRow.tps.in_(chunk)))
+
+
+def _retryable(exc: Exception) -> bool:
+    """A deadlock, a serialisation failure or a unique row another batch wrote first."""
+    code = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return code in {"40P01", "40001", "23505"}
 
 
 def _custody_message(exc: CustodyError) -> str:
