@@ -30,6 +30,19 @@ PUBLIC = {
     "health",
     "api.health",
     "api.openapi",  # the API description is public documentation
+    # Issue 16: the public, read-only side (aggregates, item journeys, the signed log).
+    "label_link.open_label",  # a visitor holding the label gets the public item page
+    "public.index",
+    "public.region",
+    "public.item",
+    "public.log",
+    "public_api.region_json",
+    "public_api.item_proof",
+    "public_api.log_key",
+    "public_api.latest_checkpoint",
+    "public_api.checkpoint",
+    "public_api.checkpoints",
+    "public_api.consistency",
 }
 
 # Placeholders in SAMPLES, resolved per account.

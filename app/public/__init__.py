@@ -1,0 +1,1 @@
+"""The public, read-only side of Tepat: progress, item journeys with proofs, the signed log."""
