@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from contextlib import ExitStack
 from pathlib import Path
@@ -27,6 +28,41 @@ def _key_dir() -> Path:
     return Path(current_app.config["TEPAT_KEY_DIR"])
 
 
+def _output_file(_ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    """Check an output file's folder before anything is issued or written."""
+    return None if value is None else _writable(value, "/".join(param.opts))
+
+
+def _writable(value: Path, hint: str = "--output") -> Path:
+    """Return ``value`` when a file can be written there, or raise a one-line CLI error."""
+    folder = value.parent
+    if value.is_dir():
+        raise click.BadParameter(f"{value} adalah folder; beri nama berkas.", param_hint=hint)
+    if not folder.is_dir():
+        raise click.BadParameter(
+            f"folder {folder} tidak ada; buat dulu atau pilih tempat lain.", param_hint=hint
+        )
+    if not os.access(folder, os.W_OK) or (value.exists() and not os.access(value, os.W_OK)):
+        raise click.BadParameter(f"tidak boleh menulis ke {value}.", param_hint=hint)
+    return value
+
+
+def _write_failed(output: Path, exc: OSError) -> click.ClickException:
+    return click.ClickException(f"Gagal menulis {output}: {exc.strerror or exc}")
+
+
+def _key_failed(folder: Path, exc: Exception) -> click.ClickException:
+    detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return click.ClickException(f"Folder kunci {folder}: {detail}")
+
+
+def _create_key(folder: Path) -> str:
+    try:
+        return keys.create_key(folder, utcnow().date())
+    except (keys.KeyStoreError, labels.LabelError, OSError) as exc:
+        raise _key_failed(folder, exc) from exc
+
+
 @keys_cli.command("init")
 @click.option("--if-missing", is_flag=True, help="Do nothing when a key already exists.")
 def init_keys(if_missing: bool) -> None:
@@ -37,7 +73,7 @@ def init_keys(if_missing: bool) -> None:
             click.echo(f"Kunci sudah ada di {folder}.")
             return
         raise click.ClickException(f"Kunci sudah ada di {folder}; pakai 'flask keys rotate'.")
-    key_id = keys.create_key(folder, utcnow().date())
+    key_id = _create_key(folder)
     click.echo(f"Kunci {key_id} dibuat di {folder}.")
 
 
@@ -46,11 +82,18 @@ def init_keys(if_missing: bool) -> None:
 def rotate_keys(retire_old: bool) -> None:
     """Add a new active key; old labels keep verifying."""
     folder = _key_dir()
-    old = keys.load_keyring(folder).active_key_ids if (folder / keys.KEYRING_FILE).exists() else ()
-    key_id = keys.create_key(folder, utcnow().date())
-    if retire_old:
-        for previous in old:
-            keys.retire_key(folder, previous)
+    try:
+        old = (
+            keys.load_keyring(folder).active_key_ids
+            if (folder / keys.KEYRING_FILE).exists()
+            else ()
+        )
+        key_id = _create_key(folder)
+        if retire_old:
+            for previous in old:
+                keys.retire_key(folder, previous)
+    except (keys.KeyStoreError, labels.LabelError, OSError) as exc:
+        raise _key_failed(folder, exc) from exc
     retired = f" Dipensiunkan: {', '.join(old)}." if retire_old and old else ""
     click.echo(f"Kunci baru {key_id} aktif.{retired}")
 
@@ -61,13 +104,15 @@ def retire(key_id: str) -> None:
     """Retire a key: it still verifies, it no longer signs."""
     try:
         keys.retire_key(_key_dir(), key_id)
-    except Exception as exc:
-        raise click.ClickException(str(exc)) from exc
+    except (keys.KeyStoreError, labels.LabelError, OSError) as exc:
+        raise _key_failed(_key_dir(), exc) from exc
     click.echo(f"Kunci {key_id} dipensiunkan.")
 
 
 @keys_cli.command("export")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), callback=_output_file
+)
 def export(output: Path | None) -> None:
     """Export the public keys (JSON) for scanners to verify labels offline."""
     try:
@@ -77,7 +122,10 @@ def export(output: Path | None) -> None:
     if output is None:
         sys.stdout.write(text + "\n")
     else:
-        output.write_text(text)
+        try:
+            output.write_text(text)
+        except OSError as exc:
+            raise _write_failed(output, exc) from exc
         click.echo(f"Kunci publik ditulis ke {output}.")
 
 
@@ -117,6 +165,7 @@ def _fail(exc: Exception) -> click.ClickException:
     "--output",
     "-o",
     type=click.Path(dir_okay=False, path_type=Path),
+    callback=_output_file,
     help="Berkas PDF (bawaan: label-<wilayah>-<tata letak>.pdf).",
 )
 @click.option(
@@ -148,8 +197,13 @@ def print_labels(
         raise click.UsageError("Isi --region KODE atau --serial NOMOR.")
     if region and not (codes.TPS_ID.match(region) or codes.REGION_CODE.match(region)):
         raise click.BadParameter("kode wilayah atau ID TPS 13 digit", param_hint="--region")
+    try:
+        election = _election(election_code)
+    except TepatError as exc:
+        raise _fail(exc) from exc
+    output = _writable(output or Path(f"label-{region or 'seri'}-{layout}.pdf"))
     order = jobs.PrintOrder(
-        _election(election_code).code,
+        election.code,
         layout,
         region=region,
         item_types=[t for t in types.split(",") if t.strip()] or None,
@@ -158,7 +212,6 @@ def print_labels(
         note="CLI",
         link_base=current_app.config["TEPAT_LABEL_BASE_URL"] if link else None,
     )
-    output = output or Path(f"label-{region or 'seri'}-{layout}.pdf")
     with ExitStack() as stack:
         bar: Any = None
 
@@ -179,6 +232,8 @@ def print_labels(
             result = jobs.run(db.session, order, _key_dir(), output, progress)
         except (TepatError, keys.KeyStoreError) as exc:
             raise _fail(exc) from exc
+        except OSError as exc:
+            raise _write_failed(output, exc) from exc
     what = "baru diterbitkan" if result.issued else "dicetak ulang"
     click.echo(f"{result.count} label {what}; PDF: {output}")
 
@@ -201,19 +256,23 @@ def void_label(serial: str, reason: str) -> None:
     "--output",
     "-o",
     type=click.Path(dir_okay=False, path_type=Path),
+    callback=_output_file,
     help="Berkas PDF (bawaan: daftar-paket-<TPS>.pdf).",
 )
 @click.option("--election", "election_code", help="Kode pemilihan (bawaan: yang terbaru).")
 def manifest(tps_id: str, output: Path | None, election_code: str | None) -> None:
     """Write the packing list of a TPS kit, with the kit's QR code."""
-    output = output or Path(f"daftar-paket-{tps_id}.pdf")
+    output = _writable(output or Path(f"daftar-paket-{tps_id}.pdf"))
     try:
         kit = documents.kit_manifest(
             db.session, _election(election_code), tps_id, keys.load_signer(_key_dir())
         )
     except (TepatError, keys.KeyStoreError) as exc:
         raise _fail(exc) from exc
-    labels.write_kit_manifest(kit, output)
+    try:
+        labels.write_kit_manifest(kit, output)
+    except OSError as exc:
+        raise _write_failed(output, exc) from exc
     click.echo(f"Daftar kelengkapan paket {kit.serial} ({len(kit.lines)} barang): {output}")
 
 
@@ -224,17 +283,21 @@ def manifest(tps_id: str, output: Path | None, election_code: str | None) -> Non
     "--output",
     "-o",
     type=click.Path(dir_okay=False, path_type=Path),
+    callback=_output_file,
     help="Berkas PDF (bawaan: bast-<dari>-<ke>.pdf).",
 )
 @click.option("--election", "election_code", help="Kode pemilihan (bawaan: yang terbaru).")
 def handover(from_node: str, to_node: str, output: Path | None, election_code: str | None) -> None:
     """Write the berita acara serah terima (BAST) of one leg, pre-filled from the plan."""
-    output = output or Path(f"bast-{from_node}-{to_node}.pdf")
+    output = _writable(output or Path(f"bast-{from_node}-{to_node}.pdf"))
     try:
         form = documents.handover_form(db.session, _election(election_code), from_node, to_node)
     except TepatError as exc:
         raise _fail(exc) from exc
-    pages = labels.write_handover_form(form, output)
+    try:
+        pages = labels.write_handover_form(form, output)
+    except OSError as exc:
+        raise _write_failed(output, exc) from exc
     click.echo(f"BAST {form.document_number} ({len(form.lines)} baris, {pages} halaman): {output}")
 
 

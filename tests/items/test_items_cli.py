@@ -84,3 +84,48 @@ def test_cli_voids_and_writes_the_kit_list_and_the_handover_form(
     assert "Surat suara" in text and "Paket logistik TPS" in text
     unknown = runner.invoke(args=["labels", "handover", "62.10", "62.10.02.2001"])
     assert unknown.exit_code == 1 and "Tidak ada rute" in unknown.output
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["labels", "print", "--region", "{tps}", "-o", "{missing}/label.pdf"],
+        ["labels", "manifest", "{tps}", "-o", "{missing}/daftar.pdf"],
+        ["labels", "handover", "62.10", "62.10.02", "-o", "{missing}/bast.pdf"],
+        ["keys", "export", "-o", "{missing}/kunci.json"],
+    ],
+    ids=["print", "manifest", "handover", "export"],
+)
+def test_cli_output_into_a_missing_folder_is_a_one_line_error_and_issues_nothing(
+    warehouse: Warehouse, tmp_path: Path, command: list[str]
+) -> None:
+    """A typo in -o gives a clear message before any label is issued, never a traceback."""
+    missing = tmp_path / "tidak-ada"
+    args = [part.format(tps=warehouse.tps, missing=missing) for part in command]
+    result = warehouse.app.test_cli_runner().invoke(args=args)
+    assert result.exit_code == 2, result.output
+    assert f"folder {missing} tidak ada" in result.output
+    assert isinstance(result.exception, SystemExit)  # click's error exit, not a crash
+    assert warehouse.items(warehouse.tps) == []  # nothing issued for a PDF that cannot be written
+
+
+def test_cli_mistakes_get_messages_not_tracebacks(warehouse: Warehouse, tmp_path: Path) -> None:
+    runner = warehouse.app.test_cli_runner()
+    folder = runner.invoke(args=["labels", "print", "--region", warehouse.tps, "-o", str(tmp_path)])
+    assert folder.exit_code == 2 and "is a directory" in folder.output
+    election = runner.invoke(
+        args=["labels", "print", "--region", warehouse.tps, "--election", "pilkada-1999"]
+    )
+    assert election.exit_code == 1 and "pilkada-1999" in election.output
+    assert isinstance(election.exception, SystemExit)
+    unknown = runner.invoke(args=["labels", "void", "0000-0000-0000-0000", "--reason", "x"])
+    assert unknown.exit_code == 1 and "tidak dikenal" in unknown.output
+    (tmp_path / "bukan-folder").write_text("")
+    key_dir = warehouse.app.config["TEPAT_KEY_DIR"]
+    warehouse.app.config["TEPAT_KEY_DIR"] = str(tmp_path / "bukan-folder" / "kunci")
+    try:
+        rotate = runner.invoke(args=["keys", "init"])
+    finally:
+        warehouse.app.config["TEPAT_KEY_DIR"] = key_dir
+    assert rotate.exit_code == 1 and "Folder kunci" in rotate.output
+    assert isinstance(rotate.exception, SystemExit)
