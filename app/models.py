@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from app.auth.models import DeviceToken, User
+from app.closing.models import ClosingRecord
 from app.custody.models import (
     Checkpoint,
     CustodyEvent,
@@ -21,12 +22,14 @@ from app.plan.models import (
     PlanLine,
     Race,
     Region,
+    ReturnSchedule,
     RouteLeg,
     Tps,
 )
 
 __all__ = [
     "Checkpoint",
+    "ClosingRecord",
     "CustodyEvent",
     "Device",
     "FindingRow",
@@ -41,6 +44,7 @@ __all__ = [
     "ItemType",
     "LabelLog",
     "PlanLine",
+    "ReturnSchedule",
     "Race",
     "Region",
     "RouteLeg",

@@ -68,7 +68,8 @@ class ItemStateRow(db.Model):
     destination: Mapped[str] = mapped_column(String(16), index=True)
     holder: Mapped[str | None] = mapped_column(String(16), index=True)
     transit_to: Mapped[str | None] = mapped_column(String(16))
-    stage: Mapped[str] = mapped_column(String(12), index=True)
+    # "kembali_jalan" (13) and longer stage names must fit: a return scan wrote past 12.
+    stage: Mapped[str] = mapped_column(String(20), index=True)
     container: Mapped[str | None] = mapped_column(String(16), index=True)
     condition: Mapped[str] = mapped_column(String(16), default="baik")
     item_seq: Mapped[int] = mapped_column(Integer, default=0)

@@ -327,6 +327,7 @@ def _snapshot(session: Session, election: Election, kab: str, now: datetime) -> 
         rules.check_costs(budgets, costs)
         + rules.check_all_quantities(plan, tallies)
         + rules.check_deadlines(plan, rules_items, states, now)
+        + rules.check_return_deadlines(plan, rules_items, states, now)
     )
     findings = [
         _finding_row_dict(f)

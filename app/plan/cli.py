@@ -149,6 +149,45 @@ def record_cost(from_node: str, to_node: str, amount: int, note: str, election_c
     click.echo(f"Biaya {from_node} → {to_node} Rp{amount:,} dicatat.".replace(",", "."))
 
 
+@plan_cli.command("return")
+@click.argument("kabupaten")
+@click.option(
+    "--level",
+    type=click.Choice(["kpps", "pps", "ppk"]),
+    help="Who sends the boxes back: kpps (to PPS), pps (to PPK), ppk (to the gudang).",
+)
+@click.option("--day", type=click.IntRange(0, 60), help="Days after election day (H+n).")
+@click.option("--time", "at", default="18:00", show_default=True, help="Local time, HH:MM.")
+@click.option("--election", "election_code", default=demo.ELECTION_CODE, show_default=True)
+def return_deadlines(
+    kabupaten: str, level: str | None, day: int | None, at: str, election_code: str
+) -> None:
+    """Show the return deadlines of a kabupaten, or set one level's (H+n at a local time)."""
+    from datetime import time
+
+    if level is not None and day is not None:
+        try:
+            local = time.fromisoformat(at)
+        except ValueError:
+            raise click.ClickException("--time harus HH:MM, mis. 18:00.") from None
+        try:
+            moved = service.set_return_deadline(
+                db.session, election_code, kabupaten, level, day, local
+            )
+        except TepatError as exc:
+            raise click.ClickException(exc.message) from exc
+        click.echo(
+            f"Tenggat kembali {level} diubah ke H+{day} {local:%H.%M}; {moved} leg dipindah."
+        )
+    elif level is not None or day is not None:
+        raise click.ClickException("Isi --level dan --day bersama-sama.")
+    names = {"kpps": "TPS → PPS", "pps": "PPS → PPK", "ppk": "PPK → gudang"}
+    for kind, (offset, local) in service.return_schedule(
+        db.session, election_code, kabupaten
+    ).items():
+        click.echo(f"  {names[kind.value]:<14} H+{offset} {local:%H.%M}")
+
+
 @demo_cli.command("load")
 @click.option("--plan-only", is_flag=True, help="Skip the simulated distribution.")
 def load_demo(plan_only: bool) -> None:

@@ -177,6 +177,24 @@ class RouteLeg(db.Model):
     budget_idr: Mapped[int | None] = mapped_column(Integer)
 
 
+class ReturnSchedule(db.Model):
+    """The return deadline of one level of a kabupaten: ``from_kind`` sends back at H+n, hh:mm.
+
+    Without a row the defaults apply (H+0 KPPS -> PPS, H+1 PPS -> PPK, PPK -> gudang
+    after the kecamatan recapitulation); ``flask plan return`` edits them.
+    """
+
+    __tablename__ = "return_schedule"
+
+    election_code: Mapped[str] = mapped_column(ForeignKey("election.code"), primary_key=True)
+    kabkota_code: Mapped[str] = mapped_column(String(13), primary_key=True)
+    from_kind: Mapped[NodeKind] = mapped_column(
+        Enum(NodeKind, native_enum=False, length=8), primary_key=True
+    )
+    day_offset: Mapped[int] = mapped_column(Integer)
+    local_time: Mapped[time] = mapped_column(Time)
+
+
 class LegCost(db.Model):
     """What one leg actually cost (boat hire, fuel, escort), recorded by the KPU. Append-only."""
 

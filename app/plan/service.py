@@ -28,6 +28,7 @@ from app.plan.models import (
     RaceKind,
     Region,
     RegionLevel,
+    ReturnSchedule,
     RouteLeg,
     Tps,
     Unit,
@@ -606,11 +607,85 @@ def build_nodes(session: Session, kabkota: str) -> None:
 #: Forward deadlines: (day offset, local time) per leg kind; gudang->PPK depends on dispatch day.
 _PPK_PPS = (-1, time(14, 0))
 _PPS_KPPS = (-1, time(20, 0))
-_RETURN = {
-    NodeKind.KPPS: (1, time(12, 0)),
-    NodeKind.PPS: (2, time(18, 0)),
-    NodeKind.PPK: (5, time(18, 0)),
+#: Return deadlines per sending level: the box reaches the PPS on election night (H),
+#: the PPK on H+1, and the gudang after the kecamatan recapitulation (H+1..H+6).
+RETURN_DEFAULTS = {
+    NodeKind.KPPS: (0, time(23, 59)),
+    NodeKind.PPS: (1, time(18, 0)),
+    NodeKind.PPK: (7, time(18, 0)),
 }
+
+
+def return_schedule(
+    session: Session, election_code: str, kabkota: str
+) -> dict[NodeKind, tuple[int, time]]:
+    """The return deadline per sending level of a kabupaten: the defaults, then its own rows."""
+    schedule = dict(RETURN_DEFAULTS)
+    for row in session.scalars(
+        select(ReturnSchedule).where(
+            ReturnSchedule.election_code == election_code,
+            ReturnSchedule.kabkota_code == kabkota,
+        )
+    ):
+        schedule[row.from_kind] = (row.day_offset, row.local_time)
+    return schedule
+
+
+def set_return_deadline(
+    session: Session,
+    election_code: str,
+    kabkota: str,
+    from_kind: str,
+    day_offset: int,
+    local_time: time,
+) -> int:
+    """Set when one level must have sent its boxes back (H+n, local time); move the legs.
+
+    Returns how many return legs got the new deadline.
+    """
+    election = get_election(session, election_code)
+    try:
+        kind = NodeKind(from_kind)
+    except ValueError:
+        raise ValidationFailed("Tingkat harus kpps, pps atau ppk.") from None
+    if kind is NodeKind.GUDANG:
+        raise ValidationFailed("Gudang adalah tujuan akhir; tingkat harus kpps, pps atau ppk.")
+    if not 0 <= day_offset <= 60:
+        raise ValidationFailed("Hari pengembalian harus H+0 sampai H+60.")
+    try:
+        is_kabkota = codes.node_kind(kabkota) is NodeKind.GUDANG
+    except ValueError:
+        is_kabkota = False
+    if not is_kabkota:
+        raise ValidationFailed("Kode kabupaten/kota seperti 62.10.")
+    row = session.get(ReturnSchedule, (election_code, kabkota, kind))
+    if row is None:
+        session.add(
+            ReturnSchedule(
+                election_code=election_code,
+                kabkota_code=kabkota,
+                from_kind=kind,
+                day_offset=day_offset,
+                local_time=local_time,
+            )
+        )
+    else:
+        row.day_offset, row.local_time = day_offset, local_time
+    deadline = h_day(election.election_day, day_offset, local_time, zone_for_region(kabkota))
+    moved = 0
+    for leg in session.scalars(
+        select(RouteLeg).where(
+            RouteLeg.election_code == election_code,
+            RouteLeg.is_return.is_(True),
+            RouteLeg.from_node.like(kabkota + ".%")
+            | RouteLeg.from_node.like(kabkota.replace(".", "") + "%"),
+        )
+    ):
+        if codes.within(leg.from_node, kabkota) and codes.node_kind(leg.from_node) is kind:
+            leg.day_offset, leg.local_time, leg.deadline_at = day_offset, local_time, deadline
+            moved += 1
+    session.commit()
+    return moved
 
 
 def gudang_ppk_deadline(dispatch_day: int) -> tuple[int, time]:
@@ -627,6 +702,7 @@ def build_legs(
     default deadlines and existing ones keep theirs (a re-import never moves H-2 to H-1).
     """
     zone = zone_for_region(kabkota)
+    returns = return_schedule(session, election.code, kabkota)
     nodes = session.scalars(
         select(CustodyNode).where(
             (CustodyNode.code.like(kabkota + ".%"))
@@ -664,7 +740,7 @@ def build_legs(
             forward = _PPS_KPPS
         for src, dst, (offset, at), is_return in (
             (node.parent_code, node.code, forward, False),
-            (node.code, node.parent_code, _RETURN[node.kind], True),
+            (node.code, node.parent_code, returns[node.kind], True),
         ):
             deadline = h_day(election.election_day, offset, at, zone)
             leg = have.get((src, dst))

@@ -65,6 +65,14 @@ from app.custody.rules.chain import (
 from app.custody.rules.custody import initial_state
 from app.custody.rules.fold import apply
 from app.custody.rules.jumlah import check_all_quantities, check_tps_quantities, tally_items
+from app.custody.rules.kembali import (
+    RETURN_SKIPPED_NODE,
+    RETURNING_TYPES,
+    check_return_deadlines,
+    check_return_receipt,
+    is_return_receipt,
+    return_received_without_dispatch,
+)
 from app.custody.rules.model import (
     CODES,
     DEFAULT_POLICY,
@@ -101,6 +109,8 @@ __all__ = [
     "CODES",
     "DEFAULT_POLICY",
     "GENESIS_HASH",
+    "RETURNING_TYPES",
+    "RETURN_SKIPPED_NODE",
     "Action",
     "Book",
     "Code",
@@ -129,6 +139,8 @@ __all__ = [
     "check_costs",
     "check_deadlines",
     "check_replay",
+    "check_return_deadlines",
+    "check_return_receipt",
     "check_tps_quantities",
     "count_statuses",
     "derive_route",
@@ -136,12 +148,14 @@ __all__ = [
     "event_order",
     "group_carried",
     "initial_state",
+    "is_return_receipt",
     "item_status",
     "node_kind",
     "occurred_at",
     "parent_node",
     "recompute",
     "region_of",
+    "return_received_without_dispatch",
     "tally_items",
     "tps_legs",
     "validate_event",

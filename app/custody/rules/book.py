@@ -22,6 +22,7 @@ from app.custody.rules.chain import (
 from app.custody.rules.custody import _route, initial_state
 from app.custody.rules.fold import _apply_void, apply
 from app.custody.rules.jumlah import _contribution, check_all_quantities, tally_items
+from app.custody.rules.kembali import check_return_deadlines
 from app.custody.rules.model import (
     DEFAULT_POLICY,
     Action,
@@ -325,6 +326,7 @@ def recompute(
     tallies = tally_items(book.items.values(), book.states)
     findings += check_all_quantities(plan, tallies, now)
     findings += check_deadlines(plan, book.items, book.states, now, policy.at_risk_horizon)
+    findings += check_return_deadlines(plan, book.items, book.states, now)
     return Recomputation(dict(book.states), tallies, tuple(findings))
 
 

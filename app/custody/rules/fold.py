@@ -13,6 +13,11 @@ from app.custody.rules.chain import _MOVES, occurred_at, validate_event
 from app.custody.rules.custody import _custody, _route, initial_state
 from app.custody.rules.jenis import _jenis
 from app.custody.rules.jumlah import _count
+from app.custody.rules.kembali import (
+    check_return_receipt,
+    is_return_receipt,
+    return_received_without_dispatch,
+)
 from app.custody.rules.kualitas import _kualitas
 from app.custody.rules.model import (
     DEFAULT_POLICY,
@@ -122,7 +127,13 @@ def apply(
     foreign = any(f.code == Code.REGION_MISMATCH for f in jenis)
     findings += _sasaran(None if foreign else route, item, before, event)
 
-    returning = before.returning or action is Action.KEMBALI
+    return_receipt = is_return_receipt(route, item, before, event)
+    if return_receipt:  # on the way back, not a clone: nobody scanned the kembali
+        holder, transit_to = node, None
+        findings = [f for f in findings if f not in custody]
+        if not carried:
+            findings.append(return_received_without_dispatch(item, before, event))
+    returning = before.returning or action is Action.KEMBALI or return_receipt
     dispatched_at = before.dispatched_at
     container = before.container
     opened = before.opened
@@ -146,6 +157,8 @@ def apply(
         holder, transit_to, dispatched_at = node, target, when
     elif action is Action.TERIMA:
         findings += _late(plan, route, item, event, returning)
+        if returning and not carried:
+            findings += check_return_receipt(plan, route, item, before, event)
     elif action is Action.KEMAS:
         container = event.container
     elif action is Action.BUKA:
