@@ -90,6 +90,7 @@ def kurir() -> Any:
         actions=ACTIONS,
         conditions=CONDITIONS,
         photo_max_mb=PHOTO_MAX_BYTES // 2**20,
+        type_names=names.types(),
     )
 
 

@@ -119,11 +119,20 @@ class PackOutcome:
     kit: KitStatus
     problems: list[str] = field(default_factory=list)
     serial: str | None = None
+    wrong_kit: bool = False  # the item belongs in another TPS's kit
+
+    @property
+    def severity(self) -> str:
+        """How the page says it: ok, warning (recorded, but look) or critical (take it out)."""
+        if self.status in ("rejected", "refused", "conflict") or self.wrong_kit:
+            return "critical"
+        return "warning" if self.problems else "ok"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON for the packing page's script."""
         return {
             "status": self.status,
+            "severity": self.severity,
             "message": self.message,
             "problems": self.problems,
             "serial": labels.format_serial(self.serial) if self.serial else None,
@@ -281,10 +290,12 @@ def pack(
         election=election,
     ).ingest([event])[0]
     problems = []
+    wrong_kit = False
     if result.status in ("rejected", "conflict"):
         problems.append(REJECTIONS.get(result.code, result.message))
     else:
         if item.destination != kit.destination:
+            wrong_kit = True
             problems.append(
                 f"Barang ini untuk {node_name(session, item.destination)}, bukan untuk "
                 f"{node_name(session, kit.destination)}. Keluarkan dari paket ini dan kemas "
@@ -296,7 +307,9 @@ def pack(
     message = {"accepted": "Masuk paket.", "duplicate": "Sudah diterima sebelumnya."}.get(
         result.status, problems[0] if problems else result.message
     )
-    return PackOutcome(result.status, message, kit_status(session, election, kit), problems, serial)
+    return PackOutcome(
+        result.status, message, kit_status(session, election, kit), problems, serial, wrong_kit
+    )
 
 
 # --- the day's dispatch list -----------------------------------------------------------

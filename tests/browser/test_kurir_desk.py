@@ -2,8 +2,8 @@
 so at once; the desk finds it by drilling down and exports it; a courier of another
 kecamatan cannot open it. Screenshots of the courier and desk pages at both widths.
 
-Headless Chromium has no BarcodeDetector, so the courier uses the photo fallback: the page
-sends the photo to the server, which reads the QR code (``scanner.decode``).
+Headless Chromium has no BarcodeDetector, so the page reads the photo with the vendored jsQR
+(the server's ``scanner.decode`` reads only what the page cannot).
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ def test_courier_photographs_a_box_at_the_wrong_tps_and_is_told_at_once(
 ) -> None:
     sign_in(page, "kurir.tewah")
     page.goto("/kurir")
-    expect(page.locator("#camera-note")).to_be_visible()  # no BarcodeDetector here
-    expect(page.locator("#camera-start")).to_be_hidden()
+    expect(page.locator("#camera-start")).to_be_visible()  # jsQR where BarcodeDetector is absent
+    expect(page.locator("#camera-note")).to_be_hidden()
     page.select_option("#node", scenario.TPS_A)
     page.get_by_text("Jumlah, kondisi, segel").click()
     page.fill("#quantity", "1")
@@ -53,7 +53,7 @@ def test_courier_photographs_a_box_at_the_wrong_tps_and_is_told_at_once(
 
     answer = page.locator("#hasil")
     expect(answer).to_have_class("result critical")
-    expect(answer).to_contain_text("MASALAH")
+    expect(answer).to_contain_text("TOLAK")
     expect(answer).to_contain_text(WRONG_TPS)
     expect(answer).to_contain_text("Kotak suara bupati untuk TPS 003 Kelurahan Tewah")
     expect(page.locator("#riwayat li")).to_have_count(1)

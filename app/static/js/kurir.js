@@ -1,5 +1,8 @@
-// Tepat courier page: scan with the camera (BarcodeDetector), a photo or a typed code,
-// post each scan to the scan API and show the answer big and in colour.
+// Tepat courier page: scan with the camera, a photo or a typed code, post each scan to the
+// scan API and show the answer big and in colour, next to the camera and the input, with a
+// sound. QR codes are read in the page (TepatScan: BarcodeDetector or jsQR), and a scanned
+// label is verified and checked against the node's plan slice before it is sent, so a wrong
+// box is caught without a network too.
 //
 // Scans never get lost: each one is written to the outbox in localStorage (with its
 // event id and device sequence number) before it is sent, and leaves the outbox only
@@ -11,6 +14,8 @@
   const root = document.getElementById("kurir");
   if (!root) return;
   const words = document.getElementById("kurir-words").dataset;
+  const checks = document.getElementById("scan-words").dataset;
+  const scan = window.TepatScan;
   const $ = (id) => document.getElementById(id);
   const owner = root.dataset.owner;
   const KEY = {device: "tepat.device", seq: "tepat.seq", outbox: "tepat.outbox",
@@ -81,7 +86,7 @@
     targetField.hidden = !["kirim", "kembali"].includes(action());
   }
 
-  node.addEventListener("change", () => { save(KEY.node, node.value); refreshTargets(); });
+  node.addEventListener("change", () => { save(KEY.node, node.value); refreshTargets(); refreshChecks(); });
   root.querySelectorAll("input[name=action]").forEach((radio) => {
     radio.addEventListener("change", refreshTargets);
   });
@@ -115,9 +120,57 @@
     return "";
   }
 
+  // --- checks in the page, before the server answers ---------------------------------------
+
+  const KEYS = "tepat.keys";
+  const sliceKey = (code) => "tepat.slice." + code;
+  const typeNames = JSON.parse(checks.types || "{}");
+  const local = {};  // event id -> what the page found before the server answered
+  let keyset = scan.cached(KEYS);
+
+  async function refreshChecks() {
+    keyset = (await scan.fetchCached(root.dataset.keysUrl, KEYS)) || keyset;
+    const here = node.value;
+    if (here) await scan.fetchCached(root.dataset.sliceUrl.replace("NODE", encodeURIComponent(here)), sliceKey(here));
+  }
+
+  const fill = (template, data) => String(template || "").replace(/\{(\w+)\}/g, (m, k) => (k in data ? data[k] : m));
+
+  function placeName(code) {
+    const option = Array.from(target.options).concat(Array.from(node.options)).find((o) => o.value === code);
+    return option ? option.textContent.split(" · ")[0] : (/^\d{13}$/.test(code) ? `TPS ${code}` : code);
+  }
+
+  /** What the page itself can tell about a scanned label (null for a typed serial). */
+  async function checkHere(text, event) {
+    const label = scan.parseLabel(text);
+    if (!label) return null;
+    if (label.unsupported) return {kind: "critical", title: words.critical, what: "", lines: [checks.unsupported]};
+    const race = label.race ? ` ${{GUB: "gubernur", BUP: "bupati", WAL: "wali kota"}[label.race]}` : "";
+    const what = (typeNames[label.itemType] || label.itemType) + race;
+    const data = {what, dest: placeName(label.destination), node: placeName(event.node),
+                  race: label.race, quantity: label.quantity};
+    const found = [];
+    const signature = await scan.verify(label, keyset);
+    if (signature === "bad") found.push({severity: "critical", message: checks.bad_signature});
+    if (signature === "unknown_key") found.push({severity: "critical", message: checks.unknown_key});
+    const slice = scan.cached(sliceKey(event.node));
+    if (signature !== "bad" && slice && slice.node === event.node) {
+      scan.checkPlan(slice, label, event.action, event.quantity).forEach((f) => {
+        found.push({severity: f.severity, message: fill(checks[f.code] || f.code, {...data, ...f.data})});
+      });
+    }
+    const kind = found.some((f) => f.severity === "critical") ? "critical"
+      : found.length ? "warning" : "ok";
+    return {kind, title: words[kind], what: `${what} ${words.for} ${data.dest}`,
+            lines: found.map((f) => f.message), serial: label.serial};
+  }
+
   // --- showing answers ------------------------------------------------------------------
 
   const box = $("hasil");
+
+  let lastSignal = {kind: "", at: 0};
 
   function show(kind, title, what, lines, serial) {
     box.className = "result " + kind;
@@ -148,20 +201,27 @@
       link.textContent = words.history;
       box.append(link);
     }
-    if (navigator.vibrate && kind !== "ok" && kind !== "idle") navigator.vibrate([120, 60, 120]);
+    // One beep per answer: the server confirming what the page already said stays quiet.
+    if (["ok", "warning", "critical"].includes(kind) &&
+        (kind !== lastSignal.kind || Date.now() - lastSignal.at > 3000)) {
+      scan.signal(kind);
+    }
+    lastSignal = {kind, at: Date.now()};
+    scan.bringIntoView(box, $("camera").hidden ? $("manual") : $("camera"));
   }
 
   function describe(result) {
     const item = result.item;
     const what = item ? `${item.what} ${words.for} ${item.destination_name}` : "";
     if (result.status === "accepted") {
-      const rank = {critical: 0, warning: 1, info: 2};
-      const findings = (result.findings || []).slice().sort(
-        (a, b) => (rank[a.severity] ?? 3) - (rank[b.severity] ?? 3));
-      const worst = findings.some((f) => f.severity === "critical") ? "critical"
-        : findings.some((f) => f.severity === "warning") ? "warning" : "ok";
+      // One line per cause, however many items of a kit it touched.
+      const groups = scan.groupFindings(result);
+      const worst = groups.some((g) => g.severity === "critical") ? "critical"
+        : groups.some((g) => g.severity === "warning") ? "warning" : "ok";
       const title = worst === "ok" ? words.ok : worst === "warning" ? words.warning : words.critical;
-      return {kind: worst, title, what, lines: findings.map((f) => f.message)};
+      const lines = groups.map((g) => (g.first && g.count > 1
+        ? `${g.message} (${fill(checks.andMore, {count: g.count - 1})})` : g.message));
+      return {kind: worst, title, what, lines};
     }
     if (result.status === "duplicate") return {kind: "ok", title: words.duplicate, what, lines: []};
     return {kind: "critical", title: words.rejected, what, lines: [result.message]};
@@ -241,9 +301,19 @@
       return;
     }
     flushing = true;
+    // One scan the server cannot take must not hold up the queue: after a refused batch
+    // the scans go one by one; one the server refuses (400/413/422), or fails on (500)
+    // while others go through, is set aside and shown in the list with the reason.
+    let size = 100;
+    let wentThrough = false;
+    const failedAlone = new Map();
+    const setAside = (entry, status, message) => settle([{
+      event_id: entry.event.event_id, status: "rejected", code: `http_${status}`, findings: [],
+      message: message || `${words.server} (${status})`}]);
     try {
       for (;;) {
-        const batch = pending().filter((e) => e.owner === owner).slice(0, 100);
+        const batch = pending().filter((e) => e.owner === owner && !failedAlone.has(e.event.event_id))
+          .slice(0, size);
         if (!batch.length) break;
         let response;
         try {
@@ -266,12 +336,24 @@
         try { body = await response.json(); } catch (err) { body = null; }
         if ((response.ok || response.status === 409) && body && Array.isArray(body.results)) {
           settle(body.results);
+          wentThrough = true;
           continue;
         }
+        const message = body && body.message ? body.message : "";
+        const refused = [400, 413, 422].includes(response.status);
+        if ((refused || response.status === 500) && batch.length > 1) { size = 1; continue; }
+        if (refused) { setAside(batch[0], response.status, message); continue; }
+        if (response.status === 500) { failedAlone.set(batch[0].event.event_id, message); continue; }
         // The server could not take the batch (overloaded, or a bug): keep it, say why.
         show("warning", words.queued, `${words.server} (${response.status})`,
-             body && body.message ? [body.message] : [], null);
+             message ? [message] : [], null);
         break;
+      }
+      if (wentThrough) {
+        pending().filter((e) => failedAlone.has(e.event.event_id))
+          .forEach((e) => setAside(e, 500, failedAlone.get(e.event.event_id)));
+      } else if (failedAlone.size) {
+        show("warning", words.queued, `${words.server} (500)`, [], null);
       }
     } finally {
       flushing = false;
@@ -281,26 +363,37 @@
 
   function queuedNotice() {
     if (lastScan && pending().some((e) => e.event.event_id === lastScan)) {
-      show("queued", words.queued, words.queuedText, [], null);
+      const here = local[lastScan];
+      if (here) show(here.kind, here.title, here.what, here.lines.concat([words.queuedText]), here.serial);
+      else show("queued", words.queued, words.queuedText, [], null);
     }
   }
 
   // --- scanning -------------------------------------------------------------------------
 
-  function submit(text) {
+  async function submit(text) {
     const clean = (text || "").replace(/[\r\n]+$/, "");
     if (!clean.trim()) return;
     const problem = problemWithForm();
     if (problem) {
-      show("critical", words.rejected, problem, [], null);
+      show("warning", words.warning, problem, [], null);
       return;
     }
     const event = buildEvent(clean);
     lastScan = event.event_id;
     enqueue(event, looksLikeSerial(clean) ? clean : clean.slice(0, 24) + "…");
-    show("sending", words.sending, "", [], null);
     $("quantity").value = "";
     $("seals").value = "";
+    let here = null;
+    try { here = await checkHere(clean, event); } catch (err) { here = null; }
+    if (lastScan === event.event_id && pending().some((e) => e.event.event_id === event.event_id)) {
+      if (here) {
+        local[event.event_id] = here;
+        show(here.kind, here.title, here.what, here.lines.concat([checks.checkedHere]), here.serial);
+      } else {
+        show("sending", words.sending, "", [], null);
+      }
+    }
     flush();
   }
 
@@ -341,10 +434,20 @@
     if (!file) return;
     const problem = problemWithForm();
     if (problem) {
-      show("critical", words.rejected, problem, [], null);
+      show("warning", words.warning, problem, [], null);
       return;
     }
     show("sending", words.reading, "", [], null);
+    // Read in the page first (works offline); the server reads what the page cannot.
+    const here = await scan.readPhoto(file);
+    if (here.length) {
+      here.forEach(submit);
+      return;
+    }
+    if (navigator.onLine === false) {
+      show("critical", words.noQr, words.photoOffline, [], null);
+      return;
+    }
     const form = new FormData();
     form.append("foto", await shrink(file), file.name || "foto.jpg");
     let response;
@@ -369,72 +472,32 @@
     body.texts.forEach(submit);
   });
 
-  // Camera: BarcodeDetector where the browser has it (Chrome on Android, among others).
-  let stream = null;
-  let detector = null;
-  let seen = {text: "", at: 0};
-
-  async function cameraSupported() {
-    if (!("BarcodeDetector" in window) || !navigator.mediaDevices) return false;
-    try {
-      const formats = await window.BarcodeDetector.getSupportedFormats();
-      return formats.includes("qr_code");
-    } catch (err) {
-      return false;
-    }
-  }
-
-  async function detectLoop(video) {
-    if (!stream) return;
-    try {
-      const found = await detector.detect(video);
-      const now = Date.now();
-      found.forEach((code) => {
-        // The label stays in view for a while: one scan per label until it leaves.
-        if (code.rawValue === seen.text && now - seen.at < 8000) { seen.at = now; return; }
-        seen = {text: code.rawValue, at: now};
-        submit(code.rawValue);
-      });
-    } catch (err) {
-      // a frame that is not ready yet: try the next one
-    }
-    setTimeout(() => detectLoop(video), 200);
-  }
+  // Camera: BarcodeDetector where the browser has it, jsQR everywhere else.
+  let stopCamera = null;
 
   async function startCamera() {
-    const video = $("camera");
     try {
-      detector = detector || new window.BarcodeDetector({formats: ["qr_code"]});
-      stream = await navigator.mediaDevices.getUserMedia(
-        {video: {facingMode: {ideal: "environment"}}, audio: false});
+      stopCamera = await scan.startCamera($("camera"), submit);
     } catch (err) {
       show("warning", words.cameraError, String(err && err.message || err), [], null);
       return;
     }
-    video.srcObject = stream;
-    video.hidden = false;
     $("camera-stop").hidden = false;
     $("camera-start").hidden = true;
-    await video.play();
-    detectLoop(video);
   }
 
-  function stopCamera() {
-    if (stream) stream.getTracks().forEach((track) => track.stop());
-    stream = null;
-    $("camera").hidden = true;
+  $("camera-start").hidden = !scan.cameraPossible();
+  $("camera-note").hidden = scan.cameraPossible();
+  $("camera-start").addEventListener("click", startCamera);
+  $("camera-stop").addEventListener("click", () => {
+    if (stopCamera) stopCamera();
+    stopCamera = null;
     $("camera-stop").hidden = true;
     $("camera-start").hidden = false;
-  }
-
-  cameraSupported().then((ok) => {
-    $("camera-start").hidden = !ok;
-    $("camera-note").hidden = ok;
   });
-  $("camera-start").addEventListener("click", startCamera);
-  $("camera-stop").addEventListener("click", stopCamera);
 
   renderRecent();
   renderQueue();
   flush();  // anything left from last time goes now
+  refreshChecks();  // keys and this node's plan, kept for scanning without a network
 })();
