@@ -34,6 +34,8 @@ def state_to_dict(state: ItemState) -> dict[str, Any]:
         "container": state.container,
         "opened": state.opened,
         "returning": state.returning,
+        "confirmed_at": _time(state.confirmed_at),
+        "lost": state.lost,
         "previous": state_to_dict(state.previous) if state.previous is not None else None,
     }
 
@@ -57,6 +59,8 @@ def state_from_dict(data: dict[str, Any]) -> ItemState:
         container=data["container"],
         opened=data["opened"],
         returning=data["returning"],
+        confirmed_at=_parse_time(data.get("confirmed_at")),
+        lost=bool(data.get("lost", False)),
         previous=state_from_dict(previous) if previous is not None else None,
     )
 
@@ -77,6 +81,8 @@ def tally_to_dict(tally: TpsTally) -> dict[str, Any]:
     return {
         "known": {_key(k): v for k, v in tally.known.items()},
         "received": {_key(k): v for k, v in tally.received.items()},
+        "issued": {_key(k): v for k, v in tally.issued.items()},
+        "delivered": {_key(k): v for k, v in tally.delivered.items()},
     }
 
 
@@ -86,6 +92,8 @@ def tally_from_dict(tps: str, data: dict[str, Any]) -> TpsTally:
         tps,
         known={_unkey(k): v for k, v in data.get("known", {}).items()},
         received={_unkey(k): v for k, v in data.get("received", {}).items()},
+        issued={_unkey(k): v for k, v in data.get("issued", {}).items()},
+        delivered={_unkey(k): v for k, v in data.get("delivered", {}).items()},
     )
 
 
@@ -93,6 +101,8 @@ def stage_of(state: ItemState) -> str:
     """A short label of where an item stands, for summaries."""
     from app.custody.rules import node_kind
 
+    if state.lost:
+        return "hilang"
     if state.returning:
         return "kembali" if state.transit_to is None else "kembali_jalan"
     if state.transit_to is not None:

@@ -79,6 +79,11 @@ def rules_event(row: CustodyEvent) -> rules.Event:
         container=row.container,
         target=row.target,
         ref_event_id=row.ref_event_id,
+        counts=tuple(sorted((row.counts or {}).items())),
+        clock_offset=(
+            timedelta(seconds=row.clock_offset_s) if row.clock_offset_s is not None else None
+        ),
+        clock_verified=row.clock_offset_s is not None,
     )
 
 

@@ -50,6 +50,10 @@ class CustodyEvent(db.Model):
     counterpart: Mapped[str | None] = mapped_column(String(120))
     container: Mapped[str | None] = mapped_column(String(16))
     ref_event_id: Mapped[str | None] = mapped_column(String(36))
+    # What a terima/buka of a container confirmed inside: {"SURAT|GUB": 380, ...}.
+    counts: Mapped[dict[str, int] | None] = mapped_column(JSON)
+    # The device clock's lead over the server as estimated at receipt; None: not trusted.
+    clock_offset_s: Mapped[int | None] = mapped_column(Integer)
     note: Mapped[str] = mapped_column(Text, default="")
     kabkota_code: Mapped[str] = mapped_column(String(13), index=True)
     # SHA-256 of what the client sent: tells a resend (duplicate) from a clash (conflict).
@@ -108,6 +112,10 @@ class FindingRow(db.Model):
     event_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Findings are state: open until a later event (batal, koreksi, the missing scan) resolves it.
+    status: Mapped[str] = mapped_column(String(10), default="open", server_default="open")
+    resolved_by: Mapped[str | None] = mapped_column(String(36))
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Device(db.Model):
@@ -120,6 +128,10 @@ class Device(db.Model):
     max_seq: Mapped[int] = mapped_column(Integer, default=0)
     seen: Mapped[int] = mapped_column(Integer, default=0)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The clock each batch carried against the server's: recent offsets (seconds, newest
+    # last) and their robust estimate; None while unknown or unstable.
+    clock_samples: Mapped[list[int] | None] = mapped_column(JSON)
+    clock_offset_s: Mapped[int | None] = mapped_column(Integer)
 
 
 class LedgerEntry(db.Model):

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 import labels
 from app import locks
 from app.auth.models import DeviceToken, User
-from app.custody import codec, rules
+from app.custody import clock, codec, resolve, rules
 from app.custody.errors import CustodyError
 from app.custody.models import (
     CustodyEvent,
@@ -123,6 +123,7 @@ class ScanInput:
     ref_event_id: str | None
     note: str
     digest: str
+    counts: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass
@@ -236,7 +237,32 @@ def parse_event(raw: Any) -> ScanInput:
         ref_event_id=_text(raw, "ref_event_id", 36),
         note=note,
         digest=content_digest(raw),
+        counts=_counts(raw.get("counts")),
     )
+
+
+def _counts(value: Any) -> tuple[tuple[str, int], ...]:
+    """What a receipt confirmed inside a container: {"SURAT|GUB": 380, "KOTAK": 2}."""
+    if value is None or value == {}:
+        return ()
+    if not isinstance(value, dict) or len(value) > 40:
+        raise Rejected("malformed", "counts harus objek {jenis|pemilihan: jumlah} (maks. 40)")
+    found = []
+    for key, count in value.items():
+        item_type, _, race = str(key).partition("|")
+        if (
+            not item_type.isalnum()
+            or len(item_type) > 12
+            or race not in ("", *(r.value for r in rules.Race))
+            or not isinstance(count, int)
+            or isinstance(count, bool)
+            or not 0 <= count <= 100_000
+        ):
+            raise Rejected(
+                "malformed", f"counts: {str(key)[:20]!r} harus JENIS|PEMILIHAN: 0..100000"
+            )
+        found.append((f"{item_type.upper()}|{race}", count))
+    return tuple(sorted(found))
 
 
 def serial_from_label(text_or_serial: str, keyring: labels.Keyring, *, verified: bool) -> str:
@@ -298,6 +324,9 @@ def finding_values(finding: rules.Finding, kabkota: str) -> dict[str, Any]:
         region_code=region,
         kabkota_code=kabkota,
         event_ids=list(finding.event_ids),
+        status=resolve.OPEN,
+        resolved_by=None,
+        resolved_at=None,
         detail={
             k: v if isinstance(v, (str, int, float, bool)) or v is None else str(v)
             for k, v in finding.detail
@@ -338,8 +367,10 @@ class Ingestor:
         self._heads: dict[str, bytes] = {}
         self._state_rows: dict[str, Any] = {}
         self.names = PlaceNames(session)
-        # The device's clock at sending against ours measures its offset exactly.
-        self.offset = (sent_at - now()) if sent_at is not None else None
+        # The device's clock at sending against ours measures its offset (app.custody.clock).
+        self.sent_at = sent_at
+        self.received_at = now()
+        self.clock = clock.estimate(None, sent_at, self.received_at, policy.max_clock_jitter)
 
     def _serial(self, text_value: str, *, verified: bool) -> str:
         """Verify a label once (a kit's label recurs for every item packed into it).
@@ -419,6 +450,13 @@ class Ingestor:
     def _ingest_all(
         self, by_kab: dict[str, list[tuple[int, ScanInput]]], results: list[ScanResult | None]
     ) -> None:
+        device = self.session.get(Device, self.device_id)
+        self.clock = clock.estimate(
+            device.clock_samples if device is not None else None,
+            self.sent_at,
+            self.received_at,
+            self.policy.max_clock_jitter,
+        )
         for kab in sorted(by_kab):
             for index, result in self._ingest_kab(kab, by_kab[kab]):
                 results[index] = result
@@ -703,6 +741,9 @@ class Ingestor:
             container=container,
             target=scan.target,
             ref_event_id=scan.ref_event_id,
+            counts=scan.counts,
+            clock_offset=self.clock.offset,
+            clock_verified=self.clock.offset is not None,
         )
         update = book.apply(event)
         row = state_rows.get(serial)
@@ -724,7 +765,9 @@ class Ingestor:
                 server_time=server_time,
                 skew_seconds=_clamp_int32(
                     (
-                        self.offset if self.offset is not None else scan.device_time - server_time
+                        self.clock.offset
+                        if self.clock.offset is not None
+                        else scan.device_time - server_time
                     ).total_seconds()
                 ),
                 user_id=self.user.id,
@@ -737,6 +780,12 @@ class Ingestor:
                 counterpart=scan.counterpart,
                 container=container,
                 ref_event_id=scan.ref_event_id,
+                counts=dict(scan.counts) or None,
+                clock_offset_s=(
+                    int(self.clock.offset.total_seconds())
+                    if self.clock.offset is not None
+                    else None
+                ),
                 note=scan.note,
                 kabkota_code=kab,
                 content_digest=scan.digest,
@@ -758,6 +807,11 @@ class Ingestor:
             tally_row.updated_at = server_time
         # People read these: name the places ("TPS 003 Kelurahan Tewah"), not their codes.
         findings = [self.names.humanize(f, items.get(f.serial or "")) for f in update.findings]
+        if event.action in (rules.Action.VOID, rules.Action.CORRECT):
+            # Findings are state: the undone or corrected scan's findings are resolved.
+            resolve.resolve_referenced(
+                session, event, {serial, *update.states}, self._findings, server_time
+            )
         self._findings.extend(finding_values(finding, kab) for finding in findings)
         return ScanResult(
             scan.event_id,
@@ -798,22 +852,11 @@ class Ingestor:
         """Record the device's highest sequence number and clock offset; report gaps."""
         if not scans:
             return
-        if self.offset is not None and abs(self.offset) > self.policy.max_clock_skew:
-            minutes = int(abs(self.offset).total_seconds() // 60)
-            ahead = self.offset.total_seconds() > 0
-            self._device_finding(
-                scans,
-                "clock_skew",
-                rules.Principle.WAKTU,
-                f"Jam perangkat {self.device_id} {'lebih cepat' if ahead else 'tertinggal'} "
-                f"{minutes} menit dari jam server; pemindaian tetap dicatat dengan waktu server.",
-                event_ids=tuple(s.event_id for s in scans[:20]),
-                detail=(("skew_seconds", int(self.offset.total_seconds())),),
-            )
         device = self.session.get(Device, self.device_id)
         if device is None:
             device = Device(device_id=self.device_id, user_id=self.user.id, max_seq=0, seen=0)
             self.session.add(device)
+        self._track_clock(device, scans)
         expected = device.max_seq + 1
         for seq in sorted({s.device_seq for s in scans}):
             if device.seen and seq > expected:
@@ -823,12 +866,74 @@ class Ingestor:
                     rules.Principle.AKUNTABILITAS,
                     f"Perangkat {self.device_id} melewatkan nomor urut {expected}–{seq - 1}: "
                     "ada pindaian yang belum terkirim atau hilang.",
-                    detail=(("missing_from", expected), ("missing_to", seq - 1)),
+                    detail=(
+                        ("missing_from", expected),
+                        ("missing_to", seq - 1),
+                        ("device_id", self.device_id),
+                    ),
                 )
             expected = max(expected, seq + 1)
+        late = [s for s in scans if s.device_seq <= device.max_seq]
+        if device.seen and late:
+            # A scan that arrives after its successors may fill a gap reported earlier.
+            resolve.close_filled_gaps(
+                self.session,
+                self.device_id,
+                late[0].event_id,
+                self.now(),
+                arriving={s.device_seq for s in scans},
+            )
         device.max_seq = max(device.max_seq, expected - 1)
         device.seen += len(scans)
         device.last_seen_at = self.now()
+
+    def _track_clock(self, device: Device, scans: list[ScanInput]) -> None:
+        """Keep the device's clock samples; flag a clock that is off, jumped, or never sent."""
+        estimate, previous = self.clock, device.clock_offset_s
+        device.clock_samples = list(estimate.samples)
+        device.clock_offset_s = (
+            int(estimate.offset.total_seconds()) if estimate.offset is not None else None
+        )
+        ids = tuple(s.event_id for s in scans[:20])
+        jitter = self.policy.max_clock_jitter.total_seconds()
+        if estimate.verdict is clock.ClockVerdict.UNSTABLE:
+            self._device_finding(
+                scans,
+                "clock_unstable",
+                rules.Principle.WAKTU,
+                f"Jam perangkat {self.device_id} berubah dari perkiraan sebelumnya (selisih "
+                f"{abs(estimate.sample or 0) // 60} menit dari jam server); waktu pindaian "
+                "kiriman ini tidak dipercaya.",
+                event_ids=ids,
+                detail=(("offset_seconds", estimate.sample or 0),),
+            )
+        elif estimate.verdict is clock.ClockVerdict.UNKNOWN and not device.seen:
+            self._device_finding(
+                scans,
+                "clock_unknown",
+                rules.Principle.WAKTU,
+                f"Perangkat {self.device_id} tidak mengirim jamnya (sent_at); keterlambatan "
+                "yang ditunjukkan pindaiannya ditandai belum terverifikasi.",
+                event_ids=ids,
+                severity=rules.Severity.INFO,
+            )
+        offset = device.clock_offset_s
+        if (
+            offset is not None
+            and abs(offset) > self.policy.max_clock_skew.total_seconds()
+            and (previous is None or abs(previous - offset) > jitter)
+        ):
+            ahead = offset > 0
+            self._device_finding(
+                scans,
+                "clock_skew",
+                rules.Principle.WAKTU,
+                f"Jam perangkat {self.device_id} {'lebih cepat' if ahead else 'tertinggal'} "
+                f"{abs(offset) // 60} menit dari jam server; waktu pindaian dikoreksi.",
+                event_ids=ids,
+                detail=(("skew_seconds", offset),),
+                severity=rules.Severity.INFO,
+            )
 
     def _device_finding(
         self,
@@ -838,7 +943,8 @@ class Ingestor:
         message: str,
         *,
         event_ids: tuple[str, ...] = (),
-        detail: tuple[tuple[str, int], ...] = (),
+        detail: tuple[tuple[str, int | str], ...] = (),
+        severity: rules.Severity = rules.Severity.WARNING,
     ) -> None:
         """Record a finding about the device itself, placed where it scanned (else its scope)."""
         node = scans[0].node if _valid_node(scans[0].node) else None
@@ -846,7 +952,7 @@ class Ingestor:
         finding = rules.Finding(
             code=code,
             principle=principle,
-            severity=rules.Severity.WARNING,
+            severity=severity,
             message=message,
             node=node,
             event_ids=event_ids,
