@@ -3,6 +3,11 @@
 The HTTP client takes an injectable ``httpx`` transport (``httpx.MockTransport`` in
 tests). Uploads go in batches of at most 500; 413 splits a batch, network errors, 429
 and 5xx are retried with exponential backoff and jitter, 401/403 stop at once.
+
+One scan the server cannot take never holds up the queue: a batch answered 400/422 is
+split until the refused scan stands alone, and one answered 500 is split in halves; when
+one half goes through and a scan still fails alone, that scan is set aside as a problem
+(``tepat-scan status`` shows it) and the rest is sent.
 """
 
 from __future__ import annotations
@@ -29,6 +34,19 @@ class _Transient(SyncError):
 
 class _TooLarge(SyncError):
     """HTTP 413 for this batch."""
+
+
+class _ServerFault(_Transient):
+    """HTTP 500: the server failed on this batch (perhaps on one scan in it)."""
+
+
+class _BatchRefused(SyncError):
+    """HTTP 400/422: the server cannot read this batch; ``message`` says why."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
 
 
 class ScanApi:
@@ -73,6 +91,8 @@ class ScanApi:
             )
         if response.status_code == 413:
             raise _TooLarge("413 payload too large")
+        if response.status_code == 500:
+            raise _ServerFault("server menjawab HTTP 500")
         if response.status_code in (408, 429) or response.status_code >= 500:
             raise _Transient(f"server menjawab HTTP {response.status_code}")
         return response
@@ -81,6 +101,12 @@ class ScanApi:
         """Send one batch; return the server's per-event results (200 or 409)."""
         body = {"device_id": self.device_id, "events": [e.to_json() for e in events]}
         response = self._request("POST", "/api/v1/scans", json=body)
+        if response.status_code in (400, 422):
+            try:
+                message = str(response.json().get("message") or "")
+            except (ValueError, AttributeError):
+                message = ""
+            raise _BatchRefused(response.status_code, message or f"HTTP {response.status_code}")
         if response.status_code not in (200, 409):
             raise ProtocolError(f"POST /api/v1/scans: HTTP {response.status_code}")
         return _parse_results(response)
@@ -197,7 +223,32 @@ class Syncer:
             report = report + self._send(batch)
         return report + SyncReport(remaining=self.outbox.count())
 
-    def _send(self, batch: Sequence[ScanEvent]) -> SyncReport:
+    def _set_aside(self, scan: ScanEvent, code: str, message: str) -> SyncReport:
+        """Move one scan the server will not take to the problems, so the queue moves on."""
+        _, refused = self.outbox.settle([Settlement(scan.event_id, "rejected", code, message)])
+        return SyncReport(sent=1, refused=refused)
+
+    def _halves(self, batch: Sequence[ScanEvent], isolate: bool) -> SyncReport:
+        """Send both halves of a batch the server failed on; find the scan that fails it.
+
+        When every half fails too and no half went through, the server is failing on
+        everything: the error goes up (retry later) and nothing is set aside.
+        """
+        half = len(batch) // 2
+        report, failed, last = SyncReport(), [], None
+        for part in (batch[:half], batch[half:]):
+            try:
+                report = report + self._send(part, isolate=isolate)
+            except _ServerFault as error:
+                failed.append(part)
+                last = error
+        if last is not None and len(failed) == 2 and not isolate:
+            raise last
+        for part in failed:
+            report = report + self._send(part, isolate=True)
+        return report
+
+    def _send(self, batch: Sequence[ScanEvent], isolate: bool = False) -> SyncReport:
         try:
             settlements = self.api.post_scans(batch)
         except _TooLarge:
@@ -212,6 +263,25 @@ class Syncer:
                 return SyncReport(sent=1, refused=refused)
             half = len(batch) // 2
             return self._send(batch[:half]) + self._send(batch[half:])
+        except _BatchRefused as refusal:
+            if len(batch) == 1:
+                return self._set_aside(
+                    batch[0], f"http_{refusal.status}", f"Server menolak: {refusal.message}"
+                )
+            half = len(batch) // 2
+            return self._send(batch[:half]) + self._send(batch[half:])
+        except _ServerFault as error:
+            self.outbox.note_failure((e.event_id for e in batch), str(error))
+            if len(batch) > 1:
+                return self._halves(batch, isolate)
+            if not isolate:
+                raise
+            return self._set_aside(
+                batch[0],
+                "server_error",
+                "Server gagal memproses scan ini (HTTP 500) sementara scan lain diterima; "
+                "disisihkan agar antrean tetap jalan. Laporkan ke admin.",
+            )
         except _Transient as error:
             self.outbox.note_failure((e.event_id for e in batch), str(error))
             raise
