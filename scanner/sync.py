@@ -17,12 +17,13 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
 from scanner.errors import AuthError, ProtocolError, ServerUnavailable, SyncError
-from scanner.outbox import ACKNOWLEDGED, FINAL_REFUSALS, Outbox, ScanEvent, Settlement
+from scanner.outbox import ACKNOWLEDGED, FINAL_REFUSALS, Outbox, ScanEvent, Settlement, utc_now
 
 MAX_BATCH = 500
 _STATUSES = ACKNOWLEDGED | FINAL_REFUSALS
@@ -59,8 +60,11 @@ class ScanApi:
         device_id: str,
         transport: httpx.BaseTransport | None = None,
         timeout: float = 15.0,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.device_id = device_id
+        # The clock that stamps scans: sent with each batch so the server can measure it.
+        self.clock = clock
         self._client = httpx.Client(
             base_url=server.rstrip("/"),
             headers={"Authorization": f"Bearer {token}", "User-Agent": "tepat-scan"},
@@ -99,7 +103,11 @@ class ScanApi:
 
     def post_scans(self, events: Sequence[ScanEvent]) -> list[Settlement]:
         """Send one batch; return the server's per-event results (200 or 409)."""
-        body = {"device_id": self.device_id, "events": [e.to_json() for e in events]}
+        body = {
+            "device_id": self.device_id,
+            "sent_at": self.clock().astimezone(UTC).isoformat(timespec="seconds"),
+            "events": [e.to_json() for e in events],
+        }
         response = self._request("POST", "/api/v1/scans", json=body)
         if response.status_code in (400, 422):
             try:

@@ -231,7 +231,53 @@ def _finding_row_dict(row: FindingRow) -> dict[str, Any]:
         "event_ids": row.event_ids,
         "created_at": row.created_at.isoformat(),
         "live": False,
+        "status": row.status,
+        "resolved_by": row.resolved_by,
+        "resolved_at": row.resolved_at.isoformat() if row.resolved_at else None,
     }
+
+
+def status_counts(
+    session: Session, election: Election, area: str, now: datetime
+) -> dict[str, int]:
+    """Items per ``rules.ItemStatus`` for the destinations inside an area, as of ``now``
+    (deadlines included: delivered but unconfirmed after the last leg is missing).
+
+    Reads the area's items and states only; ``not_issued`` counts planned destinations
+    with no label issued.
+    """
+    kab = codes.kabkota_of(area)
+    plan = build_plan(session, election, kab)
+    prefix = area.replace(".", "") if codes.TPS_ID.match(area) else area
+    flat = area.replace(".", "")
+    rows = session.execute(
+        _STATUS_ROW.where(
+            Item.kabkota_code == kab,
+            (Item.destination == area)
+            | Item.destination.like(prefix + ".%")
+            | Item.destination.like(flat + "%"),
+        )
+    ).all()
+    items = [to_rules_item(r) for r in rows if codes.within(r.destination, area)]
+    states = {
+        r.serial: codec.state_from_dict(r.state)
+        for r in rows
+        if r.state is not None and codes.within(r.destination, area)
+    }
+    counted = rules.count_statuses(plan, items, states, now, within=area)
+    return {status.value: n for status, n in counted.items()}
+
+
+_STATUS_ROW = select(
+    Item.serial,
+    Item.item_type_code,
+    Item.race_kind,
+    Item.destination,
+    Item.quantity,
+    Item.kabkota_code,
+    Item.voided_at,
+    ItemStateRow.state,
+).outerjoin(ItemStateRow, ItemStateRow.serial == Item.serial)
 
 
 @dataclass

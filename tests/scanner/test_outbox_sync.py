@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -257,3 +258,22 @@ def test_answer_breaking_the_contract_is_a_protocol_error(outbox: Outbox) -> Non
     with pytest.raises(ProtocolError):
         Syncer(outbox, api).sync()
     assert outbox.count() == 1
+
+
+def test_every_batch_carries_the_device_clock_so_the_server_can_measure_it(
+    outbox: Outbox,
+) -> None:
+    """Issue 10: tepat-scan never sent sent_at, so a phone 3 h fast made false lateness."""
+    outbox.add(scan(1))
+    server = Server()
+    fast = datetime(2024, 11, 26, 11, 0, tzinfo=UTC)
+    api = ScanApi(
+        "http://tepat.test",
+        "tok",
+        "device-1",
+        transport=httpx.MockTransport(server),
+        clock=lambda: fast,
+    )
+    Syncer(outbox, api, sleep=lambda _: None, rng=random.Random(7)).sync()
+    body = json.loads(server.requests[0].content)
+    assert datetime.fromisoformat(body["sent_at"]) == fast
