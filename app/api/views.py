@@ -13,11 +13,13 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from flask_wtf.csrf import CSRFError
 
+import labels
 from app.auth import service as auth
 from app.auth.access import acting_user, check_scope, require, signed_in_user
 from app.clock import now
-from app.custody import queries
-from app.custody.service import MAX_BATCH, Ingestor
+from app.closing import service as closing
+from app.custody import overview, queries
+from app.custody.service import MAX_BATCH, Ingestor, Rejected, serial_from_label
 from app.errors import BadRequest, NotConfigured, PayloadTooLarge, Unauthorized, ValidationFailed
 from app.extensions import csrf, db
 from app.guard import MAX_INT32, bounded_instant, has_nul, int_in_range
@@ -105,6 +107,64 @@ def post_scans() -> Any:
             "rejected": sum(r.status in ("rejected", "conflict") for r in results),
         }
     ), status
+
+
+@bp.post("/closings")
+@require("scan")
+def post_closings() -> Any:
+    """Closing records of a KPPS (ballot accounting per race, seals, photo); one result each."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("records"), list):
+        raise BadRequest('Kirim JSON {"device_id": ..., "records": [...]}.')
+    records = body["records"]
+    if len(records) > closing.MAX_BATCH:
+        raise PayloadTooLarge(
+            f"Paling banyak {closing.MAX_BATCH} catatan per kiriman (dikirim {len(records)})."
+        )
+    token = getattr(g, "device_token", None)
+    device_id = str(body.get("device_id") or "").strip() or (
+        f"token-{token.id}" if token is not None else f"web-{signed_in_user().id}"
+    )
+    if len(device_id) > 64:
+        raise ValidationFailed("device_id maksimal 64 karakter.")
+
+    def box_serial(text: str) -> str:
+        try:
+            keyring = load_keyring(current_app.config["TEPAT_KEY_DIR"])
+            return serial_from_label(text, keyring, verified=not labels.is_serial(text))
+        except KeyStoreError as exc:
+            raise closing.ClosingRejected("not_configured", str(exc)) from exc
+        except Rejected as exc:
+            raise closing.ClosingRejected(exc.code, exc.message) from exc
+
+    results = closing.record_closings(
+        db.session,
+        user=signed_in_user(),
+        election=current_election(),
+        device_id=device_id,
+        raw_records=records,
+        now=now(),
+        box_serial=box_serial,
+    )
+    status = 409 if any(r.status == "conflict" for r in results) else 200
+    return jsonify(
+        {
+            "results": [r.to_dict() for r in results],
+            "accepted": sum(r.status == "accepted" for r in results),
+            "duplicate": sum(r.status == "duplicate" for r in results),
+            "rejected": sum(r.status in ("rejected", "conflict") for r in results),
+        }
+    ), status
+
+
+@bp.get("/tps/<tps>/closings")
+@require("view")
+def tps_closings(tps: str) -> Any:
+    """Every closing record of a TPS (corrections included, oldest first)."""
+    if not codes.TPS_ID.match(tps):
+        raise ValidationFailed("Nomor TPS harus 13 digit.")
+    check_scope(signed_in_user(), tps)
+    return jsonify({"records": closing.history(db.session, current_election().code, tps)})
 
 
 @bp.get("/keys")
