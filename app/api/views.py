@@ -18,7 +18,7 @@ from app.auth import service as auth
 from app.auth.access import acting_user, check_scope, require, signed_in_user
 from app.clock import now
 from app.closing import service as closing
-from app.custody import overview, queries
+from app.custody import queries
 from app.custody.service import MAX_BATCH, Ingestor, Rejected, serial_from_label
 from app.errors import BadRequest, NotConfigured, PayloadTooLarge, Unauthorized, ValidationFailed
 from app.extensions import csrf, db
