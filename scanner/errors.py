@@ -8,6 +8,7 @@
     ├── ConfigError              the client is not configured, or its files are unreadable
     ├── PlanSliceError           a plan slice (JSON) does not have the documented shape
     ├── KeyringError             public keys cannot be loaded (file, server answer, labels)
+    ├── LogProofError            a published checkpoint, consistency or inclusion proof fails
     └── SyncError                talking to the server failed
         ├── AuthError            401/403: the device token is invalid; do not retry
         ├── ServerUnavailable    network error, 413 or 5xx that outlived every retry
@@ -46,6 +47,10 @@ class PlanSliceError(ScanError):
 
 class KeyringError(ScanError):
     """Public keys could not be loaded."""
+
+
+class LogProofError(ScanError):
+    """A checkpoint, consistency proof or inclusion proof of the log does not verify."""
 
 
 class SyncError(ScanError):
