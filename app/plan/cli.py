@@ -1,8 +1,9 @@
-"""``flask regions``, ``flask plan`` and ``flask demo`` commands."""
+"""``flask regions``, ``flask plan``, ``flask elections`` and ``flask demo`` commands."""
 
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -36,11 +37,21 @@ def load_regions(path: Path | None, prefix: tuple[str, ...]) -> None:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--election", "election_code", default=demo.ELECTION_CODE, show_default=True)
 @click.option("--kabupaten", required=True, help="Kabupaten/kota code, e.g. 62.10.")
-def import_plan(path: Path, election_code: str, kabupaten: str) -> None:
+@click.option(
+    "--remove-missing",
+    is_flag=True,
+    help="Remove stored TPS that are not in the file (kept if labels or scans exist).",
+)
+def import_plan(path: Path, election_code: str, kabupaten: str, remove_missing: bool) -> None:
     """Import a TPS list (CSV or XLSX) and compute the needs; all rows or nothing."""
     try:
         result = service.import_tps(
-            db.session, election_code, kabupaten, path.name, path.read_bytes()
+            db.session,
+            election_code,
+            kabupaten,
+            path.name,
+            path.read_bytes(),
+            remove_missing=remove_missing,
         )
     except PlanImportError as exc:
         for error in exc.errors:
@@ -52,8 +63,64 @@ def import_plan(path: Path, election_code: str, kabupaten: str) -> None:
         f"TPS baru {result.created}, diperbarui {result.updated}, tetap {result.unchanged}; "
         f"{result.plan_lines} baris rencana."
     )
-    if result.not_in_file:
-        click.echo(f"Peringatan: {len(result.not_in_file)} TPS tersimpan tidak ada di berkas.")
+    if result.removed:
+        click.echo(f"Dihapus {len(result.removed)} TPS yang tidak ada di berkas.")
+    if result.kept:
+        click.echo(
+            f"Peringatan: {len(result.kept)} TPS tidak ada di berkas tetapi tetap disimpan "
+            f"(sudah ada label atau pindaian): {', '.join(result.kept[:20])}"
+        )
+    elif result.not_in_file and not result.removed:
+        click.echo(
+            f"Peringatan: {len(result.not_in_file)} TPS tersimpan tidak ada di berkas: "
+            f"{', '.join(result.not_in_file[:20])}; hapus dengan --remove-missing."
+        )
+
+
+elections_cli = AppGroup("elections", help="Elections and their races, for any region.")
+
+
+@elections_cli.command("create")
+@click.argument("code")
+@click.option("--name", required=True, help='e.g. "Pilkada Serentak 2024".')
+@click.option("--day", "day", required=True, type=click.DateTime(["%Y-%m-%d"]), help="Hari H.")
+@click.option(
+    "--max-voters", default=600, show_default=True, help="Pemilih per TPS, paling banyak."
+)
+def create_election(code: str, name: str, day: datetime, max_voters: int) -> None:
+    """Create an election; add its races with 'flask elections races CODE --add ...'."""
+    try:
+        election = service.create_election(db.session, code, name, day.date(), max_voters)
+    except TepatError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"Pemilihan {election.code} ({election.name}), hari H {election.election_day}.")
+
+
+@elections_cli.command("races")
+@click.argument("code")
+@click.option(
+    "--add",
+    "adds",
+    multiple=True,
+    metavar="JENIS:WILAYAH[:NAMA]",
+    help="GUB:32 (gubernur Jawa Barat), WAL:32.71, BUP:62.10; may repeat.",
+)
+def races(code: str, adds: tuple[str, ...]) -> None:
+    """List an election's races, adding the ones given."""
+    try:
+        for spec in adds:
+            kind, _, rest = spec.partition(":")
+            region, _, name = rest.partition(":")
+            if not region:
+                raise click.ClickException(f"--add {spec!r}: tulis JENIS:WILAYAH, mis. WAL:32.71")
+            service.add_race(db.session, code, kind, region, name or None)
+        election = service.get_election(db.session, code)
+    except TepatError as exc:
+        raise click.ClickException(exc.message) from exc
+    if not election.races:
+        click.echo(f"Pemilihan {code} belum punya pemilihan; tambahkan dengan --add.")
+    for race in election.races:
+        click.echo(f"{race.kind.value}  {race.region_code:<8} {race.name}")
 
 
 @plan_cli.command("export")
@@ -228,4 +295,5 @@ def init_app(app: Flask) -> None:
     """Register the commands."""
     app.cli.add_command(regions_cli)
     app.cli.add_command(plan_cli)
+    app.cli.add_command(elections_cli)
     app.cli.add_command(demo_cli)

@@ -12,7 +12,7 @@ from datetime import time
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import column, delete, select, table
 from sqlalchemy.orm import Session
 
 from app.errors import NotFound, PlanImportError, RowError, ValidationFailed
@@ -328,6 +328,9 @@ class ImportResult:
     unchanged: int = 0
     plan_lines: int = 0
     not_in_file: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    #: Not in the file but kept: labels were issued or scans recorded for them.
+    kept: list[str] = field(default_factory=list)
 
 
 def read_table(filename: str, data: bytes) -> Iterator[tuple[int, dict[str, str]]]:
@@ -494,11 +497,14 @@ def import_tps(
     *,
     dispatch_days: dict[str, int] | None = None,
     scope: str | None = None,
+    remove_missing: bool = False,
 ) -> ImportResult:
     """Import a kabupaten's TPS list and rebuild its nodes, routes and plan in one transaction.
 
     ``scope`` (the uploader's region) refuses rows outside it. Without ``dispatch_days``
-    existing legs keep their deadlines; nothing is rebuilt when no row changed.
+    existing legs keep their deadlines; nothing is rebuilt when no row changed. TPS stored
+    but not in the file are reported; ``remove_missing`` removes those with no label
+    issued and no scan recorded (the others are kept and listed).
     """
     election = get_election(session, election_code)
     if (
@@ -506,6 +512,12 @@ def import_tps(
         or codes.region_level(kabkota) is not RegionLevel.KABKOTA
     ):
         raise NotFound(f"Kabupaten/kota {kabkota!r} tidak dikenal; muat data wilayah dahulu.")
+    if not races_at(election, kabkota):
+        raise ValidationFailed(
+            f"Pemilihan {election.code} tidak punya pemilihan (gubernur/bupati/wali kota) "
+            f"yang mencakup {kabkota}: tambahkan dahulu, misalnya "
+            f"'flask elections races {election.code} --add WAL:{kabkota}'."
+        )
     known_desa = set(
         session.scalars(
             select(Region.code).where(
@@ -552,7 +564,9 @@ def import_tps(
         result.not_in_file = sorted(
             t for t in set(existing) - in_file if scope is None or codes.within(t, scope)
         )
-        if result.created or result.updated or dispatch_days is not None:
+        if remove_missing and result.not_in_file:
+            result.removed, result.kept = _remove_tps(session, result.not_in_file)
+        if result.created or result.updated or result.removed or dispatch_days is not None:
             session.flush()
             build_nodes(session, kabkota)
             build_legs(session, election, kabkota, dispatch_days)
@@ -562,6 +576,106 @@ def import_tps(
         session.rollback()
         raise
     return result
+
+
+def _remove_tps(session: Session, tps_ids: list[str]) -> tuple[list[str], list[str]]:
+    """Remove TPS (their KPPS node and legs); keep those with labels or scans. (removed, kept)"""
+    # Plain tables: the plan must not import the items or custody packages.
+    item = table("item", column("destination"))
+    event = table("custody_event", column("node"))
+    used = set(session.scalars(select(item.c.destination).where(item.c.destination.in_(tps_ids))))
+    used |= set(session.scalars(select(event.c.node).where(event.c.node.in_(tps_ids))))
+    removed = [t for t in tps_ids if t not in used]
+    if removed:
+        session.execute(
+            delete(LegCost).where(LegCost.from_node.in_(removed) | LegCost.to_node.in_(removed))
+        )
+        session.execute(
+            delete(RouteLeg).where(RouteLeg.from_node.in_(removed) | RouteLeg.to_node.in_(removed))
+        )
+        session.execute(delete(CustodyNode).where(CustodyNode.code.in_(removed)))
+        session.execute(delete(Tps).where(Tps.id.in_(removed)))
+        session.flush()
+    return removed, sorted(used)
+
+
+# --- elections and races --------------------------------------------------------------
+
+#: Which region level each race covers.
+RACE_LEVEL = {
+    RaceKind.GUB: RegionLevel.PROVINSI,
+    RaceKind.BUP: RegionLevel.KABKOTA,
+    RaceKind.WAL: RegionLevel.KABKOTA,
+}
+RACE_TITLE = {RaceKind.GUB: "Gubernur", RaceKind.BUP: "Bupati", RaceKind.WAL: "Wali Kota"}
+
+
+def create_election(
+    session: Session, code: str, name: str, election_day: Any, max_voters_per_tps: int = 600
+) -> Election:
+    """Create an election (any region: its races are added with :func:`add_race`)."""
+    code = code.strip()
+    if not code or len(code) > 40 or not all(c.isalnum() or c in "-_." for c in code):
+        raise ValidationFailed("Kode pemilihan: 1-40 huruf, angka, '-', '_' atau '.'.")
+    if not name.strip() or len(name) > 120:
+        raise ValidationFailed("Nama pemilihan wajib diisi (maks. 120 karakter).")
+    if not 1 <= max_voters_per_tps <= 1000:
+        raise ValidationFailed("Pemilih per TPS: 1..1000.")
+    if session.get(Election, code) is not None:
+        raise ValidationFailed(f"Pemilihan {code!r} sudah ada.")
+    election = Election(
+        code=code,
+        name=name.strip(),
+        election_day=election_day,
+        max_voters_per_tps=max_voters_per_tps,
+    )
+    session.add(election)
+    ensure_item_types(session)  # a first election on a fresh database needs the catalogue
+    return election
+
+
+def add_race(
+    session: Session, election_code: str, kind: str, region_code: str, name: str | None = None
+) -> Race:
+    """Add a race (GUB for a province, BUP for a kabupaten, WAL for a kota); idempotent."""
+    election = get_election(session, election_code)
+    try:
+        race_kind = RaceKind(kind.strip().upper())
+    except ValueError:
+        raise ValidationFailed("Jenis pemilihan harus GUB, BUP atau WAL.") from None
+    region = session.get(Region, region_code.strip())
+    if region is None:
+        raise NotFound(f"Wilayah {region_code!r} tidak dikenal; muat data wilayah dahulu.")
+    if region.level is not RACE_LEVEL[race_kind]:
+        raise ValidationFailed(
+            f"{race_kind.value} berlaku untuk {RACE_LEVEL[race_kind].value}, "
+            f"bukan {region.level.value} ({region.code})."
+        )
+    is_kota = int(region.code.split(".")[1]) >= 71 if race_kind is not RaceKind.GUB else None
+    if (race_kind is RaceKind.WAL and not is_kota) or (race_kind is RaceKind.BUP and is_kota):
+        raise ValidationFailed(
+            f"{region.code} adalah {'kota' if is_kota else 'kabupaten'}: "
+            f"gunakan {'WAL' if is_kota else 'BUP'}."
+        )
+    for race in election.races:
+        if race.kind is race_kind and race.region_code == region.code:
+            return race
+    race = Race(
+        kind=race_kind,
+        region_code=region.code,
+        name=(name or f"{RACE_TITLE[race_kind]} {_bare(region.name)}").strip()[:160],
+    )
+    election.races.append(race)
+    session.commit()
+    return race
+
+
+def _bare(region_name: str) -> str:
+    """ "KOTA BOGOR" -> "Bogor", "KABUPATEN GUNUNG MAS" -> "Gunung Mas"."""
+    words = region_name.title().split()
+    if words and words[0] in ("Kota", "Kabupaten", "Kab."):
+        words = words[1:]
+    return " ".join(words)
 
 
 # --- custody nodes and routes -------------------------------------------------------
