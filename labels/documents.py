@@ -138,15 +138,19 @@ class CustodyParty:
 
     name: str  # "PPK Kecamatan Kurun"
     code: str = ""  # "62.10.05"
+    person: str = ""  # who signs for it, when known from the recorded scans
 
 
 @dataclass(frozen=True, slots=True)
 class HandoverLine:
-    """One row of a handover table: what should be handed over."""
+    """One row of a handover table: what should be handed over, and what was recorded."""
 
     item_type_name: str
     planned_quantity: str  # "420 lembar"
     race_name: str | None = None
+    received_quantity: str = ""  # from the recorded receipt; blank to fill in by hand
+    condition: str = ""
+    seals: str = ""  # seal numbers recorded at the handover, comma-separated
 
 
 Zone = Literal["WIB", "WITA", "WIT"]
@@ -164,7 +168,7 @@ class HandoverForm:
     document_number: str
     sender: CustodyParty  # Pihak Pertama
     receiver: CustodyParty  # Pihak Kedua
-    handed_over_at: datetime  # timezone-aware
+    handed_over_at: datetime | None  # timezone-aware; None: printed before, filled in by hand
     place: str
     lines: tuple[HandoverLine, ...]
     election_name: str = "Pemilihan Serentak Tahun 2024"
@@ -173,7 +177,7 @@ class HandoverForm:
     notes: tuple[str, ...] = field(default=())
 
     def __post_init__(self) -> None:
-        if self.handed_over_at.tzinfo is None:
+        if self.handed_over_at is not None and self.handed_over_at.tzinfo is None:
             raise LayoutError("handed_over_at must be timezone-aware")
         if self.zone not in ZONE_OFFSETS:
             raise LayoutError(f"zone must be WIB, WITA or WIT, got {self.zone!r}")

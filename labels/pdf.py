@@ -292,6 +292,10 @@ class _Column:
     align: str = "left"  # "left" | "centre"
 
 
+#: Table rows carried to the last page so the signatures stand under part of the table.
+_ROWS_WITH_TAIL = 3
+
+
 def _plan_pages(
     row_count: int,
     first_top: float,
@@ -300,7 +304,7 @@ def _plan_pages(
     row_height: float,
     tail_height: float,
 ) -> list[tuple[int, int]]:
-    """Split table rows over pages: (start, end) per page; a last (n, n) holds the tail."""
+    """Split table rows over pages: (start, end) per page; the last page has rows and the tail."""
     pages: list[tuple[int, int]] = []
     start, top = 0, first_top
     while True:
@@ -312,7 +316,13 @@ def _plan_pages(
         if end >= row_count:
             table_bottom = top - (end - start + 1) * row_height
             if table_bottom - tail_height < bottom:
-                pages.append((row_count, row_count))
+                # The signatures never stand alone: the last rows go over with them, so
+                # the page that is signed also shows (the end of) the table.
+                moved = min(_ROWS_WITH_TAIL, end - start)
+                pages[-1] = (start, end - moved)
+                pages.append((end - moved, row_count))
+                if other_top - (moved + 1) * row_height - tail_height < bottom:
+                    raise LayoutError("a document page has no room for its closing")
             return pages
         start, top = end, other_top
 
@@ -512,16 +522,21 @@ def write_handover_form(
     body, title = layout.body_font, layout.title_font
 
     # The opening text is measured first so the table can start right under it.
-    when = format_local_time(form.handed_over_at, form.zone)
+    if form.handed_over_at is None:
+        # Printed before the handover: the parties write the real moment, never a deadline.
+        when = f"................ tanggal ........................ pukul ........ {form.zone}"
+    else:
+        when = format_local_time(form.handed_over_at, form.zone)
     sender = f"{form.sender.name} ({form.sender.code})" if form.sender.code else form.sender.name
     receiver = (
         f"{form.receiver.name} ({form.receiver.code})" if form.receiver.code else form.receiver.name
     )
+    blank_name = "................................"
     opening = [
         f"Pada hari ini {when}, bertempat di {form.place}, kami yang bertanda tangan di bawah ini:",
-        f"1. Nama: ................................  Jabatan: ......................., "
+        f"1. Nama: {form.sender.person or blank_name}  Jabatan: ......................., "
         f"mewakili {sender}, selanjutnya disebut PIHAK PERTAMA;",
-        f"2. Nama: ................................  Jabatan: ......................., "
+        f"2. Nama: {form.receiver.person or blank_name}  Jabatan: ......................., "
         f"mewakili {receiver}, selanjutnya disebut PIHAK KEDUA.",
         "PIHAK PERTAMA menyerahkan kepada PIHAK KEDUA, dan PIHAK KEDUA menerima dari "
         f"PIHAK PERTAMA, logistik {form.election_name} dengan rincian sebagai berikut:",
@@ -550,7 +565,15 @@ def write_handover_form(
         len(form.lines), first_top, other_top, painter.bottom, layout.row_height, tail_height
     )
     rows = [
-        (str(number), line.item_type_name, line.race_name or "-", line.planned_quantity)
+        (
+            str(number),
+            line.item_type_name,
+            line.race_name or "-",
+            line.planned_quantity,
+            line.received_quantity,
+            line.condition,
+            line.seals,
+        )
         for number, line in enumerate(form.lines, start=1)
     ]
     footer = f"{form.document_number}: {form.sender.name} kepada {form.receiver.name}"
@@ -581,7 +604,8 @@ def write_handover_form(
         if start < end or page_number == 1:
             bottom = painter.table(table_top, _HANDOVER_COLUMNS, rows[start:end])
         if page_number == len(pages):
-            _draw_handover_closing(painter, bottom, closing_lines, signature_height)
+            people = (form.sender.person, form.receiver.person, "")
+            _draw_handover_closing(painter, bottom, closing_lines, signature_height, people)
         painter.footer(footer, page_number, len(pages))
         canvas.showPage()
     canvas.save()
@@ -593,6 +617,7 @@ def _draw_handover_closing(
     top: float,
     closing_lines: list[list[str]],
     signature_height: float,
+    people: tuple[str, str, str],
 ) -> None:
     body = painter.layout.body_font
     bold = FontSpec("Helvetica-Bold", body.size)
@@ -611,7 +636,7 @@ def _draw_handover_closing(
         painter.text(
             centre,
             y - signature_height + 12 * mm,
-            "(.............................)",
+            f"({people[index]})" if people[index] else "(.............................)",
             body,
             "centre",
         )

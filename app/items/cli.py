@@ -291,7 +291,13 @@ def handover(from_node: str, to_node: str, output: Path | None, election_code: s
     """Write the berita acara serah terima (BAST) of one leg, pre-filled from the plan."""
     output = _writable(output or Path(f"bast-{from_node}-{to_node}.pdf"))
     try:
-        form = documents.handover_form(db.session, _election(election_code), from_node, to_node)
+        form = documents.handover_form(
+            db.session,
+            _election(election_code),
+            from_node,
+            to_node,
+            current_app.config["TEPAT_LABEL_BASE_URL"],
+        )
     except TepatError as exc:
         raise _fail(exc) from exc
     try:

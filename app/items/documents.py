@@ -7,14 +7,19 @@ fills the library's frozen dataclasses.
 
 from __future__ import annotations
 
-from collections import defaultdict
+import uuid
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import labels
+from app.auth.models import User
+from app.custody.models import CustodyEvent
 from app.errors import NotFound
 from app.items.models import Item
 from app.items.service import label_text
@@ -36,6 +41,13 @@ from labels.documents import Zone
 #: How each counting unit is written after a quantity ("20 lembar", "1 buah").
 UNIT_WORDS = {"unit": "buah", "lembar": "lembar", "botol": "botol", "set": "set"}
 KIT = "KIT"
+#: Conditions as a BAST writes them.
+CONDITION_WORDS = {
+    "baik": "Baik",
+    "rusak_ringan": "Rusak Ringan",
+    "rusak_berat": "Rusak Berat",
+    "basah": "Basah",
+}
 #: What travels back up the chain after counting: sealed boxes and the result forms.
 RETURN_TYPES = ("KOTAK", "FORMHSL", "FORMSAL")
 
@@ -253,10 +265,110 @@ def leg_lines(session: Session, election: Election, leg: RouteLeg) -> list[tuple
     ]
 
 
+def occurred(event: CustodyEvent) -> datetime:
+    """When a scan happened: the device's time less its known clock lead, never after receipt."""
+    lead = timedelta(seconds=event.clock_offset_s or 0)
+    return min(event.device_time - lead, event.server_time)
+
+
+@dataclass
+class RecordedHandover:
+    """What the custody log holds of one leg: the dispatch and receipt scans and their items."""
+
+    dispatched: list[CustodyEvent] = field(default_factory=list)
+    received: list[CustodyEvent] = field(default_factory=list)
+    #: Every valid item the receipt covered, kits' contents included, by serial.
+    items: dict[str, Item] = field(default_factory=dict)
+    #: Voided items that rode along in a received kit (reported, not counted).
+    voided: list[Item] = field(default_factory=list)
+    people: dict[uuid.UUID, str] = field(default_factory=dict)
+
+    @property
+    def handed_over_at(self) -> datetime | None:
+        """When the receiver's first scan happened (device clock, as the rules read it)."""
+        return min((occurred(e) for e in self.received), default=None)
+
+    def person(self, events: list[CustodyEvent]) -> str:
+        """The person who made most of these scans, by name."""
+        counts = Counter(e.user_id for e in events)
+        return self.people.get(counts.most_common(1)[0][0], "") if counts else ""
+
+
+def recorded_handover(session: Session, leg: RouteLeg) -> RecordedHandover:
+    """Load the kirim scans of a leg and the terima scans of what they sent, with contents."""
+    kab = codes.kabkota_of(
+        leg.to_node if codes.within(leg.to_node, leg.from_node) else leg.from_node
+    )
+    dispatched = list(
+        session.scalars(
+            select(CustodyEvent)
+            .where(
+                CustodyEvent.kabkota_code == kab,
+                CustodyEvent.node == leg.from_node,
+                CustodyEvent.action.in_(("kirim", "kembali")),
+                (CustodyEvent.target == leg.to_node) | CustodyEvent.target.is_(None),
+            )
+            .order_by(CustodyEvent.server_time)
+        )
+    )
+    sent = {e.serial for e in dispatched}
+    received = [
+        e
+        for e in session.scalars(
+            select(CustodyEvent)
+            .where(
+                CustodyEvent.kabkota_code == kab,
+                CustodyEvent.node == leg.to_node,
+                CustodyEvent.action == "terima",
+            )
+            .order_by(CustodyEvent.server_time)
+        )
+        if e.serial in sent
+    ]
+    got = {e.serial for e in received}
+    dispatched = [e for e in dispatched if e.target == leg.to_node or e.serial in got]
+    # Contents: what was packed (kemas) into a received container, transitively.
+    serials, frontier = set(got), set(got)
+    while frontier:
+        inner = set(
+            session.scalars(
+                select(CustodyEvent.serial).where(
+                    CustodyEvent.kabkota_code == kab,
+                    CustodyEvent.action == "kemas",
+                    CustodyEvent.container.in_(frontier),
+                )
+            )
+        )
+        frontier = inner - serials
+        serials |= frontier
+    record = RecordedHandover(dispatched, received)
+    for item in session.scalars(select(Item).where(Item.serial.in_(serials))):
+        if item.voided_at is None:
+            record.items[item.serial] = item
+        else:
+            record.voided.append(item)
+    users = {e.user_id for e in dispatched + received}
+    if users:
+        record.people = {
+            user.id: user.full_name or user.username
+            for user in session.scalars(select(User).where(User.id.in_(users)))
+        }
+    return record
+
+
+def handover_link(base_url: str, from_node: str, to_node: str) -> str:
+    """The QR text of a BAST: an https link to the recorded handover (QR alphanumeric)."""
+    return f"{base_url.rstrip('/')}/BAST/{from_node}/{to_node}".upper()
+
+
 def handover_form(
-    session: Session, election: Election, from_node: str, to_node: str
+    session: Session,
+    election: Election,
+    from_node: str,
+    to_node: str,
+    base_url: str | None = None,
 ) -> labels.HandoverForm:
-    """The berita acara serah terima of one leg, pre-filled from the plan."""
+    """The berita acara serah terima of one leg: the plan, and what the log recorded of it."""
     leg = get_leg(session, election, from_node, to_node)
     sender = session.get(CustodyNode, from_node)
     receiver = session.get(CustodyNode, to_node)
@@ -264,17 +376,52 @@ def handover_form(
         raise NotFound("Simpul distribusi tidak ditemukan.")
     catalogue = Catalogue(session)
     lines = leg_lines(session, election, leg)
+    record = recorded_handover(session, leg)
+    received: Counter[tuple[str, str]] = Counter()
+    seals: dict[tuple[str, str], set[str]] = defaultdict(set)
+    conditions: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    for item in record.items.values():
+        received[(item.item_type_code, item.race_kind)] += item.quantity
+    for event in record.received:
+        item = record.items.get(event.serial)
+        if item is None:
+            continue
+        key = (item.item_type_code, item.race_kind)
+        seals[key].update(event.seals or ())
+        if event.condition:
+            conditions[key][event.condition] += 1
+    recorded = bool(record.received)
     rows = tuple(
         labels.HandoverLine(
             item_type_name=catalogue.type_name(code),
             planned_quantity=catalogue.quantity_text(code, quantity),
             race_name=race_name(race),
+            received_quantity=(
+                catalogue.quantity_text(code, received[(code, race)]) if recorded else ""
+            ),
+            condition=", ".join(
+                CONDITION_WORDS.get(c, c) for c in sorted(conditions[(code, race)])
+            ),
+            seals=", ".join(sorted(seals[(code, race)])),
         )
         for code, race, quantity in lines
     )
     zone = cast(Zone, ZONE_LABELS[zone_for_region(from_node)])
     deadline = labels.format_local_time(leg.deadline_at, zone)
     notes = [f"Batas waktu serah terima: {deadline} ({h_label(leg.day_offset)})."]
+    if recorded:
+        last = max(occurred(e) for e in record.received)
+        notes.append(
+            f"Tercatat di Tepat: {len(record.dispatched)} pemindaian kirim dan "
+            f"{len(record.received)} pemindaian terima, sampai "
+            f"{labels.format_local_time(last, zone)}; {len(record.items)} label berlaku."
+        )
+    if record.voided:
+        notes.append(
+            "Label yang sudah dibatalkan ikut terbawa dan tidak dihitung: "
+            + ", ".join(labels.format_serial(i.serial) for i in record.voided)
+            + "."
+        )
     kits = sum(quantity for code, _, quantity in lines if code == KIT)
     if kits:
         notes.append(
@@ -286,12 +433,13 @@ def handover_form(
         place = f"Sekretariat {receiver.name}"
     return labels.HandoverForm(
         document_number=f"BAST/{election.election_day.year}/{from_node}/{to_node}",
-        sender=labels.CustodyParty(sender.name, sender.code),
-        receiver=labels.CustodyParty(receiver.name, receiver.code),
-        handed_over_at=leg.deadline_at,
+        sender=labels.CustodyParty(sender.name, sender.code, record.person(record.dispatched)),
+        receiver=labels.CustodyParty(receiver.name, receiver.code, record.person(record.received)),
+        handed_over_at=record.handed_over_at,
         place=place,
         lines=rows,
         election_name=election.name,
         zone=zone,
         notes=tuple(notes),
+        qr_text=handover_link(base_url, from_node, to_node) if base_url else None,
     )

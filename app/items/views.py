@@ -449,7 +449,9 @@ def handover(dari: str, ke: str) -> Any:
         visible = False
     if not visible:
         raise NotFound(_("Data tidak ditemukan."))
-    form = documents.handover_form(db.session, current_election(), dari, ke)
+    form = documents.handover_form(
+        db.session, current_election(), dari, ke, current_app.config["TEPAT_LABEL_BASE_URL"]
+    )
     out = io.BytesIO()
     labels.write_handover_form(form, out)
     return _pdf(out.getvalue(), f"bast-{dari}-{ke}.pdf")
