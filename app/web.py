@@ -105,7 +105,7 @@ def init_app(app: Flask) -> None:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops
         )
-    for name in ("items", "custody", "desk", "api", "public", "epcis"):
+    for name in ("items", "custody", "desk", "api", "public", "epcis", "closing"):
         if importlib.util.find_spec(f"app.{name}.views") is None:
             continue
         module = importlib.import_module(f"app.{name}.views")

@@ -161,9 +161,9 @@ def post_closings() -> Any:
 @require("view")
 def tps_closings(tps: str) -> Any:
     """Every closing record of a TPS (corrections included, oldest first)."""
+    check_scope(signed_in_user(), tps)
     if not codes.TPS_ID.match(tps):
         raise ValidationFailed("Nomor TPS harus 13 digit.")
-    check_scope(signed_in_user(), tps)
     return jsonify({"records": closing.history(db.session, current_election().code, tps)})
 
 

@@ -144,7 +144,11 @@ def test_the_desk_cannot_file_closings_and_junk_bodies_are_4xx(env: Env) -> None
     many = {"records": [{}] * 101}
     assert env.client.post("/api/v1/closings", json=many, headers=headers).status_code == 413
     bad_tps = env.client.get("/api/v1/tps/xyz/closings", headers=headers)
-    assert bad_tps.status_code == 422
+    assert bad_tps.status_code in (404, 422)  # outside every scope, or not a TPS
+    kecamatan = env.client.get(
+        "/api/v1/tps/62.10.03/closings", headers={"Authorization": f"Bearer {env.tokens['desk']}"}
+    )
+    assert kecamatan.status_code == 422
 
 
 def test_a_photo_of_the_form_is_kept(env: Env) -> None:
@@ -168,3 +172,17 @@ def test_closing_records_are_append_only_in_the_database(env: Env) -> None:
         db.session.flush()
     db.session.rollback()
     assert count() == 1
+
+
+def test_the_closing_page_offers_the_couriers_tps_and_is_linked_from_the_scan_page(
+    env: Env,
+) -> None:
+    from tests.conftest import login
+
+    login(env.client, "kurir.tewah")
+    page = env.client.get("/kurir/tutup")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert f'value="{env.tps}"' in html and "C.Hasil" in html
+    assert "kurir-tutup.js" in html
+    assert "/kurir/tutup" in env.client.get("/kurir").get_data(as_text=True)
