@@ -18,7 +18,7 @@ from app.auth import service as auth
 from app.auth.access import acting_user, check_scope, require, signed_in_user
 from app.clock import now
 from app.closing import service as closing
-from app.custody import queries
+from app.custody import overview, queries
 from app.custody.service import MAX_BATCH, Ingestor, Rejected, serial_from_label
 from app.errors import BadRequest, NotConfigured, PayloadTooLarge, Unauthorized, ValidationFailed
 from app.extensions import csrf, db
@@ -204,11 +204,15 @@ def region_summary(code: str) -> Any:
 @bp.get("/findings")
 @require("desk")
 def findings() -> Any:
-    """Findings in the user's scope, filtered by principle, severity, region, code."""
+    """A page of findings in the user's scope (filters: principle, severity, region, code).
+
+    ``count`` and ``groups`` cover the whole area; ``next`` is the cursor of the next page.
+    """
     user = signed_in_user()
     region = request.args.get("wilayah") or codes.node_region(user.scope_code)
     check_scope(user, region)
-    rows = queries.findings(
+    limit = request.args.get("limit", type=int) or overview.PAGE
+    page = overview.findings_page(
         db.session,
         current_election(),
         region,
@@ -216,8 +220,10 @@ def findings() -> Any:
         principle=request.args.get("prinsip"),
         severity=request.args.get("tingkat"),
         code=request.args.get("kode"),
+        cursor=request.args.get("cursor"),
+        limit=limit,
     )
-    return jsonify({"findings": rows, "count": len(rows)})
+    return jsonify(page)
 
 
 @bp.get("/ledger/checkpoint")

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import base64
-import threading
 import uuid
-from collections import Counter, defaultdict
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import labels
 from app.auth.models import User
-from app.custody import codec, merkle, rules
+from app.custody import codec, merkle, overview, rules
 from app.custody.errors import ProofError
 from app.custody.ledger import KEY_NAME, fingerprint, ledger_public_key
 from app.custody.models import (
@@ -25,23 +22,16 @@ from app.custody.models import (
     FindingRow,
     ItemStateRow,
     LedgerEntry,
-    TpsTallyRow,
 )
-from app.custody.names import PlaceNames
 from app.custody.planview import build_plan, to_rules_item
-from app.custody.service import ensure_tallies, finding_dict
 from app.errors import NotFound, ValidationFailed
 from app.items.models import Item
 from app.plan import codes
-from app.plan import service as plan_service
 from app.plan.models import (
     CustodyNode,
     Election,
     ItemType,
-    LegCost,
     PlanLine,
-    Region,
-    RouteLeg,
     Tps,
 )
 
@@ -280,228 +270,14 @@ _STATUS_ROW = select(
 ).outerjoin(ItemStateRow, ItemStateRow.serial == Item.serial)
 
 
-@dataclass
-class Snapshot:
-    """Everything the desk needs about one kabupaten, from the state tables only."""
-
-    kab: str
-    states: dict[str, Any]  # serial -> row (serial, holder, transit_to, stage, state)
-    items: list[Any]  # rows of the item columns the rules need
-    findings: list[dict[str, Any]]
-
-
-_snapshots: dict[tuple[str, str], tuple[tuple[Any, ...], Snapshot]] = {}
-_snapshots_lock = threading.Lock()
-
-
-def snapshot(session: Session, election: Election, kab: str, now: datetime) -> Snapshot:
-    """Stored findings plus live quantity and deadline findings as of ``now`` (minute).
-
-    Cached per kabupaten until an event, an item or a finding is added, or the minute turns:
-    the desk reloads often and nothing it shows changes in between.
-    """
-    version = tuple(
-        session.execute(
-            select(
-                select(func.max(CustodyEvent.server_time))
-                .where(CustodyEvent.kabkota_code == kab)
-                .scalar_subquery(),
-                select(func.count(Item.serial)).where(Item.kabkota_code == kab).scalar_subquery(),
-                select(func.count(Item.voided_at))
-                .where(Item.kabkota_code == kab)
-                .scalar_subquery(),
-                select(func.count(FindingRow.id))
-                .where(FindingRow.kabkota_code == kab)
-                .scalar_subquery(),
-                # Costs and budgets feed tepat biaya.
-                select(func.count(LegCost.id)).scalar_subquery(),
-                select(func.sum(RouteLeg.budget_idr)).scalar_subquery(),
-            )
-        ).one()
-    ) + (now.replace(second=0, microsecond=0),)
-    key = (str(session.get_bind().url), kab)
-    with _snapshots_lock:
-        hit = _snapshots.get(key)
-    if hit is not None and hit[0] == version:
-        return hit[1]
-    result = _snapshot(session, election, kab, now.replace(second=0, microsecond=0))
-    with _snapshots_lock:
-        _snapshots[key] = (version, result)
-    return result
-
-
-def _snapshot(session: Session, election: Election, kab: str, now: datetime) -> Snapshot:
-    plan = build_plan(session, election, kab)
-    tally_rows = {
-        r.tps: r
-        for r in session.scalars(select(TpsTallyRow).where(TpsTallyRow.kabkota_code == kab))
-    }
-    if set(plan.destinations) - set(tally_rows):
-        ensure_tallies(session, plan.destinations, tally_rows)
-        session.commit()  # derived rows, built once; later reads find them
-    tallies = {d: codec.tally_from_dict(d, r.tally) for d, r in tally_rows.items()}
-    # Plain rows, not ORM objects: a kabupaten has tens of thousands of items.
-    items = list(
-        session.execute(
-            select(
-                Item.serial,
-                Item.item_type_code,
-                Item.race_kind,
-                Item.destination,
-                Item.quantity,
-                Item.kabkota_code,
-                Item.voided_at,
-            ).where(Item.kabkota_code == kab)
-        )
-    )
-    state_rows = {
-        r.serial: r
-        for r in session.execute(
-            select(
-                ItemStateRow.serial,
-                ItemStateRow.holder,
-                ItemStateRow.transit_to,
-                ItemStateRow.stage,
-                ItemStateRow.state,
-            ).where(ItemStateRow.kabkota_code == kab)
-        )
-    }
-    states = {s: codec.state_from_dict(r.state) for s, r in state_rows.items()}
-    rules_items = {i.serial: to_rules_item(i) for i in items if i.voided_at is None}
-    budgets, costs = plan_service.leg_costs(session, election.code, kab)
-    live = (
-        rules.check_costs(budgets, costs)
-        + rules.check_all_quantities(plan, tallies)
-        + rules.check_deadlines(plan, rules_items, states, now)
-        + rules.check_return_deadlines(plan, rules_items, states, now)
-    )
-    findings = [
-        _finding_row_dict(f)
-        for f in session.scalars(select(FindingRow).where(FindingRow.kabkota_code == kab))
-    ]
-    names = PlaceNames(session)
-    by_serial = {i.serial: i for i in items}
-    for finding in live:
-        data = finding_dict(names.humanize(finding, by_serial.get(finding.serial or "")))
-        place = finding.node or finding.tps or kab
-        data.update(
-            {
-                "id": f"live-{finding.code}-{finding.serial or place}",
-                "region": codes.node_region(place),
-                "created_at": now.isoformat(),
-                "live": True,
-            }
-        )
-        findings.append(data)
-    return Snapshot(kab, state_rows, items, findings)
-
-
-def _child_of(area: str, code: str) -> str | None:
-    """The child region of ``area`` that contains ``code`` (None if outside)."""
-    region = codes.node_region(code)
-    if not (region == area or region.startswith(area + ".")):
-        return None
-    depth = area.count(".") + 1
-    parts = region.split(".")
-    if len(parts) <= depth:
-        return None if codes.TPS_ID.match(code) is None else code
-    child = ".".join(parts[: depth + 1])
-    if child.count(".") == 3 and codes.TPS_ID.match(code) and area.count(".") == 3:
-        return code
-    return child
-
-
 def region_summary(
-    session: Session, election: Election, area: str, now: datetime, *, snap: Snapshot | None = None
+    session: Session, election: Election, area: str, now: datetime, **_: Any
 ) -> dict[str, Any]:
-    """Per child region: TPS, items by stage, delivered share, findings per principle.
+    """Per child region: TPS, items by stage and status, delivered, findings per principle.
 
-    Pass ``snap`` (a snapshot of the area's kabupaten) to share one read between queries.
+    Read from the counters kept on ingest (``app.custody.overview``), never the items.
     """
-    kab = codes.kabkota_of(area)
-    snap = snap or snapshot(session, election, kab, now)
-    names = dict(
-        session.execute(
-            select(Region.code, Region.name).where(
-                (Region.code == area) | Region.code.like(area + ".%")
-            )
-        ).all()
-    )
-    level_is_desa = area.count(".") == 3
-    children: dict[str, dict[str, Any]] = {}
-
-    def child(code: str) -> dict[str, Any]:
-        if code not in children:
-            name = names.get(code) or (f"TPS {code[-3:]}" if codes.TPS_ID.match(code) else code)
-            children[code] = {
-                "code": code,
-                "name": name,
-                "tps": 0,
-                "items": 0,
-                "delivered": 0,
-                "stages": Counter(),
-                "principles": {p: {"count": 0, "worst": None} for p in PRINCIPLES},
-            }
-        return children[code]
-
-    prefix = kab.replace(".", "")
-    for tps in session.scalars(select(Tps.id).where(Tps.id.like(prefix + "%"))):
-        target = tps if level_is_desa else _child_of(area, tps)
-        if target and codes.within(tps, area):
-            child(target)["tps"] += 1
-    for item in snap.items:
-        if item.voided_at is not None or not codes.within(item.destination, area):
-            continue
-        target = item.destination if level_is_desa else _child_of(area, item.destination)
-        if target is None:
-            continue
-        row = child(target)
-        state = snap.states.get(item.serial)
-        stage = state.stage if state else "gudang"
-        row["items"] += 1
-        row["stages"][stage] += 1
-        if state and state.holder == item.destination and state.transit_to is None:
-            row["delivered"] += 1
-    totals = {p: {"count": 0, "worst": None} for p in PRINCIPLES}
-    for finding in snap.findings:
-        place = finding.get("region")
-        if not place or not codes.within(place, area):
-            continue
-        if level_is_desa and finding.get("tps") and codes.within(finding["tps"], area):
-            place = finding["tps"]
-        principle = finding["principle"]
-        if principle not in totals:
-            continue
-        for bucket in [totals] + (
-            [child(t)["principles"]]
-            if (
-                t := (
-                    place if level_is_desa and codes.TPS_ID.match(place) else _child_of(area, place)
-                )
-            )
-            else []
-        ):
-            entry = bucket[principle]
-            entry["count"] += 1
-            if (
-                entry["worst"] is None
-                or SEVERITY_RANK[finding["severity"]] > SEVERITY_RANK[entry["worst"]]
-            ):
-                entry["worst"] = finding["severity"]
-    rows = sorted(children.values(), key=lambda r: r["code"])
-    for row in rows:
-        row["stages"] = dict(row["stages"])
-    total_items = sum(r["items"] for r in rows)
-    return {
-        "region": area,
-        "name": names.get(area, area),
-        "now": now.isoformat(),
-        "tps": sum(r["tps"] for r in rows),
-        "items": total_items,
-        "delivered": sum(r["delivered"] for r in rows),
-        "principles": totals,
-        "children": rows,
-    }
+    return overview.region_summary(session, election, area, now)
 
 
 def findings(
@@ -513,29 +289,22 @@ def findings(
     principle: str | None = None,
     severity: str | None = None,
     code: str | None = None,
-    snap: Snapshot | None = None,
+    cursor: str | None = None,
+    limit: int = overview.PAGE,
+    **_: Any,
 ) -> list[dict[str, Any]]:
-    """Findings inside an area, most severe and newest first."""
-    if principle and principle not in PRINCIPLES + ("biaya",):
-        raise ValidationFailed("Prinsip tidak dikenal.")
-    if severity and severity not in SEVERITY_RANK:
-        raise ValidationFailed("Tingkat keparahan tidak dikenal.")
-    snap = snap or snapshot(session, election, codes.kabkota_of(area), now)
-    result = []
-    for finding in snap.findings:
-        place = finding.get("region")
-        if not place or not codes.within(place, area):
-            continue
-        if principle and finding["principle"] != principle:
-            continue
-        if severity and finding["severity"] != severity:
-            continue
-        if code and finding["code"] != code:
-            continue
-        result.append(finding)
-    result.sort(key=lambda f: f["created_at"], reverse=True)  # newest first ...
-    result.sort(key=lambda f: -SEVERITY_RANK[f["severity"]])  # ... within each severity
-    return result
+    """One page of findings inside an area: the live ones, then stored ones newest first."""
+    return overview.findings_page(
+        session,
+        election,
+        area,
+        now,
+        principle=principle,
+        severity=severity,
+        code=code,
+        cursor=cursor,
+        limit=limit,
+    )["findings"]
 
 
 def latest_checkpoint(session: Session, key_dir: str | Path) -> dict[str, Any]:
@@ -629,26 +398,3 @@ def consistency(session: Session, first: int, second: int) -> dict[str, Any]:
         "first_checkpoint": old.note,
         "second_checkpoint": new.note,
     }
-
-
-def progress(session: Session, kab: str, area: str | None = None) -> list[dict[str, Any]]:
-    """Items delivered over time (per hour of receipt) for the desk's chart; ``area`` narrows."""
-    counts: dict[str, int] = defaultdict(int)
-    rows = session.execute(
-        select(CustodyEvent.server_time, CustodyEvent.node).where(
-            CustodyEvent.kabkota_code == kab, CustodyEvent.action == "terima"
-        )
-    )
-    for moment, node in rows:
-        if area and not codes.within(node, area):
-            continue
-        counts[
-            moment.strftime("%Y-%m-%dT%H:00Z") + ("|kpps" if codes.TPS_ID.match(node) else "|")
-        ] += 1
-    series: dict[str, dict[str, int]] = defaultdict(lambda: {"terima": 0, "tiba_tps": 0})
-    for key, n in counts.items():
-        hour, kind = key.split("|")
-        series[hour]["terima"] += n
-        if kind:
-            series[hour]["tiba_tps"] += n
-    return [{"hour": h, **v} for h, v in sorted(series.items())]

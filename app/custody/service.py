@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 import labels
 from app import locks
 from app.auth.models import DeviceToken, User
-from app.custody import clock, codec, resolve, rules
+from app.custody import clock, codec, counts, resolve, rules
 from app.custody.errors import CustodyError
 from app.custody.models import (
     CustodyEvent,
@@ -426,8 +426,9 @@ class Ingestor:
                 # SQLite has one writer: one process lock. PostgreSQL: row locks per item.
                 with locks.hold(self.session, "tepat-ingest", process_only=True):
                     self._ingest_all(by_kab, attempt_results)
-                    self._write()
                     self._track_device([scan for _, scan in parsed])
+                    self._write()
+                    self._deltas.write(self.session)
                     self.session.commit()
             except (IntegrityError, OperationalError) as exc:
                 self.session.rollback()
@@ -445,6 +446,7 @@ class Ingestor:
         """Forget what an aborted attempt buffered."""
         self._events, self._findings, self._dirty = [], [], {}
         self._heads, self._state_rows = {}, {}
+        self._deltas = counts.Deltas()
         self._last_time = None
 
     def _ingest_all(
@@ -596,6 +598,7 @@ class Ingestor:
     def _write(self) -> None:
         """Write the batch: events and findings by executemany, each item's latest state once."""
         session = self.session
+        self._count()
         inserts, updates = [], []
         for serial, (state, server_time, item, _kab) in self._dirty.items():
             values = {
@@ -633,6 +636,24 @@ class Ingestor:
         if self._findings:
             session.execute(FindingRow.__table__.insert(), self._findings)
         self._events, self._findings, self._dirty = [], [], {}
+
+    def _count(self) -> None:
+        """Keep the region counters current: each changed item's state before and after,
+        receipts per hour and new findings (written last, the only rows every batch of a
+        region shares, so they are locked only for the commit)."""
+        deltas = counts.Deltas()
+        for serial, (state, _time, item, _kab) in self._dirty.items():
+            row = self._state_rows.get(serial)
+            stored = row["state"] if isinstance(row, dict) else (row.state if row else None)
+            deltas.item(item, codec.state_from_dict(stored) if stored else None, state)
+        for event in self._events:
+            if event["action"] == rules.Action.TERIMA.value:
+                deltas.add(
+                    event["node"], counts.receipt_metrics(event["node"], event["server_time"])
+                )
+        for values in self._findings:
+            deltas.finding(values)
+        self._deltas = deltas
 
     def _lock(self, column: Any, keys: Iterable[str]) -> None:
         """PostgreSQL: lock these rows until commit, in key order (no deadlock between
@@ -691,8 +712,8 @@ class Ingestor:
         if item is None:
             raise Rejected("unknown_label", "Label ini tidak pernah diterbitkan oleh KPU.")
         if item.voided_at is not None:
-            session.add(
-                finding_row(
+            self._findings.append(
+                finding_values(
                     rules.Finding(
                         code="voided_label_scanned",
                         principle=rules.Principle.AKUNTABILITAS,
@@ -824,8 +845,8 @@ class Ingestor:
 
     def _conflict(self, kab: str, scan: ScanInput, previous: CustodyEvent | None) -> ScanResult:
         """Same id, different content: never overwrite; record a security finding."""
-        self.session.add(
-            finding_row(
+        self._findings.append(
+            finding_values(
                 rules.Finding(
                     code="event_conflict",
                     principle=rules.Principle.AKUNTABILITAS,
@@ -958,7 +979,7 @@ class Ingestor:
             event_ids=event_ids,
             detail=detail,
         )
-        self.session.add(finding_row(finding, kab))
+        self._findings.append(finding_values(finding, kab))
 
 
 def _clamp_int32(seconds: float) -> int:

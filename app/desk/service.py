@@ -1,8 +1,9 @@
 """What the desk reads: region status, grouped findings, a TPS's items, an item's proof.
 
-Built on ``app.custody.queries`` (one snapshot of the kabupaten per page); this module
-adds what only the desk needs: findings grouped per event, the leg a finding belongs
-to, evidence links, the delivery curve, and the recomputed hash chain of an item.
+Built on the counters kept on ingest (``app.custody.overview``): no page reads every
+item of its region. This module adds what only the desk needs: findings grouped per
+event, the leg a finding belongs to, evidence links, the delivery curve, and the
+recomputed hash chain of an item.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 
 import labels
 from app.auth.models import User
-from app.custody import queries, rules
+from app.custody import counts, overview, queries, rules
 from app.custody.errors import LedgerMismatch
 from app.custody.ledger import rules_event
 from app.custody.models import CustodyEvent, ItemStateRow
@@ -56,24 +57,46 @@ def leg_of(finding: dict[str, Any]) -> str | None:
         return None
 
 
+#: The stage line, in the order goods travel (in transit per leg); others follow.
+STAGE_ORDER = (
+    "gudang",
+    "jalan:ppk",
+    "ppk",
+    "jalan:pps",
+    "pps",
+    "jalan:kpps",
+    "kpps",
+    "dibuka",
+    "kembali_jalan",
+    "kembali",
+)
+
+
+def stage_line(stages: dict[str, int]) -> list[tuple[str, int]]:
+    """The stages in travel order with their counts (they add up to the items)."""
+    known = [(s, stages[s]) for s in STAGE_ORDER if stages.get(s)]
+    return known + sorted((s, n) for s, n in stages.items() if n and s not in STAGE_ORDER)
+
+
 @dataclass
 class DeskView:
-    """One read of a kabupaten for a page: the snapshot and what is derived from it."""
+    """One read of an area for a page, from the counters (never every item)."""
 
     session: Session
     election: Election
     now: datetime
-    snap: queries.Snapshot
+    kab: str
     names: PlaceNames = field(init=False)
 
     def __post_init__(self) -> None:
         self.names = PlaceNames(self.session)
+        self._summaries: dict[str, dict[str, Any]] = {}
 
     @classmethod
     def open(cls, session: Session, election: Election, area: str, now: datetime) -> DeskView:
-        """Read the snapshot of the area's kabupaten once."""
-        snap = queries.snapshot(session, election, codes.kabkota_of(area), now)
-        return cls(session, election, now, snap)
+        """A view of the area (a province, kabupaten, kecamatan, desa or TPS)."""
+        kab = area if "." not in area and not codes.TPS_ID.match(area) else codes.kabkota_of(area)
+        return cls(session, election, now, kab)
 
     def label(self, code: str) -> str:
         """A region or TPS as people name it: 'Kecamatan Tewah', 'Kelurahan Tewah', 'TPS 003'."""
@@ -96,9 +119,11 @@ class DeskView:
 
     def summary(self, area: str) -> dict[str, Any]:
         """Status per child region; a TPS: its own row, counting every finding about it."""
+        if area in self._summaries:
+            return self._summaries[area]
         if codes.TPS_ID.match(area):
-            desa = queries.region_summary(
-                self.session, self.election, codes.desa_of_tps(area), self.now, snap=self.snap
+            desa = overview.region_summary(
+                self.session, self.election, codes.desa_of_tps(area), self.now
             )
             row = next((r for r in desa["children"] if r["code"] == area), None)
             row = row or {"code": area, "tps": 1, "items": 0, "delivered": 0, "stages": {}}
@@ -110,32 +135,31 @@ class DeskView:
                 entry = principles.get(finding["principle"])
                 if entry is None:
                     continue
-                entry["count"] += 1
+                entry["count"] += int(finding.get("count", 1))
                 if entry["worst"] is None or (
                     queries.SEVERITY_RANK[finding["severity"]]
                     > queries.SEVERITY_RANK[entry["worst"]]
                 ):
                     entry["worst"] = finding["severity"]
-            return {
+            summary = {
                 "region": area,
                 "name": self.names.node(area),
                 "tps": row["tps"],
+                "tps_complete": row.get("tps_complete", 0),
                 "items": row["items"],
                 "delivered": row["delivered"],
                 "principles": principles,
                 "children": [],
                 "stages": row["stages"],
+                "statuses": row.get("statuses", {}),
             }
-        summary = queries.region_summary(
-            self.session, self.election, area, self.now, snap=self.snap
-        )
-        for child in summary["children"]:
-            if codes.TPS_ID.match(child["code"]):
-                child["name"] = self.names.node(child["code"])
-        stages: Counter[str] = Counter()
-        for child in summary["children"]:
-            stages.update(child["stages"])
-        summary["stages"] = dict(stages)
+        else:
+            summary = overview.region_summary(self.session, self.election, area, self.now)
+            for child in summary["children"]:
+                if codes.TPS_ID.match(child["code"]):
+                    child["name"] = self.names.node(child["code"])
+        summary["stage_line"] = stage_line(summary["stages"])
+        self._summaries[area] = summary
         return summary
 
     def findings(
@@ -146,25 +170,21 @@ class DeskView:
         severity: str | None = None,
         code: str | None = None,
         leg: str | None = None,
+        cursor: str | None = None,
+        limit: int = overview.PAGE,
     ) -> list[dict[str, Any]]:
-        """Findings inside the area (a TPS: about or at that TPS), filtered."""
-        # A TPS: everything about it, also what was seen upstream (its kit overdue at the PPK).
-        region = codes.kabkota_of(area) if codes.TPS_ID.match(area) else area
-        rows = queries.findings(
-            self.session,
-            self.election,
-            region,
-            self.now,
-            principle=principle,
-            severity=severity,
-            code=code,
-            snap=self.snap,
+        """One page of findings inside the area (a TPS: about or at that TPS), filtered."""
+        page = self.findings_page(
+            area, principle=principle, severity=severity, code=code, cursor=cursor, limit=limit
         )
-        if codes.TPS_ID.match(area):
-            rows = [f for f in rows if area in (f.get("tps"), f.get("node"))]
+        rows = page["findings"]
         if leg:
             rows = [f for f in rows if leg_of(f) == leg]
         return rows
+
+    def findings_page(self, area: str, **filters: Any) -> dict[str, Any]:
+        """A page of findings with the counts per group and the cursor of the next page."""
+        return overview.findings_page(self.session, self.election, area, self.now, **filters)
 
     def groups(self, findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """One row per kind of finding at one place with one message.
@@ -198,7 +218,7 @@ class DeskView:
                     "live": finding.get("live", False),
                     "at": parse_instant(finding["created_at"]),
                 }
-            group["count"] += 1
+            group["count"] += int(finding.get("count", 1))
             if finding.get("serial"):
                 group["serials"].append(finding["serial"])
             for event_id in finding.get("event_ids") or ():
@@ -230,12 +250,21 @@ class DeskView:
 
     def tps_items(self, tps: str) -> list[dict[str, Any]]:
         """The items destined for a TPS with where each one is now."""
+        items = list(self.session.scalars(select(Item).where(Item.destination == tps)))
+        states = {
+            r.serial: r
+            for r in self.session.scalars(
+                select(ItemStateRow).where(
+                    ItemStateRow.serial.in_([i.serial for i in items])  # one TPS: dozens
+                )
+            )
+        }
         rows = []
         for item in sorted(
-            (i for i in self.snap.items if i.destination == tps),
+            items,
             key=lambda i: (i.item_type_code != "KIT", i.item_type_code, i.race_kind, i.serial),
         ):
-            state = self.snap.states.get(item.serial)
+            state = states.get(item.serial)
             rows.append(
                 {
                     "serial": item.serial,
@@ -257,23 +286,21 @@ class DeskView:
         from zoneinfo import ZoneInfo
 
         local = ZoneInfo(zone)
+        # Per UTC hour: receipts, receipts at a TPS, items delivered (counters of the area).
         hours: dict[datetime, dict[str, int]] = {}
-        for point in queries.progress(self.session, self.snap.kab, area):
-            hour = parse_instant(point["hour"].replace("Z", "+00:00")).astimezone(local)
-            hours[hour] = {"receipts": point["terima"], "at_tps": point["tiba_tps"]}
-        total = 0
-        delivered: list[datetime] = []
-        for item in self.snap.items:
-            if item.voided_at is not None or not codes.within(item.destination, area):
+        per_hour: dict[datetime, int] = {}
+        for key, n in counts.read(self.session, [area]).get(area, Counter()).items():
+            kind, _, hour = key.partition(":")
+            if kind not in ("terima", "terima_tps", "delivered") or not hour or not n:
                 continue
-            if item.destination == area and not codes.TPS_ID.match(area):
-                continue  # kept where it is (the PSU reserve at the gudang), as in the summary
-            total += 1
-            state = self.snap.states.get(item.serial)
-            moment = state.state.get("delivered_at") if state else None
-            if moment:
-                delivered.append(datetime.fromisoformat(moment).astimezone(local))
-        delivered.sort()
+            moment = datetime.fromisoformat(hour + ":00+00:00").astimezone(local)
+            if kind == "delivered":
+                per_hour[moment] = n
+            else:
+                point = hours.setdefault(moment, {"receipts": 0, "at_tps": 0})
+                point["receipts" if kind == "terima" else "at_tps"] += n
+        total = self.summary(area)["items"]
+        delivered = sorted(per_hour)
         now = self.now.astimezone(local).replace(minute=0, second=0, microsecond=0)
         starts = list(hours) + delivered[:1]
         start = min(starts).replace(minute=0, second=0, microsecond=0) if starts else now
@@ -282,10 +309,10 @@ class DeskView:
         cursor, done, index = start, 0, 0
         while cursor <= now:
             while index < len(delivered) and delivered[index] < cursor + timedelta(hours=1):
-                done += 1
+                done += per_hour[delivered[index]]
                 index += 1
-            counts = hours.get(cursor, {"receipts": 0, "at_tps": 0})
-            points.append({"hour": cursor, **counts, "delivered": done})
+            point = hours.get(cursor, {"receipts": 0, "at_tps": 0})
+            points.append({"hour": cursor, **point, "delivered": done})
             cursor += timedelta(hours=1)
         return {"points": points, "total": total}
 

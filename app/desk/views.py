@@ -1,7 +1,9 @@
 """Desk pages: the kabupaten at a glance, drill-down to the TPS, findings, proofs, exports.
 
 Desk staff and observers (pengawas) read everything inside their scope; nothing here
-writes. Every page reads one snapshot of the kabupaten (``DeskView``).
+writes. Every page reads the counters of its area (``DeskView``), never every item: a
+province, a kabupaten of 8,000 TPS and a desa cost about the same. Findings come a page at
+a time (cursor ``setelah``), with the counts per kind for the whole area.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from app.desk.service import (
     DeskView,
     area_exists,
     item_timeline,
+    leg_of,
 )
 from app.desk.words import WORDS, local_time, template_helpers
 from app.errors import NotFound
@@ -39,13 +42,12 @@ PAGE_ROWS = 200
 
 
 def _area(code: str | None) -> str:
-    """A kabupaten, kecamatan, desa or TPS inside the user's scope (else 404)."""
+    """A province, kabupaten, kecamatan, desa or TPS inside the user's scope (else 404)."""
     user = signed_in_user()
     area = (code or "").strip() or user.scope_code
     if not codes.TPS_ID.match(area):
         try:
-            if codes.region_level(area).value == "provinsi":
-                raise NotFound(_("Pilih kabupaten/kota, kecamatan, desa atau TPS."))
+            codes.region_level(area)
         except ValueError as exc:
             raise NotFound(_("Wilayah tidak ditemukan.")) from exc
     check_scope(user, area)
@@ -97,7 +99,8 @@ def region(code: str) -> Any:
 def _region_page(area: str) -> Any:
     view = DeskView.open(db.session, current_election(), area, now())
     summary = view.summary(area)
-    findings = view.groups(view.findings(area))
+    page = view.findings_page(area, limit=PAGE_ROWS)
+    findings = view.groups(page["findings"])
     zone = zone_for_region(area)
     curve = view.curve(area, zone)
     chart = progress_svg(
@@ -114,7 +117,7 @@ def _region_page(area: str) -> Any:
         area=area,
         summary=summary,
         findings=findings[:15],
-        finding_total=len(findings),
+        finding_total=page["count"],
         chart=chart,
         is_tps=is_tps,
         items=view.tps_items(area) if is_tps else [],
@@ -128,7 +131,7 @@ def _region_page(area: str) -> Any:
 def _level(area: str) -> str:
     if codes.TPS_ID.match(area):
         return "tps"
-    return codes.region_level(area).value
+    return str(codes.region_level(area).value)
 
 
 @bp.get("/temuan")
@@ -138,18 +141,29 @@ def findings() -> Any:
     area = _area(request.args.get("wilayah"))
     filters = _filters()
     view = DeskView.open(db.session, current_election(), area, now())
-    everything = view.findings(
-        area, principle=filters["principle"], severity=filters["severity"], leg=filters["leg"]
+    page = view.findings_page(
+        area,
+        principle=filters["principle"],
+        severity=filters["severity"],
+        code=filters["code"],
+        cursor=request.args.get("setelah"),
+        limit=PAGE_ROWS,
     )
-    rows = [f for f in everything if not filters["code"] or f["code"] == filters["code"]]
+    rows = [f for f in page["findings"] if not filters["leg"] or leg_of(f) == filters["leg"]]
     groups = view.groups(rows)
-    present_codes = sorted({str(f["code"]) for f in everything})
+    present_codes = sorted(
+        {str(g["code"]) for g in page["groups"]} | {str(f["code"]) for f in page["findings"]}
+    )
     return render_template(
         "desk/temuan.html",
         area=area,
-        groups=groups[:PAGE_ROWS],
+        groups=groups,
         group_total=len(groups),
-        finding_total=len(rows),
+        finding_total=page["count"],
+        kinds=page["groups"],
+        next_page=url_for("desk.findings", **_query(), setelah=page["next"])
+        if page["next"]
+        else None,
         filters=filters,
         present_codes=present_codes,
         regions=view.child_regions(signed_in_user().scope_code),
@@ -186,7 +200,7 @@ def export_findings(fmt: str) -> Any:
     area = _area(request.args.get("wilayah"))
     filters = _filters()
     view = DeskView.open(db.session, current_election(), area, now())
-    groups = view.groups(view.findings(area, **filters))
+    groups = view.groups(_every_finding(view, area, filters))
     table = exports.Table(
         title=_("Temuan %(area)s", area=_area_name(view, area)),
         subtitle=_("Keadaan per %(time)s", time=local_time(view.now, area)),
@@ -270,6 +284,25 @@ def export_status(fmt: str) -> Any:
         widths=[9, 16, 4, 5, 6, 4] + ([6] if pdf else [4, 5]) * len(PRINCIPLES),
     )
     return _download(table, fmt, f"status-{area}")
+
+
+def _every_finding(view: DeskView, area: str, filters: dict[str, str | None]) -> list[Any]:
+    """Every finding the filters select, page after page (a download holds all of them)."""
+    found: list[Any] = []
+    cursor = None
+    while True:
+        page = view.findings_page(
+            area,
+            principle=filters["principle"],
+            severity=filters["severity"],
+            code=filters["code"],
+            cursor=cursor,
+            limit=500,
+        )
+        found += [f for f in page["findings"] if not filters["leg"] or leg_of(f) == filters["leg"]]
+        cursor = page["next"]
+        if not cursor:
+            return found
 
 
 def _area_name(view: DeskView, area: str) -> str:

@@ -36,6 +36,13 @@ STAGES = {
     "pps": N_("Di PPS"),
     "kpps": N_("Di TPS"),
     "transit": N_("Dalam perjalanan"),
+    "jalan": N_("Dalam perjalanan"),
+    "jalan:ppk": N_("Menuju PPK"),
+    "jalan:pps": N_("Menuju PPS"),
+    "jalan:kpps": N_("Menuju TPS"),
+    "dibuka": N_("Dibuka di TPS"),
+    "kembali_jalan": N_("Dalam perjalanan kembali"),
+    "kembali": N_("Sudah kembali"),
 }
 ACTIONS = {
     "terima": N_("Terima"),

@@ -171,9 +171,11 @@ def issue_items(
     session.add_all(result.created)
     session.flush()
     session.add_all(logs)
+    from app.custody import counts
     from app.custody.service import forget_tallies
 
     forget_tallies(session, {item.destination for item in result.created})
+    counts.count_issued(session, result.created)
     if commit:
         session.commit()
     return result
@@ -288,6 +290,11 @@ def void_item(session: Session, item: Item, user_id: uuid.UUID | None, reason: s
         raise ValidationFailed("Alasan pembatalan wajib diisi.")
     if item.voided_at is not None:
         raise Conflict("Label ini sudah dibatalkan.")
+    from app.custody import codec, counts
+    from app.custody.models import ItemStateRow
+
+    row = session.get(ItemStateRow, item.serial)
+    counts.count_voided(session, item, codec.state_from_dict(row.state) if row else None)
     item.voided_at = utcnow()
     item.void_reason = reason.strip()
     session.add(

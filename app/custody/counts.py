@@ -1,0 +1,296 @@
+"""Incremental counts per region, kept on ingest: what the desk reads instead of the items.
+
+Every issued item adds to a few named counters (``metric``) at its destination and at every
+region above it: the TPS, its desa, kecamatan, kabupaten and province. A scan changes an
+item's state; the batch subtracts the counters of the state before and adds those of the
+state after, so a region's numbers cost one indexed read however large the region is.
+
+Metrics (keyed by strings, so a new stage or status just adds rows):
+
+* ``items``: issued, not voided; ``delivered``: held at its destination, not in transit;
+* ``stage:<stage>``: the desk's stage line (``gudang``, ``ppk``, ``pps``, ``kpps``,
+  ``dibuka``, ``jalan:<next node kind>`` for each leg in transit, ``kembali``...);
+* ``status:<status>``: the rules' ``ItemStatus`` before any deadline passes;
+* ``loose_gudang``: at the gudang and not packed (the deadline check's "not dispatched");
+* ``tps_complete``: TPS whose every item is delivered (counted once per TPS);
+* ``finding:<principle>:<severity>``: stored findings placed in the region;
+* ``terima:<hour>`` and ``terima_tps:<hour>``: receipts per hour, for the delivery chart;
+  ``delivered:<hour>``: items delivered per hour.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Integer, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from app.custody import codec, rules
+from app.custody.models import CustodyEvent, FindingRow, ItemStateRow
+from app.custody.planview import to_rules_item
+from app.extensions import db
+from app.plan import codes
+
+
+class RegionCount(db.Model):
+    """One counter of a region, TPS or node, kept on ingest (see the module docstring)."""
+
+    __tablename__ = "region_count"
+
+    region_code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    metric: Mapped[str] = mapped_column(String(48), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, default=0)
+
+
+#: Statuses are counted as before any deadline (a deadline turns delivered into missing
+#: at read time, not on ingest).
+_BEFORE_ANY_DEADLINE = datetime(2000, 1, 1, tzinfo=UTC)
+_EMPTY_PLAN = rules.Plan(region="", races={}, quantities={}, legs=())
+
+
+def regions_of(place: str) -> list[str]:
+    """A node or region code and every region above it (TPS -> desa -> ... -> province)."""
+    try:
+        region = codes.node_region(place)
+    except ValueError:
+        return []
+    chain = [place] if place != region else []
+    parts = region.split(".")
+    chain += [".".join(parts[:n]) for n in range(len(parts), 0, -1)]
+    return chain
+
+
+def hour_of(moment: datetime) -> str:
+    """The UTC hour a moment falls in, as a metric suffix."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H")
+
+
+def stage_of(state: rules.ItemState) -> str:
+    """The stage line's label: in transit is split by the leg (the kind of the next node)."""
+    stage = codec.stage_of(state)
+    if stage == "jalan" and state.transit_to is not None:
+        try:
+            return f"jalan:{codes.node_kind(state.transit_to).value}"
+        except ValueError:
+            return stage
+    return stage
+
+
+def metrics_of(item: Any, state: rules.ItemState | None) -> Counter[str]:
+    """What one item adds to the counters of its destination and the regions above."""
+    if item.voided_at is not None:
+        return Counter()
+    rules_item = to_rules_item(item)
+    state = state or rules.initial_state(rules_item)
+    stage = stage_of(state)
+    status = rules.item_status(_EMPTY_PLAN, rules_item, state, _BEFORE_ANY_DEADLINE)
+    metrics = Counter({"items": 1, f"stage:{stage}": 1, f"status:{status.value}": 1})
+    if state.holder == item.destination and state.transit_to is None:
+        metrics["delivered"] += 1
+        if state.delivered_at is not None:
+            metrics[f"delivered:{hour_of(state.delivered_at)}"] += 1
+    if stage == "gudang" and state.container is None:
+        metrics["loose_gudang"] += 1
+    return metrics
+
+
+class Deltas:
+    """Changes to counters, collected over a batch and written once."""
+
+    def __init__(self) -> None:
+        self.by_place: dict[str, Counter[str]] = defaultdict(Counter)
+
+    def item(
+        self, item: Any, before: rules.ItemState | None, after: rules.ItemState | None
+    ) -> None:
+        """An item moved from ``before`` to ``after`` (None: not counted / initial state)."""
+        change = Counter(metrics_of(item, after))
+        change.subtract(metrics_of(item, before))
+        self.add(item.destination, change)
+
+    def add(self, place: str, change: Mapping[str, int]) -> None:
+        """Add to the counters of a place (its regions above are added on write)."""
+        bucket = self.by_place[place]
+        for metric, n in change.items():
+            if n:
+                bucket[metric] += n
+
+    def finding(self, values: Mapping[str, Any]) -> None:
+        """A stored finding (the values of a ``FindingRow``) is counted where it is placed."""
+        self.add(values["region_code"], {f"finding:{values['principle']}:{values['severity']}": 1})
+
+    def write(self, session: Session) -> None:
+        """Apply the deltas to every region above each place, in key order (no deadlock)."""
+        self._complete_tps(session)
+        totals: dict[tuple[str, str], int] = defaultdict(int)
+        for place, change in self.by_place.items():
+            for region in regions_of(place):
+                for metric, n in change.items():
+                    if n:
+                        totals[(region, metric)] += n
+        rows = [
+            {"region_code": r, "metric": m, "n": n} for (r, m), n in sorted(totals.items()) if n
+        ]
+        if rows:
+            _upsert(session, rows)
+        self.by_place.clear()
+
+    def _complete_tps(self, session: Session) -> None:
+        """A TPS becomes complete (every item delivered) or stops being: count it once."""
+        touched = {
+            p: c
+            for p, c in self.by_place.items()
+            if codes.TPS_ID.match(p) and (c.get("items") or c.get("delivered"))
+        }
+        if not touched:
+            return
+        now = read(session, touched, ("items", "delivered"))
+        for tps, change in touched.items():
+            have = now.get(tps, Counter())
+            before = have["items"] > 0 and have["delivered"] == have["items"]
+            items, delivered = (
+                have["items"] + change["items"],
+                have["delivered"] + change["delivered"],
+            )
+            after = items > 0 and delivered == items
+            if before != after:
+                change["tps_complete"] += 1 if after else -1
+
+
+def _upsert(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Add ``n`` to each (region, metric) counter, creating it when missing."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+    stmt = insert(RegionCount)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["region_code", "metric"], set_={"n": RegionCount.n + stmt.excluded.n}
+    )
+    for start in range(0, len(rows), 1000):
+        session.execute(stmt, rows[start : start + 1000])
+
+
+def read(
+    session: Session, places: Iterable[str], metrics: Iterable[str] | None = None
+) -> dict[str, Counter[str]]:
+    """The counters of the given places (all metrics, or only the named ones)."""
+    from app.custody.service import chunked
+
+    result: dict[str, Counter[str]] = defaultdict(Counter)
+    wanted = list(metrics) if metrics is not None else None
+    for chunk in chunked(places):
+        stmt = select(RegionCount.region_code, RegionCount.metric, RegionCount.n).where(
+            RegionCount.region_code.in_(chunk)
+        )
+        if wanted is not None:
+            stmt = stmt.where(RegionCount.metric.in_(wanted))
+        for code, metric, n in session.execute(stmt):
+            result[code][metric] += n
+    return result
+
+
+def count_issued(session: Session, items: Iterable[Any]) -> None:
+    """New items start at their gudang: count them."""
+    deltas = Deltas()
+    for item in items:
+        deltas.add(item.destination, metrics_of(item, None))
+    deltas.write(session)
+
+
+def count_voided(session: Session, item: Any, state: rules.ItemState | None) -> None:
+    """A voided item leaves every counter it was in."""
+    deltas = Deltas()
+    change: Counter[str] = Counter()
+    live = _Unvoided(item)
+    change.subtract(metrics_of(live, state))
+    deltas.add(item.destination, change)
+    deltas.write(session)
+
+
+class _Unvoided:
+    """An item row seen as it was before it was voided."""
+
+    def __init__(self, item: Any) -> None:
+        self._item = item
+        self.voided_at = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._item, name)
+
+
+def is_counted(session: Session, kab: str) -> bool:
+    """Whether the kabupaten's counters exist (items issued before counting began: no)."""
+    return (
+        session.scalar(
+            select(RegionCount.n).where(
+                RegionCount.region_code == kab, RegionCount.metric == "items"
+            )
+        )
+        is not None
+    )
+
+
+def rebuild(session: Session, kab: str) -> None:
+    """Recount a kabupaten from its items, states and findings (once, for older data)."""
+    from app.items.models import Item
+
+    old = read(session, [kab]).get(kab, Counter())
+    province = kab.split(".")[0]
+    # The province keeps the other kabupaten: take out only this one's old share.
+    _upsert(
+        session,
+        [{"region_code": province, "metric": m, "n": -n} for m, n in sorted(old.items()) if n],
+    )
+    session.execute(
+        RegionCount.__table__.delete().where(
+            (RegionCount.region_code == kab)
+            | RegionCount.region_code.like(kab + ".%")
+            | RegionCount.region_code.like(kab.replace(".", "") + "%")
+        )
+    )
+    deltas = Deltas()
+    states = {
+        r.serial: codec.state_from_dict(r.state)
+        for r in session.execute(
+            select(ItemStateRow.serial, ItemStateRow.state).where(ItemStateRow.kabkota_code == kab)
+        )
+    }
+    items = session.execute(
+        select(
+            Item.serial,
+            Item.item_type_code,
+            Item.race_kind,
+            Item.destination,
+            Item.quantity,
+            Item.kabkota_code,
+            Item.voided_at,
+        ).where(Item.kabkota_code == kab)
+    )
+    for item in items:
+        deltas.add(item.destination, metrics_of(item, states.get(item.serial)))
+    for values in session.execute(
+        select(FindingRow.region_code, FindingRow.principle, FindingRow.severity).where(
+            FindingRow.kabkota_code == kab
+        )
+    ):
+        deltas.finding(values._mapping)
+    for node, moment in session.execute(
+        select(CustodyEvent.node, CustodyEvent.server_time).where(
+            CustodyEvent.kabkota_code == kab, CustodyEvent.action == "terima"
+        )
+    ):
+        deltas.add(node, receipt_metrics(node, moment))
+    deltas.write(session)
+
+
+def receipt_metrics(node: str, moment: datetime) -> dict[str, int]:
+    """A receipt (``terima``) at a node: counted per hour, apart for receipts at a TPS."""
+    metrics = {f"terima:{hour_of(moment)}": 1}
+    if codes.TPS_ID.match(node):
+        metrics[f"terima_tps:{hour_of(moment)}"] = 1
+    return metrics

@@ -1,0 +1,475 @@
+"""Region overviews at any size, from the counters kept on ingest (``app.custody.counts``).
+
+Nothing here reads every item of a region. The summary of a province, kabupaten,
+kecamatan or desa reads the counters of the area and its children; the live findings
+(quantities, deadlines, costs) are computed per kabupaten from what can still be late -
+containers and loose items on the way, one stand-in per destination for what has not left
+the gudang (with the number of items it stands for) - and the TPS tallies; stored findings
+are read a page at a time with a cursor.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import threading
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from app.custody import codec, counts, rules
+from app.custody.models import FindingRow, ItemStateRow, TpsTallyRow
+from app.custody.names import PlaceNames
+from app.custody.planview import build_plan, to_rules_item
+from app.errors import ValidationFailed
+from app.items.models import Item
+from app.plan import codes
+from app.plan import service as plan_service
+from app.plan.models import Election, LegCost, Region, RouteLeg, Tps
+
+PRINCIPLES = ("jenis", "jumlah", "kualitas", "waktu", "sasaran", "biaya", "akuntabilitas")
+SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
+#: Findings per page (API and desk); a page never grows with the region.
+PAGE = 100
+
+_live: dict[tuple[str, str], tuple[Any, list[dict[str, Any]]]] = {}
+_live_lock = threading.Lock()
+
+
+def clear_caches() -> None:
+    """Forget cached live findings (tests and benchmarks measure cold reads)."""
+    with _live_lock:
+        _live.clear()
+
+
+def _empty_principles() -> dict[str, dict[str, Any]]:
+    return {p: {"count": 0, "worst": None} for p in PRINCIPLES}
+
+
+def _note(entry: dict[str, Any], severity: str, n: int) -> None:
+    if n <= 0:
+        return
+    entry["count"] += n
+    if entry["worst"] is None or SEVERITY_RANK[severity] > SEVERITY_RANK[entry["worst"]]:
+        entry["worst"] = severity
+
+
+def kabupaten_under(session: Session, area: str) -> list[str]:
+    """The kabupaten/kota an area lies in or covers (a province: all of its own)."""
+    if codes.TPS_ID.match(area) or area.count(".") >= 1:
+        return [codes.kabkota_of(area)]
+    return list(
+        session.scalars(select(Region.code).where(Region.parent_code == area).order_by(Region.code))
+    )
+
+
+def ensure_counted(session: Session, area: str) -> None:
+    """Count kabupaten issued before the counters existed (once; later ingest keeps them)."""
+    for kab in kabupaten_under(session, area):
+        if counts.is_counted(session, kab):
+            continue
+        if session.scalar(select(Item.serial).where(Item.kabkota_code == kab).limit(1)):
+            counts.rebuild(session, kab)
+            session.commit()
+
+
+def child_codes(session: Session, area: str) -> list[str]:
+    """The regions one level below ``area`` (a desa: its TPS)."""
+    if codes.TPS_ID.match(area):
+        return []
+    if area.count(".") == 3:
+        return list(session.scalars(select(Tps.id).where(Tps.desa_code == area).order_by(Tps.id)))
+    return list(
+        session.scalars(select(Region.code).where(Region.parent_code == area).order_by(Region.code))
+    )
+
+
+def tps_per_child(session: Session, area: str, children: list[str]) -> Counter[str]:
+    """How many TPS each child region has (grouped in the database)."""
+    if codes.TPS_ID.match(area):
+        return Counter({area: 1})
+    if area.count(".") == 3:
+        return Counter({c: 1 for c in children})
+    width = len(area) + 3  # "32" -> "32.01", "32.01" -> "32.01.01", ...
+    column = func.substr(Tps.desa_code, 1, width)
+    return Counter(
+        dict(
+            session.execute(
+                select(column, func.count(Tps.id))
+                .where(Tps.desa_code.like(area + ".%"))
+                .group_by(column)
+            ).all()
+        )
+    )
+
+
+def _child_of(area: str, place: str) -> str | None:
+    """The child of ``area`` that contains ``place`` (a desa's child is a TPS)."""
+    if codes.TPS_ID.match(area):
+        return None
+    if area.count(".") == 3:
+        return place if codes.TPS_ID.match(place) and codes.within(place, area) else None
+    try:
+        region = codes.node_region(place)
+    except ValueError:
+        return None
+    if not region.startswith(area + "."):
+        return None
+    return ".".join(region.split(".")[: area.count(".") + 2])
+
+
+def region_summary(
+    session: Session, election: Election, area: str, now: datetime
+) -> dict[str, Any]:
+    """Per child region: TPS, items by stage and status, delivered, complete TPS, findings."""
+    ensure_counted(session, area)
+    children = child_codes(session, area)
+    counters = counts.read(session, [*children, area])
+    tps = tps_per_child(session, area, children)
+    names = dict(
+        session.execute(
+            select(Region.code, Region.name).where(
+                Region.code.in_([area, *[c for c in children if not codes.TPS_ID.match(c)]])
+            )
+        ).all()
+    )
+    rows = []
+    for code in children:
+        have = counters.get(code, Counter())
+        name = names.get(code) or (f"TPS {code[-3:]}" if codes.TPS_ID.match(code) else code)
+        rows.append(_row(code, name, tps.get(code, 0), have))
+    by_code = {r["code"]: r for r in rows}
+    # The area's own counters hold every stored finding placed in it or below.
+    totals = _row(area, "", 0, counters.get(area, Counter()))["principles"]
+    for finding in live_findings(session, election, area, now):
+        if not _in_area(finding, area):
+            continue
+        n = int(finding.get("count", 1))
+        if finding["principle"] not in totals:
+            continue
+        _note(totals[finding["principle"]], finding["severity"], n)
+        tps = finding.get("tps")
+        target = _child_of(area, tps if tps and codes.within(tps, area) else finding["region"])
+        if target in by_code:
+            _note(by_code[target]["principles"][finding["principle"]], finding["severity"], n)
+    return {
+        "region": area,
+        "name": names.get(area, area),
+        "now": now.isoformat(),
+        "tps": sum(r["tps"] for r in rows),
+        "tps_complete": sum(r["tps_complete"] for r in rows),
+        "items": sum(r["items"] for r in rows),
+        "delivered": sum(r["delivered"] for r in rows),
+        "stages": dict(sum((Counter(r["stages"]) for r in rows), Counter())),
+        "statuses": dict(sum((Counter(r["statuses"]) for r in rows), Counter())),
+        "principles": totals,
+        "children": rows,
+    }
+
+
+def _row(code: str, name: str, tps: int, have: Counter[str]) -> dict[str, Any]:
+    principles = _empty_principles()
+    stages: dict[str, int] = {}
+    statuses: dict[str, int] = {}
+    for key, n in have.items():
+        if not n:
+            continue
+        kind, _, rest = key.partition(":")
+        if kind == "stage":
+            stages[rest] = n
+        elif kind == "status":
+            statuses[rest] = n
+        elif kind == "finding":
+            principle, severity = rest.split(":")
+            if principle in principles:
+                _note(principles[principle], severity, n)
+    return {
+        "code": code,
+        "name": name,
+        "tps": tps,
+        "tps_complete": have["tps_complete"],
+        "items": have["items"],
+        "delivered": have["delivered"],
+        "stages": stages,
+        "statuses": statuses,
+        "principles": principles,
+    }
+
+
+# --- live findings: what is late as of now, per kabupaten -----------------------------
+
+
+def _version(session: Session, kab: str, now: datetime) -> Any:
+    """Changes whenever anything a live finding depends on changes (or the minute turns)."""
+    own = counts.read(session, [kab]).get(kab, Counter())
+    costs = session.execute(
+        select(
+            select(func.count(LegCost.id)).scalar_subquery(),
+            select(func.sum(RouteLeg.budget_idr)).scalar_subquery(),
+        )
+    ).one()
+    return (sorted(own.items()), tuple(costs), now.replace(second=0, microsecond=0))
+
+
+def live_findings(
+    session: Session, election: Election, area: str, now: datetime
+) -> list[dict[str, Any]]:
+    """Quantity, deadline and cost findings of the kabupaten under ``area`` as of ``now``."""
+    result: list[dict[str, Any]] = []
+    for kab in kabupaten_under(session, area):
+        key = (str(session.get_bind().url), kab)
+        version = _version(session, kab, now)
+        with _live_lock:
+            hit = _live.get(key)
+        if hit is None or hit[0] != version:
+            hit = (version, _live_of(session, election, kab, now))
+            with _live_lock:
+                _live[key] = hit
+        result.extend(hit[1])
+    return result
+
+
+def _live_of(session: Session, election: Election, kab: str, now: datetime) -> list[dict[str, Any]]:
+    now = now.replace(second=0, microsecond=0)
+    plan = build_plan(session, election, kab)
+    tallies = {
+        r.tps: codec.tally_from_dict(r.tps, r.tally)
+        for r in session.scalars(select(TpsTallyRow).where(TpsTallyRow.kabkota_code == kab))
+    }
+    # What can still be late: not inside a container, not delivered, not at the gudang.
+    moving = session.execute(
+        select(
+            Item.serial,
+            Item.item_type_code,
+            Item.race_kind,
+            Item.destination,
+            Item.quantity,
+            Item.kabkota_code,
+            Item.voided_at,
+            ItemStateRow.state,
+        )
+        .join(ItemStateRow, ItemStateRow.serial == Item.serial)
+        .where(
+            ItemStateRow.kabkota_code == kab,
+            ItemStateRow.container.is_(None),
+            ItemStateRow.stage != "gudang",
+            or_(
+                ItemStateRow.holder.is_(None),
+                ItemStateRow.holder != ItemStateRow.destination,
+                ItemStateRow.transit_to.is_not(None),
+            ),
+            Item.voided_at.is_(None),
+        )
+    ).all()
+    items = {r.serial: to_rules_item(r) for r in moving}
+    states = {r.serial: codec.state_from_dict(r.state) for r in moving}
+    # Loose at the gudang: one stand-in per destination, for as many items as wait there.
+    waiting = _loose_at_gudang(session, kab)
+    for destination, n in waiting.items():
+        stand_in = rules.Item(
+            serial=f"~{destination}",
+            item_type=rules.ItemType.KIT,
+            race=None,
+            destination=destination,
+            quantity=n,
+            region=kab,
+        )
+        items[stand_in.serial] = stand_in
+    budgets, costs = plan_service.leg_costs(session, election.code, kab)
+    found = (
+        rules.check_costs(budgets, costs)
+        + rules.check_all_quantities(plan, tallies)
+        + rules.check_deadlines(plan, items, states, now)
+    )
+    returns = getattr(rules, "check_return_deadlines", None)
+    if returns is not None:
+        found += returns(plan, items, states, now)
+    names = PlaceNames(session)
+    result = []
+    for finding in found:
+        stand_in = (finding.serial or "").startswith("~")
+        data = {
+            "code": finding.code,
+            "principle": finding.principle.value,
+            "severity": finding.severity.value,
+            "message": names.humanize(finding, None).message,
+            "serial": None if stand_in else finding.serial,
+            "tps": finding.tps,
+            "node": finding.node,
+            "event_ids": list(finding.event_ids),
+            "count": waiting.get((finding.serial or "~")[1:], 1) if stand_in else 1,
+        }
+        place = finding.node or finding.tps or kab
+        data.update(
+            {
+                "id": "live-"
+                + hashlib.sha1(
+                    f"{finding.code}|{finding.serial or ''}|{place}".encode()
+                ).hexdigest()[:16],
+                "region": codes.node_region(place),
+                "created_at": now.isoformat(),
+                "live": True,
+            }
+        )
+        result.append(data)
+    return result
+
+
+def _loose_at_gudang(session: Session, kab: str) -> dict[str, int]:
+    """Destinations in the kabupaten with items at the gudang not yet packed, and how many."""
+    flat = kab.replace(".", "")
+    rows = session.execute(
+        select(counts.RegionCount.region_code, counts.RegionCount.n).where(
+            counts.RegionCount.metric == "loose_gudang",
+            counts.RegionCount.n > 0,
+            or_(
+                counts.RegionCount.region_code.like(flat + "%"),
+                counts.RegionCount.region_code.like(kab + ".__"),
+            ),
+        )
+    )
+    return {code: n for code, n in rows if codes.TPS_ID.match(code) or code.count(".") == 2}
+
+
+# --- stored findings, a page at a time -------------------------------------------------
+
+
+def _cursor_decode(cursor: str | None) -> tuple[str, str] | None:
+    if not cursor:
+        return None
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor.encode()).decode())
+        return str(data[0]), str(data[1])
+    except (ValueError, TypeError, IndexError, KeyError):
+        raise ValidationFailed("Kursor halaman tidak sah.") from None
+
+
+def _cursor_encode(created_at: datetime, row_id: Any) -> str:
+    return base64.urlsafe_b64encode(
+        json.dumps([created_at.isoformat(), str(row_id)]).encode()
+    ).decode()
+
+
+def _area_filter(area: str) -> Any:
+    """Stored findings placed in an area (a TPS: about it or seen there)."""
+    if codes.TPS_ID.match(area):
+        return (FindingRow.kabkota_code == codes.kabkota_of(area)) & (
+            (FindingRow.tps == area) | (FindingRow.node == area)
+        )
+    return (FindingRow.region_code == area) | FindingRow.region_code.like(area + ".%")
+
+
+def findings_page(
+    session: Session,
+    election: Election,
+    area: str,
+    now: datetime,
+    *,
+    principle: str | None = None,
+    severity: str | None = None,
+    code: str | None = None,
+    cursor: str | None = None,
+    limit: int = PAGE,
+) -> dict[str, Any]:
+    """One page of findings in an area, newest first, with counts per group.
+
+    The first page also carries the live findings (quantities, deadlines, costs: one per
+    destination and kind, bounded by the number of TPS, not items). ``groups`` counts the
+    stored findings per principle, severity and code in the whole area (one GROUP BY).
+    """
+    if principle and principle not in PRINCIPLES:
+        raise ValidationFailed("Prinsip tidak dikenal.")
+    if severity and severity not in SEVERITY_RANK:
+        raise ValidationFailed("Tingkat keparahan tidak dikenal.")
+    limit = max(1, min(limit, 500))
+    where = [_area_filter(area)]
+    if principle:
+        where.append(FindingRow.principle == principle)
+    if severity:
+        where.append(FindingRow.severity == severity)
+    if code:
+        where.append(FindingRow.code == code)
+    groups = [
+        {"principle": p, "severity": s, "code": c, "count": n}
+        for p, s, c, n in session.execute(
+            select(FindingRow.principle, FindingRow.severity, FindingRow.code, func.count())
+            .where(*where)
+            .group_by(FindingRow.principle, FindingRow.severity, FindingRow.code)
+            .order_by(func.count().desc())
+        )
+    ]
+    after = _cursor_decode(cursor)
+    stmt = select(FindingRow).where(*where)
+    if after is not None:
+        moment = datetime.fromisoformat(after[0])
+        stmt = stmt.where(
+            (FindingRow.created_at < moment)
+            | ((FindingRow.created_at == moment) & (func.cast(FindingRow.id, _text()) < after[1]))
+        )
+    rows = list(
+        session.scalars(
+            stmt.order_by(
+                FindingRow.created_at.desc(), func.cast(FindingRow.id, _text()).desc()
+            ).limit(limit + 1)
+        )
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    page = [_stored(r) for r in rows]
+    live: list[dict[str, Any]] = []
+    if after is None:
+        for finding in live_findings(session, election, area, now):
+            if not _in_area(finding, area):
+                continue
+            if principle and finding["principle"] != principle:
+                continue
+            if severity and finding["severity"] != severity:
+                continue
+            if code and finding["code"] != code:
+                continue
+            live.append(finding)
+    # Most severe first; within a severity what scans proved (newest first), then live ones.
+    combined = sorted(page + live, key=lambda f: (-SEVERITY_RANK[f["severity"]], f["live"]))
+    return {
+        "findings": combined,
+        "live": len(live),
+        "groups": groups,
+        "count": sum(g["count"] for g in groups) + sum(int(f.get("count", 1)) for f in live),
+        "next": _cursor_encode(rows[-1].created_at, rows[-1].id) if more and rows else None,
+    }
+
+
+def _text() -> Any:
+    from sqlalchemy import String
+
+    return String(36)
+
+
+def _in_area(finding: dict[str, Any], area: str) -> bool:
+    """A finding belongs to an area where it is placed (a TPS: about it or seen there)."""
+    if codes.TPS_ID.match(area):
+        return area in (finding.get("tps"), finding.get("node"))
+    place = finding.get("region")
+    return bool(place) and (place == area or codes.within(place, area))
+
+
+def _stored(row: FindingRow) -> dict[str, Any]:
+    return {
+        "id": str(row.id),
+        "code": row.code,
+        "principle": row.principle,
+        "severity": row.severity,
+        "message": row.message,
+        "serial": row.serial,
+        "tps": row.tps,
+        "node": row.node,
+        "region": row.region_code,
+        "event_ids": row.event_ids,
+        "created_at": row.created_at.isoformat(),
+        "live": False,
+        "count": 1,
+    }

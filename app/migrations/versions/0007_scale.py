@@ -1,0 +1,29 @@
+"""scale: region counters kept on ingest; indexes for the hot queries
+
+Revision ID: 0007_scale
+Revises: 0003_leg_costs
+Create Date: 2026-12-04 22:40:00
+
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0007_scale"
+down_revision = "0003_leg_costs"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_table(
+        "region_count",
+        sa.Column("region_code", sa.String(length=16), nullable=False),
+        sa.Column("metric", sa.String(length=48), nullable=False),
+        sa.Column("n", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("region_code", "metric", name=op.f("pk_region_count")),
+    )
+
+
+def downgrade():
+    op.drop_table("region_count")
