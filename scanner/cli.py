@@ -5,6 +5,8 @@
     tepat-scan run --source camera:0|video:PATH|images:DIR|stdin [--count N ...]
     tepat-scan status
     tepat-scan sync
+    tepat-scan close --tps TPS --race GUB --received N --used N --invalid N --spoiled N \
+        --unused N --voters-signed N --seal S1 --seal S2 [--box LABEL] [--photo FILE]
 
 Exit codes: 0 done, 1 error, 2 usage, 3 token refused, 4 server unreachable (scans kept).
 """
@@ -21,9 +23,10 @@ from typing import TextIO
 import httpx
 
 from scanner.client import BELL, CourierSession, Debouncer, ScanOptions
+from scanner.closing import COUNTS, ClosingOutbox, ClosingSheet, push_closings
 from scanner.config import ClientConfig, ClientHome
 from scanner.decode import Pipeline
-from scanner.errors import AuthError, ScanError, ServerUnavailable
+from scanner.errors import AuthError, ScanError, ServerUnavailable, SyncError
 from scanner.outbox import Outbox
 from scanner.plan import ACTIONS, CONDITIONS
 from scanner.sources import open_source
@@ -89,6 +92,26 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--dedupe-seconds", type=float, help="jendela label sama (detik)")
     run.add_argument("--no-sync", action="store_true", help="jangan kirim ke server")
     run.add_argument("--sync-interval", type=float, default=5.0, help=argparse.SUPPRESS)
+
+    close = commands.add_parser(
+        "close", help="catat penutupan TPS: angka C.Hasil per pemilihan dan segel kotak"
+    )
+    close.add_argument("--tps", required=True, help="nomor TPS 13 digit")
+    close.add_argument("--race", required=True, choices=("GUB", "BUP", "WAL"))
+    for name in COUNTS:
+        close.add_argument(
+            "--" + name.replace("_", "-"),
+            type=int,
+            required=name != "reserve_drawn",
+            default=0 if name == "reserve_drawn" else None,
+        )
+    close.add_argument("--seal", action="append", default=[], metavar="NOMOR", required=True)
+    close.add_argument("--box", help="teks QR atau nomor seri kotak suara")
+    close.add_argument("--photo", help="berkas foto formulir C.Hasil (JPEG/PNG)")
+    close.add_argument("--reserve-note", default="", help="alasan surat suara cadangan dipakai")
+    close.add_argument("--corrects", help="client id catatan yang dikoreksi")
+    close.add_argument("--note", default="", help="catatan")
+    close.add_argument("--no-sync", action="store_true", help="simpan saja, kirim nanti")
 
     commands.add_parser("status", help="tampilkan scan yang menunggu dan yang ditolak")
     sync = commands.add_parser("sync", help="kirim scan yang menunggu sekarang")
@@ -196,6 +219,10 @@ class _App:
             + f"; nomor urut terakhir {last_seq}",
             f"Masalah   {len(problems)} scan ditolak server" + (":" if problems else ""),
         ]
+        with ClosingOutbox(self.home.outbox_path) as closings:
+            waiting, refused = closings.count(), closings.refused()
+        if waiting or refused:
+            lines.insert(5, f"Penutupan {waiting} menunggu dikirim, {len(refused)} ditolak server")
         for problem in problems:
             event = problem.event
             lines.append(
@@ -211,7 +238,54 @@ class _App:
         with Outbox(self.home.outbox_path) as outbox, self._api(config) as api:
             report = Syncer(outbox, api, max_attempts=args.attempts).sync()
         self.console.say(_report_line(report))
+        with ClosingOutbox(self.home.outbox_path) as closings:
+            if closings.count():
+                with self._api(config) as api:
+                    self._push_closings(closings, api)
         return EXIT_OK
+
+    def cmd_close(self, args: argparse.Namespace) -> int:
+        photo = None
+        if args.photo:
+            try:
+                with open(args.photo, "rb") as handle:
+                    photo = handle.read()
+            except OSError as error:
+                raise ScanError(f"foto tidak dapat dibaca: {error}") from error
+        sheet = ClosingSheet(
+            tps=args.tps,
+            race=args.race,
+            counts={name: getattr(args, name) for name in COUNTS},
+            seals=tuple(args.seal),
+            box=args.box,
+            photo=photo,
+            note=args.note,
+            reserve_note=args.reserve_note,
+            corrects=args.corrects,
+        )
+        with ClosingOutbox(self.home.outbox_path) as closings:
+            record = closings.add(sheet)
+            self.console.say(
+                f"TERSIMPAN penutupan TPS {args.tps} {args.race} ({record['client_id']})"
+            )
+            if args.no_sync:
+                return EXIT_OK
+            config = self.home.load_config()
+            with self._api(config) as api:
+                try:
+                    self._push_closings(closings, api)
+                except (ServerUnavailable, SyncError) as error:
+                    if isinstance(error, AuthError):
+                        raise
+                    self.console.say(f"TERTUNDA {error}; dikirim pada 'tepat-scan sync'")
+                    return EXIT_UNREACHABLE
+        return EXIT_OK
+
+    def _push_closings(self, closings: ClosingOutbox, api: ScanApi) -> None:
+        answered, refused = push_closings(closings, api)
+        self.console.say(f"Penutupan: {answered} dijawab server, {refused} ditolak")
+        for answer in closings.refused()[-refused:] if refused else []:
+            self.console.say(f"DITOLAK {answer.client_id} {answer.code}: {answer.message}")
 
     def cmd_run(self, args: argparse.Namespace) -> int:
         config = self.home.load_config()

@@ -119,6 +119,20 @@ class ScanApi:
             raise ProtocolError(f"POST /api/v1/scans: HTTP {response.status_code}")
         return _parse_results(response)
 
+    def post_closings(self, records: Sequence[dict[str, Any]]) -> Any:
+        """Send closing records (``POST /api/v1/closings``); return the JSON answer."""
+        body = {"device_id": self.device_id, "records": list(records)}
+        response = self._request("POST", "/api/v1/closings", json=body)
+        if response.status_code in (400, 422):
+            try:
+                message = str(response.json().get("message") or "")
+            except (ValueError, AttributeError):
+                message = ""
+            raise _BatchRefused(response.status_code, message or f"HTTP {response.status_code}")
+        if response.status_code not in (200, 409):
+            raise ProtocolError(f"POST /api/v1/closings: HTTP {response.status_code}")
+        return _json(response)
+
     def get_keys(self) -> str:
         """The exported public key set (JSON text) from GET /api/v1/keys."""
         response = self._request("GET", "/api/v1/keys")
