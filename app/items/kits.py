@@ -16,7 +16,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import labels
@@ -212,8 +212,9 @@ def kit_status(session: Session, election: Election, kit: Item) -> KitStatus:
 
 
 def _next_device_seq(session: Session, device_id: str) -> int:
-    device = session.get(Device, device_id)
-    return (device.max_seq if device is not None else 0) + 1
+    # Every row of that device id (whatever owns it), so the number is never reused.
+    latest = session.scalar(select(func.max(Device.max_seq)).where(Device.device_id == device_id))
+    return (latest or 0) + 1
 
 
 def pack(
@@ -309,6 +310,74 @@ def pack(
     )
     return PackOutcome(
         result.status, message, kit_status(session, election, kit), problems, serial, wrong_kit
+    )
+
+
+#: Longest reason kept with a ``keluarkan`` event (the event's note).
+REASON_MAX = 200
+
+
+def unpack(
+    session: Session,
+    election: Election,
+    *,
+    user: User,
+    kit_serial: str,
+    serial: str,
+    reason: str,
+    keyring: labels.Keyring,
+    now: Callable[[], datetime],
+    event_id: str | None = None,
+) -> PackOutcome:
+    """Take one item out of a kit again (a ``keluarkan`` event, the reason as its note)."""
+    kit = get_item(session, kit_serial)
+    if kit.item_type_code != KIT:
+        raise ValidationFailed("Ini bukan label paket TPS (KIT).")
+    reason = reason.strip()
+    if not reason:
+        raise ValidationFailed("Tulis alasan barang dikeluarkan dari paket.")
+    if len(reason) > REASON_MAX:
+        raise ValidationFailed(f"Alasan paling panjang {REASON_MAX} karakter.")
+    try:
+        canonical = labels.parse_serial(serial)
+    except labels.LabelError:
+        raise ValidationFailed("Nomor seri tidak sah.") from None
+    state = session.get(ItemStateRow, canonical)
+    if state is None or state.container != kit.serial:
+        return PackOutcome(
+            "refused",
+            "Barang ini tidak ada di paket ini.",
+            kit_status(session, election, kit),
+            ["Barang ini tidak ada di paket ini."],
+            canonical,
+        )
+    gudang = codes.kabkota_of(kit.destination)
+    kit_state = session.get(ItemStateRow, kit.serial)
+    if _is_dispatched(kit_state, gudang):
+        raise Conflict("Paket ini sudah dikirim dari gudang; isinya tidak dapat dikeluarkan.")
+    device_id = f"web-{user.id}"
+    event = {
+        "event_id": event_id or str(uuid.uuid4()),
+        "device_seq": _next_device_seq(session, device_id),
+        "device_time": now().isoformat(),
+        "action": "keluarkan",
+        "node": state.holder or gudang,
+        "serial": canonical,
+        "note": reason,
+    }
+    result = Ingestor(
+        session,
+        user=user,
+        token=None,
+        device_id=device_id,
+        keyring=keyring,
+        now=now,
+        election=election,
+    ).ingest([event])[0]
+    problems = [] if result.status in ("accepted", "duplicate") else [result.message]
+    message = "Dikeluarkan dari paket." if not problems else problems[0]
+    return PackOutcome(
+        result.status, message, kit_status(session, election, kit), problems, canonical
     )
 
 

@@ -391,6 +391,33 @@ def pack_scan() -> Any:
     return redirect(url_for("items.pack", paket=kit.serial), 303)
 
 
+@bp.post("/kemas/keluarkan")
+@require("scan")
+def pack_take_out() -> Any:
+    """Take one item out of the kit again, with a reason (a ``keluarkan`` scan)."""
+    body = request.get_json(silent=True) if request.is_json else request.form
+    if not isinstance(body, dict):
+        raise ValidationFailed(_("Kirim paket, nomor seri dan alasan."))
+    kit = service.get_item(db.session, str(body.get("paket") or ""))
+    user = signed_in_user()
+    check_scope(user, kit.destination)
+    outcome = kits.unpack(
+        db.session,
+        current_election(),
+        user=user,
+        kit_serial=kit.serial,
+        serial=str(body.get("serial") or ""),
+        reason=str(body.get("reason") or ""),
+        keyring=_keyring(),
+        now=now,
+        event_id=str(body.get("event_id") or "") or None,
+    )
+    if request.is_json:
+        return jsonify(outcome.to_dict())
+    flash(outcome.message)
+    return redirect(url_for("items.pack", paket=kit.serial), 303)
+
+
 @bp.get("/kemas/<tps>/daftar.pdf")
 @require("labels.issue")
 def kit_manifest(tps: str) -> Any:

@@ -270,3 +270,27 @@ def test_findings_of_one_scan_are_grouped_by_cause_with_counts(page: Page) -> No
         "groups": [{"code": "late", "severity": "warning", "count": 43, "message": "43 barang"}]
     }
     assert page.evaluate("(r) => TepatScan.groupFindings(r)[0].message", grouped) == "43 barang"
+
+
+@SIZES
+def test_an_item_is_taken_out_of_the_kit_again_with_a_reason(
+    page: Page,
+    story: scenario.Scenario,  # noqa: F811
+    size: dict[str, int],
+) -> None:
+    page.set_viewport_size(size)
+    kit = story.first(scenario.TPS_B, "KIT")
+    box = story.first(scenario.TPS_B, "KOTAK", "BUP")
+    sign_in(page, "gudang")
+    page.goto("/gudang/kemas?paket=" + kit.serial)
+    scan = page.get_by_label("Pindai barang")
+    scan.fill(story.label(box))
+    scan.press("Enter")
+    row = page.locator(f'tr[data-serial="{box.serial}"]')
+    expect(row).to_have_class("packed")
+    page.once("dialog", lambda dialog: dialog.accept("Salah hitung"))
+    row.get_by_role("button", name="Keluarkan").click()
+    expect(row).not_to_have_class("packed")
+    expect(row.get_by_role("button", name="Keluarkan")).to_be_hidden()
+    expect(page.locator("#kemas-answer")).to_contain_text("Dikeluarkan dari paket")
+    expect(page.locator("#kemas-count")).to_have_text("0")

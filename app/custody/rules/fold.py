@@ -115,6 +115,8 @@ def apply(
         return _apply_correction(item, before, event)
     if event.action is Action.LOST:
         return _report_lost(item, before, event)
+    if event.action is Action.UNPACK:
+        return _take_out(item, before, event)
 
     action, node, when = event.action, event.node, occurred_at(event)
     route = _route(plan, item.destination)
@@ -200,6 +202,22 @@ def apply(
         previous=_snapshot(before),
     )
     return Transition(new, tuple(findings))
+
+
+def _take_out(item: Item, before: ItemState, event: Event) -> Transition:
+    """``keluarkan``: the item leaves its container (packed by mistake); nothing else moves."""
+    if before.container is None:
+        raise NotAllowedInState(item.serial, str(event.action), "not inside a container")
+    state = replace(
+        before,
+        seq=before.seq + 1,
+        last_node=event.node,
+        last_event_id=event.event_id,
+        last_seen_at=event.server_time,
+        container=None,
+        previous=_snapshot(before),
+    )
+    return Transition(state, ())
 
 
 def _report_lost(item: Item, before: ItemState, event: Event) -> Transition:

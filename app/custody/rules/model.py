@@ -64,6 +64,7 @@ class Action(StrEnum):
     VOID = "batal"
     CORRECT = "koreksi"
     LOST = "hilang"  # an explicit report that an item is lost
+    UNPACK = "keluarkan"  # taken out of its container again (a wrong item), with a reason
 
 
 class Condition(StrEnum):
