@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from scanner.client import CourierSession, Debouncer, ScanOptions, ScanOutcome
 from scanner.config import ClientConfig, ClientHome, default_home
-from scanner.decode import Detection, Pipeline, decode, default_pipeline
+from scanner.decode import Detection, Pipeline, ScanResult, decode, default_pipeline
 from scanner.errors import (
     AuthError,
     ConfigError,
@@ -80,6 +80,7 @@ __all__ = [
     "ScanEvent",
     "ScanOptions",
     "ScanOutcome",
+    "ScanResult",
     "ScannedItem",
     "ServerUnavailable",
     "Settlement",

@@ -1,11 +1,20 @@
-"""Find and read every QR code in a camera frame.
+"""Find and read every QR code in a camera frame, within a time budget.
 
-The cheap path is one zxing-cpp pass on the frame as given: it reads most clean frames
-in a couple of milliseconds (see docs/BENCHMARKS.md, "## Scanner"). Only when it finds
-nothing do the fallbacks run, cheapest and most productive first, stopping at the first
-stage that reads something: the other decoders (zbar, OpenCV, WeChat where available),
-contrast equalisation (CLAHE), sharpening, adaptive threshold, upscaling, inversion and
-rectified crops around regions where a code was detected but not read.
+The cheap path is one zxing-cpp pass on the frame as given; it also says where it saw a
+code it could not read. A clean frame with one code ends there, in a couple of
+milliseconds (see docs/BENCHMARKS.md, "## Scanner"). The fallbacks run when the frame
+may hold more than was read:
+
+1. nothing was read: whole-frame variants (other binarizers, contrast equalisation,
+   sharpening, adaptive threshold, upscaling, inversion), cheapest and most productive
+   first, until one reads something;
+2. a code was seen but not read (zxing's failed detections, OpenCV's candidate
+   regions): enlarged crops and rectified warps of that region, with every decoder;
+3. two or more codes were read (a sheet, a stack of boxes): an upscaled pass for the
+   small ones.
+
+Every step checks the budget first (``budget_ms``, default :data:`DEFAULT_BUDGET_MS`);
+when it is spent the rest is skipped and the result says so (``ScanResult.exhausted``).
 
 Decoders whose library is missing (pyzbar without libzbar, OpenCV built without the
 WeChat module) are reported once with a logging warning and skipped.
@@ -13,30 +22,55 @@ WeChat module) are reported once with a logging warning and skipped.
 
 from __future__ import annotations
 
-import ctypes
 import logging
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, cast
+from typing import cast
 
 import cv2
 import numpy as np
-from numpy.typing import NDArray
 
+from scanner import enhance
+from scanner.backends import (
+    ALL_DECODERS,
+    FACTORIES,
+    OPENCV,
+    WECHAT,
+    ZBAR,
+    ZXING,
+    Backend,
+    Corners,
+    Image,
+    OpenCVBackend,
+    Point,
+    RawRead,
+    ZxingBackend,
+    to_gray,
+)
+from scanner.enhance import Homography
 from scanner.errors import InvalidImage
 
 logger = logging.getLogger(__name__)
 
-Image = NDArray[np.uint8]
-Point = tuple[float, float]
-Corners = tuple[Point, Point, Point, Point]
-Homography = NDArray[np.float64]
+#: The default time budget for the fallbacks of one frame. The cheap pass always runs;
+#: one step may overrun the budget by its own length (measured: under 60 ms).
+DEFAULT_BUDGET_MS = 200.0
+#: Region crops tried per frame at most (a sheet of stickers has eight).
+MAX_REGIONS = 12
 
-ZXING = "zxing-cpp"
-ZBAR = "pyzbar"
-OPENCV = "opencv"
-WECHAT = "wechat"
-ALL_DECODERS: tuple[str, ...] = (ZXING, ZBAR, OPENCV, WECHAT)
+__all__ = [
+    "ALL_DECODERS",
+    "DEFAULT_BUDGET_MS",
+    "Detection",
+    "Pipeline",
+    "ScanResult",
+    "as_image",
+    "decode",
+    "default_pipeline",
+    "payload_from_bytes",
+    "to_gray",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,191 +107,27 @@ class Detection:
         )
 
 
+class ScanResult(list[Detection]):
+    """The detections of one frame (a list), and whether the time budget cut it short.
+
+    ``exhausted`` is True when fallbacks were skipped because the budget was spent, so
+    a caller may ask for another picture; ``elapsed_ms`` is the wall time of the call.
+    """
+
+    def __init__(
+        self, detections: Iterable[Detection] = (), exhausted: bool = False, elapsed_ms: float = 0.0
+    ) -> None:
+        super().__init__(detections)
+        self.exhausted = exhausted
+        self.elapsed_ms = elapsed_ms
+
+
 def payload_from_bytes(data: bytes) -> str | bytes:
     """Text when ``data`` is UTF-8, otherwise the bytes unchanged (never raises)."""
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         return data
-
-
-# --------------------------------------------------------------------------- backends
-
-
-RawRead = tuple[bytes, Corners]
-
-
-class Backend(Protocol):
-    """One decoding library behind a uniform call."""
-
-    name: str
-
-    def read(self, image: Image) -> list[RawRead]:
-        """Decode every QR code in a grayscale or BGR image."""
-        ...
-
-
-def _corners(points: Iterable[Sequence[float]]) -> Corners:
-    pts = [(float(p[0]), float(p[1])) for p in points]
-    if len(pts) != 4:
-        box = cv2.boxPoints(cv2.minAreaRect(np.array(pts, dtype=np.float32)))
-        pts = [(float(x), float(y)) for x, y in box]
-    return (pts[0], pts[1], pts[2], pts[3])
-
-
-class ZxingBackend:
-    """zxing-cpp, restricted to QR codes; returns raw bytes, never transcoded text."""
-
-    name = ZXING
-
-    def __init__(self) -> None:
-        import zxingcpp
-
-        self._zx: Any = zxingcpp
-        self._formats = zxingcpp.BarcodeFormat.QRCode
-        self._global = zxingcpp.Binarizer.GlobalHistogram
-
-    def read(self, image: Image) -> list[RawRead]:
-        return self._read(image, global_binarizer=False)
-
-    def read_global(self, image: Image) -> list[RawRead]:
-        """Same, with the global-histogram binarizer (better on smooth gradients)."""
-        return self._read(image, global_binarizer=True)
-
-    def _read(self, image: Image, global_binarizer: bool) -> list[RawRead]:
-        kwargs: dict[str, Any] = {"formats": self._formats, "try_rotate": False}
-        if global_binarizer:
-            kwargs["binarizer"] = self._global
-        found = self._zx.read_barcodes(image, **kwargs)
-        return [(bytes(r.bytes), self._position(r.position)) for r in found if r.valid]
-
-    def failed_regions(self, image: Image) -> list[Corners]:
-        """Where zxing saw a code but could not read it (finder patterns, bad checksum)."""
-        found = self._zx.read_barcodes(
-            image, formats=self._formats, try_rotate=False, return_errors=True
-        )
-        return [self._position(r.position) for r in found if not r.valid]
-
-    @staticmethod
-    def _position(position: Any) -> Corners:
-        corners = (
-            position.top_left,
-            position.top_right,
-            position.bottom_right,
-            position.bottom_left,
-        )
-        return _corners((p.x, p.y) for p in corners)
-
-
-class ZbarBackend:
-    """zbar through pyzbar's ctypes binding, in binary mode so bytes are not transcoded.
-
-    pyzbar's own ``decode`` lets zbar guess a text encoding and re-encode the payload
-    as UTF-8, which would turn non-UTF-8 labels into different bytes; zbar >= 0.23 has
-    ZBAR_CFG_BINARY (config 4) to keep them raw.
-    """
-
-    name = ZBAR
-    _CFG_ENABLE = 0
-    _CFG_BINARY = 4
-
-    def __init__(self) -> None:
-        from pyzbar import pyzbar, wrapper  # ImportError when libzbar is missing
-
-        self._pz: Any = pyzbar
-        self._w: Any = wrapper
-        self._qr = int(wrapper.ZBarSymbol.QRCODE)
-        self._fourcc = pyzbar._FOURCC["L800"]
-
-    def read(self, image: Image) -> list[RawRead]:
-        gray = np.ascontiguousarray(to_gray(image))
-        height, width = gray.shape
-        data = gray.tobytes()
-        w = self._w
-        results: list[RawRead] = []
-        with self._pz._image_scanner() as scanner:
-            w.zbar_image_scanner_set_config(scanner, 0, self._CFG_ENABLE, 0)
-            w.zbar_image_scanner_set_config(scanner, self._qr, self._CFG_ENABLE, 1)
-            w.zbar_image_scanner_set_config(scanner, self._qr, self._CFG_BINARY, 1)
-            with self._pz._image() as zimage:
-                w.zbar_image_set_format(zimage, self._fourcc)
-                w.zbar_image_set_size(zimage, width, height)
-                w.zbar_image_set_data(
-                    zimage, ctypes.cast(ctypes.c_char_p(data), ctypes.c_void_p), len(data), None
-                )
-                if w.zbar_scan_image(scanner, zimage) <= 0:
-                    return results
-                for symbol in self._pz._symbols_for_image(zimage):
-                    raw = ctypes.string_at(
-                        w.zbar_symbol_get_data(symbol), w.zbar_symbol_get_data_length(symbol)
-                    )
-                    points = [
-                        (w.zbar_symbol_get_loc_x(symbol, i), w.zbar_symbol_get_loc_y(symbol, i))
-                        for i in range(w.zbar_symbol_get_loc_size(symbol))
-                    ]
-                    results.append((bytes(raw), _corners(points)))
-        return results
-
-
-class OpenCVBackend:
-    """OpenCV's QRCodeDetector (detectAndDecodeBytesMulti)."""
-
-    name = OPENCV
-
-    def __init__(self) -> None:
-        self._detector = cv2.QRCodeDetector()
-
-    def read(self, image: Image) -> list[RawRead]:
-        try:
-            ok, infos, points, _ = self._detector.detectAndDecodeBytesMulti(image)
-        except cv2.error:  # OpenCV asserts on some degenerate candidate sets
-            return []
-        if not ok or points is None:
-            return []
-        return [
-            (bytes(info), _corners(quad)) for info, quad in zip(infos, points, strict=False) if info
-        ]
-
-    def regions(self, image: Image) -> list[Corners]:
-        """Quadrangles that look like QR codes, decoded or not."""
-        try:
-            ok, points = self._detector.detectMulti(image)
-        except cv2.error:
-            return []
-        if not ok or points is None:
-            return []
-        return [_corners(quad) for quad in points]
-
-
-class WeChatBackend:
-    """OpenCV contrib's WeChat detector, used only when the runtime build has it."""
-
-    name = WECHAT
-
-    def __init__(self) -> None:
-        module = getattr(cv2, "wechat_qrcode", None)
-        if module is None:
-            raise ImportError("cv2.wechat_qrcode is not in this OpenCV build")
-        self._detector: Any = module.WeChatQRCode()
-
-    def read(self, image: Image) -> list[RawRead]:
-        texts, points = self._detector.detectAndDecode(image)
-        return [
-            (str(text).encode(), _corners(quad))
-            for text, quad in zip(texts, points, strict=False)
-            if text
-        ]
-
-
-_FACTORIES: dict[str, Callable[[], Backend]] = {
-    ZXING: ZxingBackend,
-    ZBAR: ZbarBackend,
-    OPENCV: OpenCVBackend,
-    WECHAT: WeChatBackend,
-}
-
-
-# --------------------------------------------------------------------------- image helpers
 
 
 def as_image(image: object) -> Image:
@@ -277,88 +147,27 @@ def as_image(image: object) -> Image:
     return np.ascontiguousarray(cast(Image, image))
 
 
-def to_gray(image: Image) -> Image:
-    """Grayscale view of a gray or BGR image."""
-    if image.ndim == 2:
-        return image
-    return cast(Image, cv2.cvtColor(image, cv2.COLOR_BGR2GRAY))
+class _Clock:
+    """The budget of one call: ``left()`` is False (and remembered) once it is spent."""
 
+    def __init__(self, started: float, budget_ms: float) -> None:
+        self.deadline = started + budget_ms / 1000.0
+        self.exhausted = False
 
-def _scale_matrix(factor: float) -> Homography:
-    """Homography from an image scaled by ``factor`` back to the original."""
-    return np.diag([1.0 / factor, 1.0 / factor, 1.0])
-
-
-def _map_corners(corners: Corners, to_original: Homography | None) -> Corners:
-    if to_original is None:
-        return corners
-    pts = np.array(corners, dtype=np.float64).reshape(-1, 1, 2)
-    mapped = cv2.perspectiveTransform(pts, to_original).reshape(-1, 2)
-    return _corners(mapped.tolist())
-
-
-# --------------------------------------------------------------------------- fallback stages
-
-Variant = tuple[Image, Homography | None]
-
-
-def _clahe(gray: Image) -> Image:
-    return cast(Image, cv2.createCLAHE(clipLimit=3.0, tileGridSize=(8, 8)).apply(gray))
-
-
-def _sharpen(gray: Image) -> Image:
-    blurred = cv2.GaussianBlur(gray, (0, 0), 2.0)
-    return cast(Image, cv2.addWeighted(gray, 2.2, blurred, -1.2, 0))
-
-
-def _threshold(gray: Image) -> Image:
-    block = max(15, (min(gray.shape[:2]) // 24) | 1)
-    return cast(
-        Image,
-        cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY, block, 5),
-    )
-
-
-def _invert(gray: Image) -> Image:
-    return cast(Image, cv2.bitwise_not(gray))
-
-
-def _denoise(gray: Image) -> Image:
-    return cast(Image, cv2.medianBlur(gray, 3))
-
-
-def _upscale(gray: Image, factor: float = 2.0) -> Variant:
-    big = cv2.resize(gray, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
-    return cast(Image, big), _scale_matrix(factor)
-
-
-def _rectify(gray: Image, corners: Corners, side: int = 480, margin: float = 0.25) -> Variant:
-    """Warp the quadrangle to an upright ``side`` px square with a quiet-zone margin."""
-    inner = side / (1 + 2 * margin)
-    offset = (side - inner) / 2
-    dst = np.array(
-        [
-            [offset, offset],
-            [offset + inner, offset],
-            [offset + inner, offset + inner],
-            [offset, offset + inner],
-        ],
-        dtype=np.float32,
-    )
-    src = np.array(corners, dtype=np.float32)
-    forward = cv2.getPerspectiveTransform(src, dst)
-    warped = cv2.warpPerspective(
-        gray, forward, (side, side), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE
-    )
-    return cast(Image, warped), cast(Homography, np.linalg.inv(forward))
+    def left(self) -> bool:
+        if time.perf_counter() >= self.deadline:
+            self.exhausted = True
+        return not self.exhausted
 
 
 @dataclass
 class _Frame:
-    """Per-call state shared by the stages, so a variant is computed at most once."""
+    """Per-call state shared by the steps, so a variant is computed at most once."""
 
     image: Image
     gray: Image
+    clock: _Clock
+    seen: list[Corners] = field(default_factory=list)  # detected, maybe not read
     cache: dict[str, Image] = field(default_factory=dict)
 
     def variant(self, key: str, make: Callable[[Image], Image]) -> Image:
@@ -367,14 +176,14 @@ class _Frame:
         return self.cache[key]
 
 
-# --------------------------------------------------------------------------- pipeline
+Step = Callable[[_Frame], list[Detection]]
 
 
 class Pipeline:
-    """The decoding pipeline: a cheap pass, then fallbacks only when it reads nothing."""
+    """The decoding pipeline: a cheap pass, then fallbacks while the frame may hold more."""
 
     def __init__(self, decoders: Sequence[str] = ALL_DECODERS, fallbacks: bool = True) -> None:
-        unknown = set(decoders) - set(_FACTORIES)
+        unknown = set(decoders) - set(FACTORIES)
         if unknown:
             raise ValueError(f"unknown decoders: {sorted(unknown)}")
         self._wanted = tuple(decoders)
@@ -388,8 +197,8 @@ class Pipeline:
                 self._backends[name] = None
             else:
                 try:
-                    self._backends[name] = _FACTORIES[name]()
-                except (ImportError, OSError) as exc:
+                    self._backends[name] = FACTORIES[name]()
+                except (ImportError, OSError, AttributeError) as exc:
                     quiet = name == WECHAT  # optional by design: only note it in debug logs
                     (logger.debug if quiet else logger.warning)(
                         "QR decoder %s unavailable, skipped: %s", name, exc
@@ -402,104 +211,129 @@ class Pipeline:
         """Names of the decoders that loaded."""
         return tuple(n for n in self._wanted if self.backend(n) is not None)
 
-    def decode(self, image: object) -> list[Detection]:
-        """Every QR code found in ``image`` (gray, BGR or BGRA uint8 array)."""
+    def decode(self, image: object, budget_ms: float | None = None) -> ScanResult:
+        """Every QR code found in ``image`` (gray, BGR or BGRA uint8 array).
+
+        The fallbacks stop once ``budget_ms`` (default :data:`DEFAULT_BUDGET_MS`) is
+        spent; ``0`` runs the cheap pass only.
+        """
+        started = time.perf_counter()
         img = as_image(image)
+        budget = DEFAULT_BUDGET_MS if budget_ms is None else max(0.0, float(budget_ms))
+        clock = _Clock(started, budget)
         primary = next((n for n in self._wanted if self.backend(n) is not None), None)
         if primary is None:
-            return []
-        found = self._read(primary, img, None, "direct")
-        if found or not self._fallbacks:
-            return found
-        frame = _Frame(img, to_gray(img))
-        for stage in self._stages(primary):
-            found = stage(frame)
-            if found:
-                return _dedupe(found)
-        return []
+            return ScanResult()
+        found, seen = self._cheap(primary, img)
+        frame = _Frame(img, to_gray(img), clock, seen)
+        if self._fallbacks and budget > 0:
+            found = self._fallback(primary, frame, found)
+        elapsed = (time.perf_counter() - started) * 1000
+        return ScanResult(_dedupe(found), clock.exhausted, elapsed)
 
-    # Each stage returns detections in original-image coordinates, or [] to go on.
-    def _stages(self, primary: str) -> list[Callable[[_Frame], list[Detection]]]:
-        others = [n for n in (ZBAR, OPENCV) if n != primary]
+    def _cheap(self, primary: str, image: Image) -> tuple[list[Detection], list[Corners]]:
+        backend = self.backend(primary)
+        if isinstance(backend, ZxingBackend):
+            reads, failed = backend.scan(image)
+            return self._wrap(primary, reads, None, "direct"), failed
+        return self._read(primary, image, None, "direct"), []
 
-        def other_decoders(f: _Frame) -> list[Detection]:
-            return self._read_all(others[:1], f.gray, None, "gray")
+    def _fallback(self, primary: str, f: _Frame, found: list[Detection]) -> list[Detection]:
+        if not found:
+            for step in self._whole_frame(primary):
+                if not f.clock.left():
+                    break
+                found = step(f)
+                if found:
+                    break
+        elif len(found) >= 2 and f.clock.left():
+            found = _dedupe(found + self._small_codes(primary, f))
+        if f.clock.left() and _unread(f.seen, found):
+            found = _dedupe(found + self._regions(f, found))
+        return found
 
-        def enhanced(
-            key: str, make: Callable[[Image], Image]
-        ) -> Callable[[_Frame], list[Detection]]:
-            def stage(f: _Frame) -> list[Detection]:
-                return self._read_all([primary, ZBAR], f.variant(key, make), None, key)
+    def _whole_frame(self, primary: str) -> list[Step]:
+        """Whole-frame steps for a frame where nothing was read, in the order tried."""
+        zx = self.backend(ZXING)
 
-            return stage
+        def binarizer(name: str) -> Step:
+            def step(f: _Frame) -> list[Detection]:
+                if not isinstance(zx, ZxingBackend):
+                    return []
+                reads, failed = zx.scan(f.gray, name)
+                f.seen += failed
+                return self._wrap(ZXING, reads, None, name)
 
-        def global_binarizer(f: _Frame) -> list[Detection]:
-            zx = self.backend(ZXING)
-            if not isinstance(zx, ZxingBackend):
-                return []
-            return self._wrap(ZXING, zx.read_global(f.gray), None, "global")
+            return step
+
+        def variant(key: str, make: Callable[[Image], Image], names: Sequence[str]) -> Step:
+            def step(f: _Frame) -> list[Detection]:
+                image = f.variant(key, make)
+                if isinstance(zx, ZxingBackend) and ZXING in names:
+                    reads, failed = zx.scan(image)
+                    f.seen += failed
+                    found = self._wrap(ZXING, reads, None, key)
+                    rest = [n for n in names if n != ZXING]
+                    return found + self._read_all(rest, image, None, key)
+                return self._read_all(names, image, None, key)
+
+            return step
 
         def upscale(f: _Frame) -> list[Detection]:
-            if max(f.gray.shape) > 2000:
+            if max(f.gray.shape) > 1400:
                 return []
-            big, back = _upscale(f.gray)
+            big, back = enhance.upscale(f.gray)
             return self._read_all([primary], big, back, "upscale")
 
-        def invert(f: _Frame) -> list[Detection]:
-            return self._read_all([ZBAR, OPENCV], f.variant("invert", _invert), None, "invert")
+        def zbar(f: _Frame) -> list[Detection]:
+            return self._read_all([ZBAR], f.gray, None, "gray")
 
-        def opencv(f: _Frame) -> list[Detection]:
-            # Median first: on sensor noise OpenCV's detector can spend seconds on
-            # spurious finder-pattern candidates (measured: 15 s on one noisy 720p frame).
-            names = [n for n in others if n == OPENCV]
-            return self._read_all(names, f.variant("denoise", _denoise), None, "denoise")
+        def opencv_regions(f: _Frame) -> list[Detection]:
+            cv = self.backend(OPENCV)
+            if isinstance(cv, OpenCVBackend):
+                f.seen += _shrunk_regions(cv, f.variant("denoise", enhance.denoise))
+            return []
 
-        def regions(f: _Frame) -> list[Detection]:
-            return self._regions(primary, f)
-
-        def wechat(f: _Frame) -> list[Detection]:
-            return self._read_all([WECHAT], f.image, None, "wechat")
-
+        both = (primary, ZBAR)
         return [
-            other_decoders,
-            enhanced("clahe", _clahe),
-            global_binarizer,
-            enhanced("sharpen", _sharpen),
+            zbar,
+            variant("clahe", enhance.clahe, both),
+            binarizer("global"),
+            variant("sharpen", enhance.sharpen, both),
             upscale,
-            enhanced("threshold", _threshold),
-            enhanced("denoise", _denoise),
-            invert,
-            opencv,
-            regions,
-            wechat,
+            variant("threshold", enhance.threshold, both),
+            binarizer("fixed"),
+            variant("denoise", enhance.denoise, both),
+            variant("invert", enhance.invert, (primary, ZBAR)),
+            opencv_regions,
         ]
 
-    def _regions(self, primary: str, f: _Frame) -> list[Detection]:
-        """Rectified, enlarged crops around codes that were seen but not read."""
-        candidates: list[Corners] = []
-        zx = self.backend(ZXING)
-        if isinstance(zx, ZxingBackend):
-            for key in ("", "clahe", "sharpen"):
-                source = f.gray if not key else f.cache.get(key, f.gray)
-                candidates += zx.failed_regions(source)
-        cv = self.backend(OPENCV)
-        if isinstance(cv, OpenCVBackend):
-            candidates += cv.regions(f.variant("denoise", _denoise))
-        found: list[Detection] = []
-        for corners in _distinct_regions(candidates)[:6]:
-            crop, back = _rectify(f.gray, corners)
-            for key, make in (
-                ("crop", None),
-                ("crop+clahe", _clahe),
-                ("crop+sharpen", _sharpen),
-                ("crop+threshold", _threshold),
-            ):
-                variant = crop if make is None else make(crop)
-                hits = self._read_all([primary, ZBAR], variant, back, key)
-                if hits:
-                    found += hits
+    def _small_codes(self, primary: str, f: _Frame) -> list[Detection]:
+        """Codes too small for the cheap pass on a frame that holds several."""
+        if max(f.gray.shape) > 1400:
+            return []
+        big, back = enhance.upscale(f.gray)
+        backend = self.backend(primary)
+        if isinstance(backend, ZxingBackend):
+            reads, failed = backend.scan(big)
+            f.seen += [enhance.map_corners(c, back) for c in failed]
+            return self._wrap(primary, reads, back, "upscale")
+        return self._read_all([primary], big, back, "upscale")
+
+    def _regions(self, f: _Frame, found: list[Detection]) -> list[Detection]:
+        """Enlarged crops and rectified warps of codes that were seen but not read."""
+        names = [n for n in (ZXING, ZBAR, WECHAT) if self.backend(n) is not None]
+        hits: list[Detection] = []
+        for corners in _unread(f.seen, found)[:MAX_REGIONS]:
+            for key, make in _REGION_VARIANTS:
+                if not f.clock.left():
+                    return hits
+                image, back = make(f.gray, corners)
+                read = self._read_all(names, image, back, key)
+                if read:
+                    hits += read
                     break
-        return found
+        return hits
 
     def _read(
         self, name: str, image: Image, back: Homography | None, stage: str
@@ -515,6 +349,8 @@ class Pipeline:
         found: list[Detection] = []
         for name in names:
             found += self._read(name, image, back, stage)
+            if found:
+                break
         return found
 
     @staticmethod
@@ -522,9 +358,50 @@ class Pipeline:
         name: str, reads: list[RawRead], back: Homography | None, stage: str
     ) -> list[Detection]:
         return [
-            Detection(payload_from_bytes(raw), _map_corners(corners, back), name, stage)
+            Detection(payload_from_bytes(raw), enhance.map_corners(corners, back), name, stage)
             for raw, corners in reads
         ]
+
+
+def _rectified(gray: Image, corners: Corners) -> enhance.Variant:
+    return enhance.rectify(gray, corners)
+
+
+def _rectified_sharp(gray: Image, corners: Corners) -> enhance.Variant:
+    image, back = enhance.rectify(gray, corners)
+    return enhance.sharpen(image), back
+
+
+def _crop(gray: Image, corners: Corners) -> enhance.Variant:
+    return enhance.crop(gray, corners)
+
+
+def _crop_clahe(gray: Image, corners: Corners) -> enhance.Variant:
+    image, back = enhance.crop(gray, corners)
+    return enhance.clahe(image), back
+
+
+def _crop_threshold(gray: Image, corners: Corners) -> enhance.Variant:
+    image, back = enhance.crop(gray, corners)
+    return enhance.threshold(image), back
+
+
+_REGION_VARIANTS: tuple[tuple[str, Callable[[Image, Corners], enhance.Variant]], ...] = (
+    ("crop", _crop),
+    ("crop+clahe", _crop_clahe),
+    ("rectified", _rectified),
+    ("rectified+sharpen", _rectified_sharp),
+    ("crop+threshold", _crop_threshold),
+)
+
+
+def _shrunk_regions(cv: OpenCVBackend, gray: Image) -> list[Corners]:
+    """OpenCV's candidate regions, found on a copy no larger than 960 px (it can take
+    seconds on a noisy full-size frame)."""
+    factor = min(1.0, 960 / max(gray.shape[:2]))
+    small = gray if factor == 1.0 else cv2.resize(gray, None, fx=factor, fy=factor)
+    back = enhance.scale_matrix(factor)
+    return [enhance.map_corners(c, back) for c in cv.regions(cast(Image, small))]
 
 
 def _side(corners: Corners) -> float:
@@ -533,18 +410,24 @@ def _side(corners: Corners) -> float:
     return max(max(xs) - min(xs), max(ys) - min(ys), 1.0)
 
 
-def _distinct_regions(regions: list[Corners]) -> list[Corners]:
+def _centre(corners: Corners) -> Point:
+    return (sum(p[0] for p in corners) / 4, sum(p[1] for p in corners) / 4)
+
+
+def _near(a: Corners, b: Corners) -> bool:
+    (ax, ay), (bx, by) = _centre(a), _centre(b)
+    return abs(ax - bx) + abs(ay - by) < max(_side(a), _side(b)) / 2
+
+
+def _unread(seen: list[Corners], found: list[Detection]) -> list[Corners]:
+    """Distinct regions seen but not covered by a read code, biggest first."""
     kept: list[Corners] = []
-    for corners in regions:
-        cx = sum(p[0] for p in corners) / 4
-        cy = sum(p[1] for p in corners) / 4
+    for corners in sorted(seen, key=_side, reverse=True):
         if _side(corners) < 12:
             continue
-        if all(
-            abs(cx - sum(p[0] for p in k) / 4) + abs(cy - sum(p[1] for p in k) / 4) > _side(k) / 2
-            for k in kept
-        ):
-            kept.append(corners)
+        if any(_near(corners, d.corners) for d in found) or any(_near(corners, k) for k in kept):
+            continue
+        kept.append(corners)
     return kept
 
 
@@ -574,6 +457,6 @@ def default_pipeline() -> Pipeline:
     return _default
 
 
-def decode(image: object) -> list[Detection]:
-    """Every QR code in a numpy image, via the default pipeline."""
-    return default_pipeline().decode(image)
+def decode(image: object, budget_ms: float | None = None) -> ScanResult:
+    """Every QR code in a numpy image, via the default pipeline, within ``budget_ms``."""
+    return default_pipeline().decode(image, budget_ms)
