@@ -40,8 +40,7 @@ Receipts
     *confirmed*: a ``terima`` or ``buka`` of the container confirms what its
     ``counts`` cover, and an item's own scan at its destination confirms it. What is
     delivered but unconfirmed after the last leg's deadline is missing (and counts
-    short); ``hilang`` reports an item lost; ``keluarkan`` takes an item out of its
-    container again (packed by mistake).
+    short); ``hilang`` reports an item lost.
 
 Clocks
     ``Event.clock_offset`` (estimated by the ingest service from the clock each
@@ -104,6 +103,17 @@ from app.custody.rules.model import (
     tps_legs,
 )
 from app.custody.rules.status import count_statuses, item_status
+from app.custody.rules.rekonsiliasi import (
+    RECON_CODES,
+    Handover,
+    ReconCode,
+    Sheet,
+    TpsBallots,
+    check_return,
+    check_sheet,
+    recon_status,
+    reconcile,
+)
 from app.custody.rules.waktu import check_deadlines
 
 __all__ = [
@@ -111,6 +121,7 @@ __all__ = [
     "DEFAULT_POLICY",
     "GENESIS_HASH",
     "RETURNING_TYPES",
+    "RECON_CODES",
     "RETURN_SKIPPED_NODE",
     "Action",
     "Book",
@@ -119,6 +130,7 @@ __all__ = [
     "Event",
     "Finding",
     "Item",
+    "Handover",
     "ItemState",
     "ItemStatus",
     "ItemType",
@@ -130,7 +142,10 @@ __all__ = [
     "Race",
     "Recomputation",
     "Severity",
+    "ReconCode",
     "TpsTally",
+    "Sheet",
+    "TpsBallots",
     "Transition",
     "Update",
     "apply",
@@ -141,8 +156,10 @@ __all__ = [
     "check_deadlines",
     "check_replay",
     "check_return_deadlines",
+    "check_return",
     "check_return_receipt",
     "check_tps_quantities",
+    "check_sheet",
     "count_statuses",
     "derive_route",
     "event_digest",
@@ -156,6 +173,8 @@ __all__ = [
     "parent_node",
     "recompute",
     "region_of",
+    "recon_status",
+    "reconcile",
     "return_received_without_dispatch",
     "tally_items",
     "tps_legs",
