@@ -593,6 +593,7 @@ def _remove_tps(session: Session, tps_ids: list[str]) -> tuple[list[str], list[s
         session.execute(
             delete(RouteLeg).where(RouteLeg.from_node.in_(removed) | RouteLeg.to_node.in_(removed))
         )
+        session.execute(delete(PlanLine).where(PlanLine.destination.in_(removed)))
         session.execute(delete(CustodyNode).where(CustodyNode.code.in_(removed)))
         session.execute(delete(Tps).where(Tps.id.in_(removed)))
         session.flush()
