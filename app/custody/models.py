@@ -119,11 +119,17 @@ class FindingRow(db.Model):
 
 
 class Device(db.Model):
-    """A scanner seen by the server: the last sequence number, to report gaps."""
+    """A scanner seen by the server: the last sequence number, to report gaps.
+
+    A device belongs to whoever registered it: its ``owner`` is the device token (or, for
+    the browser page, the signed-in account), so another token naming the same device_id
+    gets a row of its own and can never move this one's sequence numbers.
+    """
 
     __tablename__ = "device"
 
     device_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(40), primary_key=True, default="")
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user_account.id"))
     max_seq: Mapped[int] = mapped_column(Integer, default=0)
     seen: Mapped[int] = mapped_column(Integer, default=0)

@@ -354,6 +354,7 @@ class Ingestor:
         self.user = user
         self.token = token
         self.device_id = device_id
+        self.owner = device_owner(user, token)
         self.keyring = keyring
         self.now = now
         self.election = election
@@ -366,6 +367,8 @@ class Ingestor:
         self._dirty: dict[str, tuple[rules.ItemState, datetime, Item, str]] = {}
         self._heads: dict[str, bytes] = {}
         self._state_rows: dict[str, Any] = {}
+        #: Scans refused as forged or unknown labels in this batch, per code.
+        self._refusals: dict[str, list[ScanInput]] = {}
         self.names = PlaceNames(session)
         # The device's clock at sending against ours measures its offset (app.custody.clock).
         self.sent_at = sent_at
@@ -427,6 +430,7 @@ class Ingestor:
                 with locks.hold(self.session, "tepat-ingest", process_only=True):
                     self._ingest_all(by_kab, attempt_results)
                     self._track_device([scan for _, scan in parsed])
+                    self._report_refusals()
                     self._write()
                     self._deltas.write(self.session)
                     self.session.commit()
@@ -446,13 +450,14 @@ class Ingestor:
         """Forget what an aborted attempt buffered."""
         self._events, self._findings, self._dirty = [], [], {}
         self._heads, self._state_rows = {}, {}
+        self._refusals = {}
         self._deltas = counts.Deltas()
         self._last_time = None
 
     def _ingest_all(
         self, by_kab: dict[str, list[tuple[int, ScanInput]]], results: list[ScanResult | None]
     ) -> None:
-        device = self.session.get(Device, self.device_id)
+        device = self.session.get(Device, (self.device_id, self.owner))
         self.clock = clock.estimate(
             device.clock_samples if device is not None else None,
             self.sent_at,
@@ -489,6 +494,7 @@ class Ingestor:
                     )
             except Rejected as exc:
                 early[index] = ScanResult(scan.event_id, "rejected", exc.code, exc.message)
+                self._refused(scan, exc.code)
         wanted = set(serials.values()) | set(containers.values())
         # Lock the scanned items and their containers, then what is inside or around them
         # (read after the lock, so nothing can be packed into a kit behind our back).
@@ -710,23 +716,17 @@ class Ingestor:
         session = self.session
         item = items.get(serial)
         if item is None:
+            self._refused(scan, "unknown_label")
             raise Rejected("unknown_label", "Label ini tidak pernah diterbitkan oleh KPU.")
         if item.voided_at is not None:
-            self._findings.append(
-                finding_values(
-                    rules.Finding(
-                        code="voided_label_scanned",
-                        principle=rules.Principle.AKUNTABILITAS,
-                        severity=rules.Severity.WARNING,
-                        message=(
-                            f"Label yang sudah dibatalkan dipindai di {self.names.node(scan.node)}."
-                        ),
-                        serial=serial,
-                        node=scan.node,
-                        event_ids=(scan.event_id,),
-                    ),
-                    kab,
-                )
+            self._security_finding(
+                scan.node,
+                "voided_label_scanned",
+                rules.Severity.WARNING,
+                f"Label yang sudah dibatalkan dipindai di {self.names.node(scan.node)} "
+                f"oleh perangkat {self.device_id}.",
+                event_ids=(scan.event_id,),
+                serial=serial,
             )
             raise Rejected("voided_label", "Label ini sudah dibatalkan dan tidak berlaku.")
         if container is not None and container not in items:
@@ -845,22 +845,17 @@ class Ingestor:
 
     def _conflict(self, kab: str, scan: ScanInput, previous: CustodyEvent | None) -> ScanResult:
         """Same id, different content: never overwrite; record a security finding."""
-        self._findings.append(
-            finding_values(
-                rules.Finding(
-                    code="event_conflict",
-                    principle=rules.Principle.AKUNTABILITAS,
-                    severity=rules.Severity.CRITICAL,
-                    message=(
-                        "Event dengan ID yang sama dikirim ulang dengan isi berbeda "
-                        f"oleh perangkat {self.device_id}."
-                    ),
-                    serial=previous.serial if previous is not None else None,
-                    node=scan.node,
-                    event_ids=(scan.event_id,),
-                ),
-                kab,
-            )
+        self._security_finding(
+            scan.node,
+            "event_conflict",
+            rules.Severity.CRITICAL,
+            "Event dengan ID yang sama dikirim ulang dengan isi berbeda "
+            f"oleh perangkat {self.device_id}.",
+            event_ids=(scan.event_id,),
+            # The stored item is named only to a caller who may see where it was scanned.
+            serial=previous.serial
+            if previous is not None and self._own_node(previous.node)
+            else None,
         )
         return ScanResult(
             scan.event_id,
@@ -873,9 +868,11 @@ class Ingestor:
         """Record the device's highest sequence number and clock offset; report gaps."""
         if not scans:
             return
-        device = self.session.get(Device, self.device_id)
+        device = self.session.get(Device, (self.device_id, self.owner))
         if device is None:
-            device = Device(device_id=self.device_id, user_id=self.user.id, max_seq=0, seen=0)
+            device = Device(
+                device_id=self.device_id, owner=self.owner, user_id=self.user.id, max_seq=0, seen=0
+            )
             self.session.add(device)
         self._track_clock(device, scans)
         expected = device.max_seq + 1
@@ -967,9 +964,9 @@ class Ingestor:
         detail: tuple[tuple[str, int | str], ...] = (),
         severity: rules.Severity = rules.Severity.WARNING,
     ) -> None:
-        """Record a finding about the device itself, placed where it scanned (else its scope)."""
-        node = scans[0].node if _valid_node(scans[0].node) else None
-        kab = codes.kabkota_of(node or self.user.scope_code)
+        """Record a finding about the device itself, placed where it scanned if that lies in
+        the caller's scope, else in the caller's own region (never in another's desk)."""
+        node = self._own_node(scans[0].node)
         finding = rules.Finding(
             code=code,
             principle=principle,
@@ -979,7 +976,86 @@ class Ingestor:
             event_ids=event_ids,
             detail=detail,
         )
-        self._findings.append(finding_values(finding, kab))
+        self._file(finding, node)
+
+    # --- security findings: only ever in the caller's own scope ----------------------------
+
+    def _own_node(self, node: str) -> str | None:
+        """The node if it is one and lies in the caller's scope, else None."""
+        return node if _valid_node(node) and codes.within(node, self.user.scope_code) else None
+
+    def _security_finding(
+        self,
+        node: str,
+        code: str,
+        severity: rules.Severity,
+        message: str,
+        *,
+        event_ids: tuple[str, ...],
+        serial: str | None = None,
+        detail: tuple[tuple[str, int | str], ...] = (),
+    ) -> None:
+        """A finding about what a caller sent, filed where the caller may see it (its desk
+        and Bawaslu of its region): at the node when that lies in the caller's scope, else
+        at the caller's own region, so no token can write into another kabupaten's desk."""
+        own = self._own_node(node)
+        finding = rules.Finding(
+            code=code,
+            principle=rules.Principle.AKUNTABILITAS,
+            severity=severity,
+            message=message,
+            serial=serial if own else None,
+            node=own,
+            event_ids=event_ids,
+            detail=(("security", 1), ("device_id", self.device_id), *detail),
+        )
+        self._file(finding, own)
+
+    def _file(self, finding: rules.Finding, own: str | None) -> None:
+        """Store a finding at ``own`` (a node in the caller's scope), else at the scope."""
+        values = finding_values(finding, codes.kabkota_of(own or self.user.scope_code))
+        if own is None:
+            values["region_code"] = codes.node_region(self.user.scope_code)
+        self._findings.append(values)
+
+    def _refused(self, scan: ScanInput, code: str) -> None:
+        """Remember a scan refused as a forged or never-issued label (reported per batch)."""
+        if code in _SECURITY_REFUSALS:
+            self._refusals.setdefault(_SECURITY_REFUSALS[code], []).append(scan)
+
+    def _report_refusals(self) -> None:
+        """One security finding per kind of refused label per batch, with the count."""
+        for code, scans in sorted(self._refusals.items()):
+            severity, words = _SECURITY_WORDS[code]
+            self._security_finding(
+                scans[0].node,
+                code,
+                severity,
+                f"{len(scans)} pindaian {words} ditolak, dari perangkat {self.device_id}.",
+                event_ids=tuple(s.event_id for s in scans[:20]),
+                detail=(("count", len(scans)),),
+            )
+        self._refusals = {}
+
+
+#: Refusal codes that are security findings, and the finding's code.
+_SECURITY_REFUSALS = {
+    "bad_signature": "forged_label_scanned",
+    "unknown_key": "forged_label_scanned",
+    "unknown_label": "unknown_label_scanned",
+}
+_SECURITY_WORDS = {
+    "forged_label_scanned": (
+        rules.Severity.CRITICAL,
+        "label palsu (tanda tangan tidak sah atau kunci tidak dikenal)",
+    ),
+    "unknown_label_scanned": (rules.Severity.WARNING, "label yang tidak pernah diterbitkan KPU"),
+}
+
+
+def device_owner(user: User, token: DeviceToken | None) -> str:
+    """Who a device row belongs to: the device token, else the signed-in account (web)."""
+    return f"t:{token.id.hex}" if token is not None else f"u:{user.id.hex}"
 
 
 def _clamp_int32(seconds: float) -> int:
