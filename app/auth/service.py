@@ -29,8 +29,13 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def validate_scope(scope: str) -> str:
-    """Return ``scope`` if it is a kabupaten/kota, kecamatan, desa code or TPS id."""
+#: Roles that may watch a whole province (the KPU Provinsi desk, the provincial Bawaslu).
+PROVINCE_ROLES = frozenset({"desk", "pengawas"})
+
+
+def validate_scope(scope: str, role: str | None = None) -> str:
+    """Return ``scope`` if it is a kabupaten/kota, kecamatan, desa code or TPS id (a province
+    too for the roles that watch one)."""
     scope = scope.strip()
     if codes.TPS_ID.match(scope):
         return scope
@@ -38,7 +43,7 @@ def validate_scope(scope: str) -> str:
         level = codes.region_level(scope)
     except ValueError as exc:
         raise ValidationFailed(_("Cakupan wilayah tidak sah: %(scope)s", scope=scope)) from exc
-    if level.value == "provinsi":
+    if level.value == "provinsi" and role not in PROVINCE_ROLES:
         raise ValidationFailed(_("Cakupan paling luas adalah kabupaten/kota."))
     return scope
 
@@ -102,7 +107,11 @@ def create_user(
     _check_full_name(full_name)
     _check_password(password)
     role_value = _role(role)
-    scope = validate_scope(scope) if inside is None else scope_inside(session, scope, inside)
+    scope = (
+        validate_scope(scope, role_value.value)
+        if inside is None
+        else scope_inside(session, scope, inside)
+    )
     if session.scalar(select(User).where(User.username == username)) is not None:
         raise ValidationFailed(_("Nama pengguna %(name)s sudah dipakai.", name=username))
     user = User(username=username, role=role_value, scope_code=scope, full_name=full_name.strip())
