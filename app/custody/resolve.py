@@ -9,6 +9,7 @@ still wrong; the scan that fills a device's sequence gap resolves the gap.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -19,30 +20,6 @@ from app.custody import rules
 from app.custody.models import CustodyEvent, FindingRow
 
 OPEN, RESOLVED = "open", "resolved"
-#: Which findings a koreksi re-evaluates, by the field it corrects.
-_CORRECTED = {
-    "quantity": {"count_mismatch", "contents_short", "contents_surplus"},
-    "condition": {"damaged"},
-    "seals": {"seal_changed"},
-}
-#: Findings about the record itself stay: they are the trace of the undo.
-_KEPT = {"scan_voided", "scan_corrected", "event_conflict"}
-
-
-def codes_resolved_by(event: rules.Event) -> set[str] | None:
-    """The finding codes an event resolves on its referenced scan (None: every code)."""
-    if event.action is rules.Action.VOID:
-        return None
-    if event.action is not rules.Action.CORRECT:
-        return set()
-    codes: set[str] = set()
-    if event.quantity is not None:
-        codes |= _CORRECTED["quantity"]
-    if event.condition is not None:
-        codes |= _CORRECTED["condition"]
-    if event.seals:
-        codes |= _CORRECTED["seals"]
-    return codes
 
 
 def resolve_referenced(
@@ -53,16 +30,13 @@ def resolve_referenced(
     now: datetime,
 ) -> int:
     """Resolve the open findings the referenced scan raised (stored, or still in the batch)."""
-    codes = codes_resolved_by(event)
-    if event.ref_event_id is None or codes == set():
+    if event.ref_event_id is None or rules.resolved_codes(event) == frozenset():
         return 0
 
     def hit(code: str, event_ids: Iterable[str]) -> bool:
-        return (
-            event.ref_event_id in event_ids
-            and code not in _KEPT
-            and (codes is None or code in codes)
-        )
+        # The same decision as the rules' recompute makes (rules.resolves).
+        probe = rules.Finding(code, rules.Principle.AKUNTABILITAS, rules.Severity.INFO, "")
+        return rules.resolves(event, replace(probe, event_ids=tuple(event_ids or ())))
 
     resolved = 0
     for values in pending:

@@ -34,6 +34,7 @@ from app.custody.rules import (
     check_deadlines,
     check_replay,
     recompute,
+    resolves,
     tally_items,
     tps_legs,
 )
@@ -103,6 +104,7 @@ class CustodyMachine(RuleBasedStateMachine):
         self.states: dict[str, ItemState] = {}
         self.tallies: dict[str, TpsTally] = tally_items(ITEMS.values(), {})
         self.findings: list[Finding] = []
+        self.open: list[Finding] = []  # findings as state: what no batal/koreksi resolved
         self.ids = 0
 
     # --- the ingest service ---------------------------------------------------------
@@ -148,6 +150,7 @@ class CustodyMachine(RuleBasedStateMachine):
         self.states.update(update.states)
         self.tallies.update(update.tallies)
         self.findings.extend(update.findings)
+        self.open = [f for f in self.open if not resolves(event, f)] + list(update.findings)
         self.log.append(event)
 
     def _event(self, serial: str, action: Action, node: str, **fields: object) -> Event:
@@ -181,6 +184,10 @@ class CustodyMachine(RuleBasedStateMachine):
         condition=st.none() | st.sampled_from(list(Condition)),
         seals=st.sampled_from([(), ("S-1",), ("S-1", "S-2"), ("S-9",)]),
         skew=st.sampled_from([timedelta(0), timedelta(minutes=-45), timedelta(minutes=30)]),
+        counts=st.sampled_from(
+            [(), (("SURAT|GUB", 400),), (("SURAT|GUB", 380), ("KOTAK|GUB", 1)), (("SURAT|BUP", 0),)]
+        ),
+        offset=st.none() | st.sampled_from([timedelta(hours=3), -timedelta(hours=7)]),
     )
     def scan(
         self,
@@ -193,6 +200,8 @@ class CustodyMachine(RuleBasedStateMachine):
         condition: Condition | None,
         seals: tuple[str, ...],
         skew: timedelta,
+        counts: tuple[tuple[str, int], ...],
+        offset: timedelta | None,
     ) -> None:
         if action is Action.RUSAK and condition in (None, Condition.BAIK):
             condition = Condition.BASAH
@@ -208,7 +217,9 @@ class CustodyMachine(RuleBasedStateMachine):
                 quantity=quantity,
                 condition=condition,
                 seals=seals,
-                skew=skew,
+                skew=skew if offset is None else skew + offset,
+                counts=counts if action in (Action.TERIMA, Action.BUKA) else (),
+                clock_offset=offset,
             )
         )
 
@@ -274,10 +285,14 @@ class CustodyMachine(RuleBasedStateMachine):
         for serial, state in result.states.items():
             assert self.states.get(serial, state) == state, serial
         assert result.tallies == self.tallies
-        snapshot = check_all_quantities(PLAN, self.tallies) + check_deadlines(
+        snapshot = check_all_quantities(PLAN, self.tallies, self.now) + check_deadlines(
             PLAN, ITEMS, self.states, self.now
         )
-        assert result.findings == tuple(self.findings) + snapshot
+        assert result.findings[: len(self.findings)] == tuple(self.findings)
+        assert result.findings[len(self.findings) : len(self.findings) + len(snapshot)] == snapshot
+        # Open findings (after batal and koreksi) equal those of a recomputation.
+        assert result.open[: len(self.open)] == tuple(self.open)
+        assert result.open[len(self.open) : len(self.open) + len(snapshot)] == snapshot
 
     @invariant()
     def contents_follow_their_container(self) -> None:

@@ -51,7 +51,7 @@ Clocks
 from __future__ import annotations
 
 from app.custody.rules.biaya import check_costs
-from app.custody.rules.book import Book, group_carried, recompute
+from app.custody.rules.book import Book, group_carried, recompute, resolved_codes, resolves
 from app.custody.rules.chain import (
     GENESIS_HASH,
     canonical_event_bytes,
@@ -173,6 +173,8 @@ __all__ = [
     "parent_node",
     "recompute",
     "region_of",
+    "resolved_codes",
+    "resolves",
     "recon_status",
     "reconcile",
     "return_received_without_dispatch",

@@ -318,16 +318,62 @@ def recompute(
     *,
     policy: Policy = DEFAULT_POLICY,
 ) -> Recomputation:
-    """Fold the whole log from scratch: states, tallies and every finding as of ``now``."""
+    """Fold the whole log from scratch: states, tallies and every finding as of ``now``,
+    and those still open (not resolved by a later batal or koreksi, see :func:`resolves`)."""
     book = Book(plan, items, policy=policy)
     findings: list[Finding] = []
+    still_open: list[Finding] = []
     for event in sorted(events, key=event_order):
-        findings += book.apply(event).findings
+        raised = book.apply(event).findings
+        findings += raised
+        still_open = [f for f in still_open if not resolves(event, f)] + list(raised)
     tallies = tally_items(book.items.values(), book.states)
+    logged = len(findings)
     findings += check_all_quantities(plan, tallies, now)
     findings += check_deadlines(plan, book.items, book.states, now, policy.at_risk_horizon)
     findings += check_return_deadlines(plan, book.items, book.states, now)
-    return Recomputation(dict(book.states), tallies, tuple(findings))
+    snapshot = tuple(findings[logged:])
+    return Recomputation(dict(book.states), tallies, tuple(findings), tuple(still_open) + snapshot)
+
+
+#: Which findings a koreksi re-evaluates, by the field it corrects.
+_CORRECTED = {
+    "quantity": frozenset({Code.COUNT_MISMATCH, Code.CONTENTS_SHORT, Code.CONTENTS_SURPLUS}),
+    "condition": frozenset({Code.DAMAGED}),
+    "seals": frozenset({Code.SEAL_CHANGED}),
+}
+#: Findings about the record itself stay open: they are the trace of the undo.
+_KEPT = frozenset({Code.SCAN_VOIDED, Code.SCAN_CORRECTED})
+
+
+def resolved_codes(event: Event) -> frozenset[str] | None:
+    """The finding codes an event resolves on the scan it refers to (None: all of them).
+
+    ``batal`` resolves everything the undone scan raised; ``koreksi`` what it corrects
+    (the rules raise it again if the corrected value is still wrong); others nothing.
+    """
+    if event.action is Action.VOID:
+        return None
+    if event.action is not Action.CORRECT:
+        return frozenset()
+    codes: frozenset[str] = frozenset()
+    if event.quantity is not None:
+        codes |= _CORRECTED["quantity"]
+    if event.condition is not None:
+        codes |= _CORRECTED["condition"]
+    if event.seals:
+        codes |= _CORRECTED["seals"]
+    return codes
+
+
+def resolves(event: Event, finding: Finding) -> bool:
+    """Whether ``event`` (a batal or koreksi) resolves ``finding``."""
+    if event.ref_event_id is None or event.ref_event_id not in finding.event_ids:
+        return False
+    if finding.code in _KEPT:
+        return False
+    codes = resolved_codes(event)
+    return codes is None or finding.code in codes
 
 
 def _key_text(key: TallyKey) -> str:

@@ -493,8 +493,9 @@ class Update:
 
 @dataclass(frozen=True)
 class Recomputation:
-    """The result of folding a whole log from scratch."""
+    """The result of folding a whole log from scratch (``open``: findings not resolved)."""
 
     states: Mapping[str, ItemState]
     tallies: Mapping[str, TpsTally]
     findings: tuple[Finding, ...]
+    open: tuple[Finding, ...] = ()
