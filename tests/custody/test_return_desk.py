@@ -1,0 +1,104 @@
+"""The desk's way back: stages, reconciliation per TPS and the download for the recap meeting."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from openpyxl import load_workbook
+
+from app.plan import codes
+from tests.conftest import login
+from tests.custody.conftest import Env
+
+ELECTION_NIGHT = datetime(2024, 11, 27, 13, 0, tzinfo=UTC)
+
+
+def closing(env: Env, tps: str, race: str, box: Any, **changes: Any) -> dict[str, Any]:
+    return {
+        "client_id": str(uuid.uuid4()),
+        "tps": tps,
+        "race": race,
+        "received": box_sheets(env, tps, race),
+        "used": 300,
+        "invalid": 5,
+        "spoiled": 2,
+        "unused": box_sheets(env, tps, race) - 302,
+        "voters_signed": 300,
+        "reserve_drawn": 2,
+        "seals": ["KS-1", "KS-2"],
+        "box": env.label(box),
+        "device_time": "2024-11-27T12:30:00Z",
+        **changes,
+    }
+
+
+def box_sheets(env: Env, tps: str, race: str) -> int:
+    return sum(
+        i.quantity for i in env.items[tps] if i.item_type_code == "SURAT" and i.race_kind == race
+    )
+
+
+def deliver(env: Env, tps: str) -> None:
+    """Every item for the TPS travels out and is received there (ballots counted)."""
+    events = []
+    for item in env.items[tps]:
+        events += env.journey(item)
+    response = env.post(events)
+    assert response.status_code == 200
+
+
+def test_the_way_back_page_shows_stages_statuses_and_findings(env: Env) -> None:
+    deliver(env, env.tps)
+    boxes = {i.race_kind: i for i in env.items[env.tps] if i.item_type_code == "KOTAK"}
+    races = sorted(boxes)
+    env.clock[0] = ELECTION_NIGHT
+    env.app.config["TEPAT_NOW"] = "2024-11-28T03:00:00Z"
+    records = [closing(env, env.tps, races[0], boxes[races[0]])]
+    if len(races) > 1:  # the second race's sheets do not add up
+        records.append(closing(env, env.tps, races[1], boxes[races[1]], unused=1))
+    headers = {"Authorization": f"Bearer {env.tokens['kurir.tewah']}"}
+    answer = env.client.post("/api/v1/closings", json={"records": records}, headers=headers)
+    assert answer.get_json()["accepted"] == len(records)
+    _, _, pps, tps = codes.route(env.tps)
+    first = boxes[races[0]]
+    moved = env.post(
+        [
+            env.event(first, "kembali", tps, target=pps, seals=["KS-1", "KS-2"]),
+            env.event(first, "terima", pps, seals=["KS-1", "KS-9"]),  # a seal changed
+        ]
+    )
+    assert moved.status_code == 200
+
+    login(env.client, "desk")
+    page = env.client.get("/desk/kembali?wilayah=62.10.03")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert 'data-stage="di_pps"><b>1</b>' in html
+    assert "return_seal_changed" in html and "KS-1, KS-9" in html
+    assert 'data-status="selisih"><b>1</b>' in html
+    desa = env.client.get(f"/desk/kembali?wilayah={codes.desa_of_tps(env.tps)}")
+    assert f'data-tps="{env.tps}"' in desa.get_data(as_text=True)
+    if len(races) > 1:
+        assert "sheets_unbalanced" in html
+
+    sheet = env.client.get("/desk/kembali/rekonsiliasi.xlsx?wilayah=62.10.03")
+    assert sheet.status_code == 200
+    rows = list(load_workbook(io.BytesIO(sheet.data)).active.iter_rows(values_only=True))
+    assert rows[2][:4] == ("Kecamatan", "TPS", "Pemilihan", "Diterima (C.Hasil)")
+    mine = [r for r in rows[3:] if r[2] == races[0] and r[1] and "TPS" in r[1]]
+    assert mine and mine[0][3] == box_sheets(env, env.tps, races[0])
+    assert mine[0][13] == "Selisih" and "KS-9" in mine[0][14]
+    assert any(str(r[0]).startswith("Jumlah Kecamatan") for r in rows[3:])
+    pdf = env.client.get("/desk/kembali/rekonsiliasi.pdf?wilayah=62.10.03")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+
+
+def test_the_way_back_keeps_to_the_users_scope(env: Env) -> None:
+    login(env.client, "desk")
+    assert env.client.get("/desk/kembali?wilayah=63.01").status_code == 404
+    assert env.client.get("/desk/kembali?wilayah=bukan-kode").status_code == 404
+    login(env.client, "kurir.tewah")
+    assert env.client.get("/desk/kembali").status_code == 403
