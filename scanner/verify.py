@@ -6,12 +6,10 @@ exported public keys and turns its ``LabelError`` family into a courier-facing f
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
-from functools import cache
-from types import SimpleNamespace
 from typing import Any, Protocol
 
+import labels
 from scanner.errors import KeyringError
 from scanner.plan import Finding, ScannedItem, Severity
 
@@ -42,36 +40,11 @@ class LabelVerifier(Protocol):
         ...
 
 
-@cache
-def _labels_api() -> Any:
-    """The labels package; its names are taken from the package or, until it re-exports
-    them, from its modules (errors, keys, payload)."""
-    package = importlib.import_module("labels")
-    if hasattr(package, "decode") and hasattr(package, "Keyring"):
-        return package
-    namespace: dict[str, Any] = {}
-    for module in ("errors", "keys", "payload"):
-        namespace.update(vars(importlib.import_module(f"labels.{module}")))
-    return SimpleNamespace(**namespace)
-
-
-def labels_available() -> bool:
-    """True when the labels library can be imported with the names we use."""
-    try:
-        api = _labels_api()
-    except Exception:  # noqa: BLE001 - a broken labels install must not stop scanning
-        return False
-    return all(hasattr(api, n) for n in ("decode", "Keyring", "LabelError"))
-
-
-def load_keyring(text: str | bytes) -> Any:
+def load_keyring(text: str | bytes) -> labels.Keyring:
     """Parse an exported public key set; raise KeyringError if labels rejects it."""
-    if not labels_available():
-        raise KeyringError("pustaka labels tidak tersedia")
-    api = _labels_api()
     try:
-        return api.Keyring.from_json(text)
-    except api.LabelError as error:
+        return labels.Keyring.from_json(text)
+    except labels.LabelError as error:
         raise KeyringError(f"kunci publik tidak valid: {error}") from error
 
 
@@ -93,31 +66,20 @@ class KeyringVerifier:
 
     def verify(self, text: str) -> Verdict:
         """Parse and verify ``text``; a bad label becomes an error finding."""
-        if not labels_available():
-            return Verdict(
-                None,
-                None,
-                Finding(
-                    "verification_unavailable",
-                    Severity.WARNING,
-                    "Verifikasi label tidak tersedia di perangkat ini",
-                ),
-            )
-        api = _labels_api()
         if self._keyring is None:
-            return self._unverified(api, text)
+            return self._unverified(text)
         try:
-            payload = api.decode(text, self._keyring)
-        except api.LabelError as error:
-            return self._rejected(api, text, error)
+            payload = labels.decode(text, self._keyring)
+        except labels.LabelError as error:
+            return self._rejected(text, error)
         return Verdict(_item(payload), str(payload.key_id), None)
 
     @staticmethod
-    def _unverified(api: Any, text: str) -> Verdict:
+    def _unverified(text: str) -> Verdict:
         try:
-            payload = api.parse_unverified(text).payload
-        except api.LabelError as error:
-            return Verdict(None, None, _finding_for(api, error))
+            payload = labels.parse_unverified(text).payload
+        except labels.LabelError as error:
+            return Verdict(None, None, _finding_for(error))
         return Verdict(
             _item(payload),
             str(payload.key_id),
@@ -129,31 +91,31 @@ class KeyringVerifier:
         )
 
     @staticmethod
-    def _rejected(api: Any, text: str, error: Exception) -> Verdict:
+    def _rejected(text: str, error: Exception) -> Verdict:
         item: ScannedItem | None = None
         key_id: str | None = None
-        if isinstance(error, api.UnknownKey | api.BadSignature):
+        if isinstance(error, labels.UnknownKey | labels.BadSignature):
             try:  # show what the label claims, to help find where it came from
-                payload = api.parse_unverified(text).payload
+                payload = labels.parse_unverified(text).payload
                 item, key_id = _item(payload), str(payload.key_id)
-            except api.LabelError:
+            except labels.LabelError:
                 pass
-        return Verdict(item, key_id, _finding_for(api, error))
+        return Verdict(item, key_id, _finding_for(error))
 
 
-def _finding_for(api: Any, error: Exception) -> Finding:
-    if isinstance(error, api.BadSignature):
+def _finding_for(error: Exception) -> Finding:
+    if isinstance(error, labels.BadSignature):
         return Finding(
             "bad_signature", Severity.ERROR, "Tanda tangan label TIDAK SAH: kemungkinan label palsu"
         )
-    if isinstance(error, api.UnknownKey):
+    if isinstance(error, labels.UnknownKey):
         return Finding(
             "unknown_key",
             Severity.ERROR,
             "Kunci penanda tangan tidak dikenal: perbarui kunci (tepat-scan fetch) "
             "atau label palsu",
         )
-    if isinstance(error, api.UnsupportedVersion):
+    if isinstance(error, labels.UnsupportedVersion):
         return Finding(
             "unsupported_version", Severity.ERROR, "Versi label tidak dikenal: perbarui aplikasi"
         )
