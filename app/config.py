@@ -67,12 +67,17 @@ def load_config(instance_path: str, test_config: dict[str, Any] | None = None) -
         "RATELIMIT_STORAGE_URI": "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
         "LOGIN_RATE_LIMIT": "10 per minute",
+        # Failed sign-ins per account (any address): a guesser spread over many addresses.
+        "LOGIN_ACCOUNT_RATE_LIMIT": "5 per minute;20 per hour",
         "SCAN_BATCH_LIMIT": 500,
         "CLOCK_SKEW_WARNING_SECONDS": 600,
     }
     for env_name, key in ENV_OVERRIDES.items():
         if os.environ.get(env_name):
             config[key] = os.environ[env_name]
+    if os.environ.get("TEPAT_REDIS_URL") and not os.environ.get("TEPAT_RATELIMIT_STORAGE_URI"):
+        # Every worker counts sign-in attempts in the same place.
+        config["RATELIMIT_STORAGE_URI"] = os.environ["TEPAT_REDIS_URL"]
     if os.environ.get("TEPAT_HTTPS") == "1":
         config["SESSION_COOKIE_SECURE"] = config["REMEMBER_COOKIE_SECURE"] = True
     if test_config:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
-import uuid
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -116,14 +115,11 @@ def init_app(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str) -> Any:
-        from app.auth.models import User
+        from app.auth import sessions
 
-        try:
-            user = db.session.get(User, uuid.UUID(user_id))
-        except ValueError:
-            return None
-        # A deactivated account loses its open sessions at once, not at the next sign-in.
-        return user if user is not None and user.active else None
+        # Only a session open on the server counts: sign-out, a password change and
+        # deactivation end it at once, whatever copy of the cookie is still around.
+        return sessions.user_for(db.session, user_id, session.get(sessions.SESSION_KEY))
 
     login_manager.login_view = "auth.login"
     login_manager.login_message = ""

@@ -6,11 +6,15 @@ import hashlib
 import re
 import secrets
 import uuid
+from functools import lru_cache
+from pathlib import Path
 
 from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
 
+from app.auth import sessions
 from app.auth.models import DeviceToken, Role, User
 from app.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
 from app.plan import codes
@@ -18,7 +22,9 @@ from app.plan.models import Region, Tps
 from app.timeutil import utcnow
 
 TOKEN_PREFIX = "tpt_"
+#: NIST SP 800-63B: length, not composition rules; long passphrases allowed.
 MIN_PASSWORD = 10
+MAX_PASSWORD = 128
 USERNAME = re.compile(r"^[A-Za-z0-9._@-]{2,60}$")
 MAX_FULL_NAME = 120
 MAX_DEVICE_NAME = 80
@@ -78,9 +84,33 @@ def _role(role: str) -> Role:
         ) from exc
 
 
-def _check_password(password: str) -> None:
+@lru_cache(maxsize=1)
+def common_passwords() -> frozenset[str]:
+    """The blocklist shipped in app/data/common-passwords.txt (lower case)."""
+    text = (Path(__file__).resolve().parent.parent / "data" / "common-passwords.txt").read_text(
+        encoding="utf-8"
+    )
+    return frozenset(
+        line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")
+    )
+
+
+def _check_password(password: str, username: str = "") -> None:
+    """NIST SP 800-63B: at least MIN_PASSWORD characters (any kind, spaces too), at most
+    MAX_PASSWORD, not a common password, not one repeated character, not the user name."""
     if len(password) < MIN_PASSWORD:
         raise ValidationFailed(_("Kata sandi minimal %(n)d karakter.", n=MIN_PASSWORD))
+    if len(password) > MAX_PASSWORD:
+        raise ValidationFailed(_("Kata sandi paling panjang %(n)d karakter.", n=MAX_PASSWORD))
+    folded = password.strip().lower()
+    if (
+        folded in common_passwords()
+        or len(set(folded)) <= 2
+        or (username and username.strip().lower() in folded)
+    ):
+        raise ValidationFailed(
+            _("Kata sandi ini terlalu umum atau mudah ditebak; pilih kalimat sandi lain.")
+        )
 
 
 def _check_full_name(full_name: str) -> None:
@@ -105,7 +135,7 @@ def create_user(
             _("Nama pengguna 2-60 karakter: huruf, angka, titik, @, garis bawah atau tanda hubung.")
         )
     _check_full_name(full_name)
-    _check_password(password)
+    _check_password(password, username)
     role_value = _role(role)
     scope = (
         validate_scope(scope, role_value.value)
@@ -158,6 +188,8 @@ def set_active(session: Session, user: User, active: bool, *, by: User | None = 
     if by is not None and user.id == by.id and not active:
         raise ValidationFailed(_("Anda tidak dapat menonaktifkan akun Anda sendiri."))
     user.active = active
+    if not active:
+        sessions.end_all(session, user)  # open browser sessions end now, not at expiry
     session.commit()
     return user
 
@@ -169,9 +201,10 @@ def tokens_of(session: Session, user: User) -> list[DeviceToken]:
 
 
 def set_password(session: Session, user: User, password: str) -> None:
-    """Replace a user's password."""
-    _check_password(password)
+    """Replace a user's password and end every session opened with the old one."""
+    _check_password(password, user.username)
     user.set_password(password)
+    sessions.end_all(session, user)
     session.commit()
 
 
@@ -186,9 +219,19 @@ def find_user(session: Session, username: str) -> User:
 def authenticate(session: Session, username: str, password: str) -> User:
     """Return the active user with these credentials or raise Unauthorized."""
     user = session.scalar(select(User).where(User.username == username))
-    if user is None or not user.active or not user.check_password(password):
+    if user is None:
+        # Hash anyway, so an unknown name takes as long as a wrong password.
+        check_password_hash(_dummy_hash(), password)
+        raise Unauthorized(_("Nama pengguna atau kata sandi salah."))
+    if not user.check_password(password) or not user.active:
         raise Unauthorized(_("Nama pengguna atau kata sandi salah."))
     return user
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """A hash made the same way as real ones, to compare unknown users' passwords with."""
+    return generate_password_hash(secrets.token_urlsafe(16))
 
 
 def create_token(session: Session, user: User, name: str) -> tuple[str, DeviceToken]:

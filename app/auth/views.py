@@ -5,11 +5,22 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
+from flask_limiter.util import get_remote_address
 from flask_login import login_required, login_user, logout_user
 
-from app.auth import service
+from app.auth import service, sessions
 from app.errors import Unauthorized
 from app.extensions import db, limiter
 
@@ -28,9 +39,30 @@ def _safe_next(target: str | None) -> str:
     return url_for("plan.index")
 
 
+def _failed(response: Response) -> bool:
+    """Only failed sign-ins count toward the limits (a success answers with a redirect)."""
+    return response.status_code != 302
+
+
+def _account_key() -> str:
+    """The account a sign-in tries, whoever tries it (case-folded, bounded)."""
+    return "akun:" + request.form.get("username", "").strip().lower()[:60]
+
+
+# Per address and per account, in the limiter's storage: Redis when TEPAT_REDIS_URL is set,
+# so every worker counts together (memory otherwise, as in ``make demo``).
 @bp.route("/masuk", methods=["GET", "POST"])
 @limiter.limit(
-    lambda: str(__import__("flask").current_app.config["LOGIN_RATE_LIMIT"]), methods=["POST"]
+    lambda: str(current_app.config["LOGIN_RATE_LIMIT"]),
+    methods=["POST"],
+    key_func=get_remote_address,
+    deduct_when=_failed,
+)
+@limiter.limit(
+    lambda: str(current_app.config["LOGIN_ACCOUNT_RATE_LIMIT"]),
+    methods=["POST"],
+    key_func=_account_key,
+    deduct_when=_failed,
 )
 def login() -> Any:
     """Show the sign-in form; sign the user in."""
@@ -44,6 +76,7 @@ def login() -> Any:
         else:
             session.clear()
             login_user(user)
+            session[sessions.SESSION_KEY] = sessions.start(db.session, user)
             return redirect(_safe_next(request.args.get("next")))
     return render_template("auth/login.html", error=error), (401 if error else 200)
 
@@ -51,7 +84,8 @@ def login() -> Any:
 @bp.post("/keluar")
 @login_required
 def logout() -> Any:
-    """Sign out."""
+    """Sign out: this session ends on the server too, so a copied cookie is worthless."""
+    sessions.end(db.session, session.get(sessions.SESSION_KEY))
     logout_user()
     session.clear()
     flash(_("Anda telah keluar."))

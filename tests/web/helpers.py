@@ -19,10 +19,18 @@ TRANSLATIONS = Path(__file__).resolve().parents[2] / "app" / "translations"
 
 
 def sign_in(client: FlaskClient, user_id: uuid.UUID) -> FlaskClient:
-    """Put a user in the client's session the way Flask-Login does (no password check)."""
+    """Put a user in the client's session the way the sign-in form does (no password check):
+    Flask-Login's user id and an open server-side session."""
+    from app.auth import sessions
+    from app.auth.models import User
+    from app.extensions import db
+
+    with client.application.app_context():
+        sid = sessions.start(db.session, db.session.get(User, user_id))
     with client.session_transaction() as session:
         session["_user_id"] = str(user_id)
         session["_fresh"] = True
+        session[sessions.SESSION_KEY] = sid
     return client
 
 
