@@ -52,6 +52,9 @@ class CustodyEvent(db.Model):
     ref_event_id: Mapped[str | None] = mapped_column(String(36))
     # What a terima/buka of a container confirmed inside: {"SURAT|GUB": 380, ...}.
     counts: Mapped[dict[str, int] | None] = mapped_column(JSON)
+    # How the item was identified: qr_signed (TP1 label verified), qr_link (its https
+    # form), typed (a serial typed or read by eye). None on events from before it was kept.
+    identified_by: Mapped[str | None] = mapped_column(String(10))
     # The device clock's lead over the server as estimated at receipt; None: not trusted.
     clock_offset_s: Mapped[int | None] = mapped_column(Integer)
     note: Mapped[str] = mapped_column(Text, default="")

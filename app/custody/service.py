@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -44,7 +44,9 @@ from app.plan import codes
 from app.plan.models import CustodyNode, Election
 from app.timeutil import utcnow
 
-ACTIONS = {a.value for a in rules.Action}
+#: Label events (voided, replaced) are written by the server, never sent by a device.
+LABEL_ACTIONS = frozenset({rules.Action.LABEL_VOID.value, rules.Action.LABEL_REPLACE.value})
+ACTIONS = {a.value for a in rules.Action} - LABEL_ACTIONS
 CONDITIONS = {c.value for c in rules.Condition}
 MAX_BATCH = 500
 
@@ -124,6 +126,7 @@ class ScanInput:
     note: str
     digest: str
     counts: tuple[tuple[str, int], ...] = ()
+    identified_by: str = "typed"
 
 
 @dataclass
@@ -174,7 +177,7 @@ def _text(raw: Mapping[str, Any], name: str, limit: int, required: bool = False)
     return value.strip()
 
 
-def parse_event(raw: Any) -> ScanInput:
+def parse_event(raw: Any, actions: Collection[str] = ACTIONS) -> ScanInput:
     """Check one event's shape; raise Rejected("malformed", ...) naming the field."""
     if not isinstance(raw, dict):
         raise Rejected("malformed", "setiap event harus berupa objek JSON")
@@ -196,7 +199,7 @@ def parse_event(raw: Any) -> ScanInput:
             "malformed", "device_time harus waktu ISO-8601 antara tahun 2000 dan 2099"
         ) from None
     action = _text(raw, "action", 10, required=True)
-    if action not in ACTIONS:
+    if action not in actions:
         raise Rejected("malformed", f"action tidak dikenal: {action!r}")
     node = _text(raw, "node", 16, required=True)
     assert node is not None
@@ -238,7 +241,26 @@ def parse_event(raw: Any) -> ScanInput:
         note=note,
         digest=content_digest(raw),
         counts=_counts(raw.get("counts")),
+        identified_by=_identified_by(raw, label),
     )
+
+
+#: How a scan identified its item: a verified TP1 label, its https form, a typed serial.
+IDENTIFIED_BY = ("qr_signed", "qr_link", "typed")
+
+
+def _identified_by(raw: Mapping[str, Any], label: str | None) -> str:
+    """The client's word for it when given; else the label's form, or typed without one."""
+    value = raw.get("identified_by")
+    if value is None or value == "":
+        if label is None:
+            return "typed"  # old clients: no QR text, so a typed serial
+        return "qr_link" if label[:8].upper() == "HTTPS://" else "qr_signed"
+    if value not in IDENTIFIED_BY:
+        raise Rejected("malformed", f"identified_by harus salah satu dari {list(IDENTIFIED_BY)}")
+    if value != "typed" and label is None:
+        raise Rejected("malformed", f"identified_by {value} perlu teks QR di kolom 'label'")
+    return str(value)
 
 
 def _counts(value: Any) -> tuple[tuple[str, int], ...]:
@@ -349,8 +371,11 @@ class Ingestor:
         election: Election,
         policy: rules.Policy = rules.DEFAULT_POLICY,
         sent_at: datetime | None = None,
+        label_events: bool = False,
     ) -> None:
         self.session = session
+        # Only the server's own label bookkeeping may write cabut/ganti events.
+        self.actions = ACTIONS | LABEL_ACTIONS if label_events else ACTIONS
         self.user = user
         self.token = token
         self.device_id = device_id
@@ -404,7 +429,7 @@ class Ingestor:
         parsed: list[tuple[int, ScanInput]] = []
         for index, raw in enumerate(raw_events):
             try:
-                parsed.append((index, parse_event(raw)))
+                parsed.append((index, parse_event(raw, self.actions)))
             except Rejected as exc:
                 event_id = str(raw.get("event_id", "")) if isinstance(raw, dict) else ""
                 results[index] = ScanResult(event_id, "rejected", exc.code, exc.message)
@@ -718,7 +743,7 @@ class Ingestor:
         if item is None:
             self._refused(scan, "unknown_label")
             raise Rejected("unknown_label", "Label ini tidak pernah diterbitkan oleh KPU.")
-        if item.voided_at is not None:
+        if item.voided_at is not None and scan.action not in LABEL_ACTIONS:
             self._security_finding(
                 scan.node,
                 "voided_label_scanned",
@@ -731,6 +756,10 @@ class Ingestor:
             raise Rejected("voided_label", "Label ini sudah dibatalkan dan tidak berlaku.")
         if container is not None and container not in items:
             raise Rejected("unknown_label", "Label wadah (kit/kotak) tidak dikenal.")
+        if container is not None and items[container].voided_at is not None:
+            raise Rejected(
+                "voided_label", "Label wadah (kit/kotak) ini sudah dibatalkan; pakai penggantinya."
+            )
         if scan.node not in nodes:
             raise Rejected("unknown_node", f"Simpul {scan.node} tidak ada dalam rencana.")
         if not codes.within(scan.node, self.user.scope_code):
@@ -765,6 +794,7 @@ class Ingestor:
             counts=scan.counts,
             clock_offset=self.clock.offset,
             clock_verified=self.clock.offset is not None,
+            identified_by=scan.identified_by,
         )
         update = book.apply(event)
         row = state_rows.get(serial)
@@ -802,6 +832,7 @@ class Ingestor:
                 container=container,
                 ref_event_id=scan.ref_event_id,
                 counts=dict(scan.counts) or None,
+                identified_by=scan.identified_by,
                 clock_offset_s=(
                     int(self.clock.offset.total_seconds())
                     if self.clock.offset is not None

@@ -87,6 +87,7 @@ CODES = {
     "event_conflict": N_("Event bentrok"),
     "device_seq_gap": N_("Pindaian perangkat hilang"),
     "voided_label_scanned": N_("Label batal dipindai"),
+    "voided_label_carried": N_("Label batal terbawa dalam paket"),
 }
 
 WORDS = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import uuid
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -238,16 +239,88 @@ def print_labels(
     click.echo(f"{result.count} label {what}; PDF: {output}")
 
 
+def _acting_user(username: str) -> uuid.UUID:
+    """The account a label void or replacement is recorded under (custody log and label log)."""
+    from app.auth.service import find_user
+
+    try:
+        return find_user(db.session, username).id
+    except TepatError as exc:
+        raise click.BadParameter(f"pengguna {username!r} tidak ada.", param_hint="--oleh") from exc
+
+
+_BY_OPTION = click.option(
+    "--oleh",
+    "username",
+    required=True,
+    help="Nama pengguna petugas yang membatalkan / mengganti (dicatat di log).",
+)
+_LAYOUT_OPTION = click.option(
+    "--layout", "-l", type=click.Choice(list(labels.LAYOUTS)), default="a4-sticker"
+)
+_REPLACEMENT_OUTPUT = click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    callback=_output_file,
+    help="Berkas PDF label pengganti (bawaan: label-pengganti-<seri>.pdf).",
+)
+
+
+def _print_replacement(serial: str, user_id: uuid.UUID, layout: str, output: Path | None) -> None:
+    """Issue the replacement of a voided serial and write its label."""
+    output = _writable(output or Path(f"label-pengganti-{serial}.pdf"))
+    order = jobs.PrintOrder(
+        _election(None).code, layout, replace=serial, user_id=user_id, note="CLI"
+    )
+    try:
+        jobs.run(db.session, order, _key_dir(), output)
+    except (TepatError, keys.KeyStoreError) as exc:
+        raise _fail(exc) from exc
+    except OSError as exc:
+        raise _write_failed(output, exc) from exc
+    fresh = service.replacement_of(db.session, service.get_item(db.session, serial))
+    assert fresh is not None
+    click.echo(
+        f"Label pengganti {labels.format_serial(fresh.serial)} untuk "
+        f"{labels.format_serial(serial)}; PDF: {output}"
+    )
+
+
 @labels_cli.command("void")
 @click.argument("serial")
 @click.option("--reason", required=True, help="Mengapa label dibatalkan (wajib).")
-def void_label(serial: str, reason: str) -> None:
-    """Void a label for good: every later scan of it is rejected."""
+@_BY_OPTION
+@click.option("--replace", is_flag=True, help="Langsung terbitkan dan cetak label pengganti.")
+@_LAYOUT_OPTION
+@_REPLACEMENT_OUTPUT
+def void_label(
+    serial: str, reason: str, username: str, replace: bool, layout: str, output: Path | None
+) -> None:
+    """Void a label for good: every later scan of it is rejected (a cabut event in the log)."""
+    user_id = _acting_user(username)
     try:
-        item = service.void_item(db.session, service.get_item(db.session, serial), None, reason)
+        item = service.void_item(db.session, service.get_item(db.session, serial), user_id, reason)
     except TepatError as exc:
         raise _fail(exc) from exc
     click.echo(f"Label {labels.format_serial(item.serial)} dibatalkan: {item.void_reason}")
+    if replace:
+        _print_replacement(item.serial, user_id, layout, output)
+
+
+@labels_cli.command("replace")
+@click.argument("serial")
+@_BY_OPTION
+@_LAYOUT_OPTION
+@_REPLACEMENT_OUTPUT
+def replace_label(serial: str, username: str, layout: str, output: Path | None) -> None:
+    """Issue the replacement label of a voided serial, at any time after voiding (once)."""
+    user_id = _acting_user(username)
+    try:
+        item = service.get_item(db.session, serial)
+    except TepatError as exc:
+        raise _fail(exc) from exc
+    _print_replacement(item.serial, user_id, layout, output)
 
 
 @labels_cli.command("manifest")

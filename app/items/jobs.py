@@ -3,8 +3,9 @@
 ``run`` does the work on a session; the CLI calls it with a click progress bar.
 ``start`` wraps it in a job whose status is a small JSON file beside its PDF in
 ``TEPAT_JOB_DIR`` (default ``instance/jobs``), so any server process can answer the
-page that polls it. Small orders run inside the request; big ones in a thread with its
-own app context and database session.
+page that polls it. Small orders run inside the request; big ones in the RQ queue on
+Redis when ``TEPAT_REDIS_URL`` is set (``app.items.queue``, ``flask jobs worker``), else
+in a thread with its own app context and database session.
 
 Issuing is recorded only when its PDF was written: the new items and their log rows are
 committed after the file is complete, and reprints are counted after the reprint file is.
@@ -40,6 +41,7 @@ from app.items.service import (
     issue_replacement,
     issuing_lock,
     items_in_region,
+    record_label_event,
     record_reprint,
 )
 from app.plan import codes
@@ -124,7 +126,9 @@ def run(
             with issuing_lock(session, voided.kabkota_code):
                 items = [issue_replacement(session, voided, signer, order.user_id, commit=False)]
                 _write(session, items, signer, layout, part, progress, order.link_base)
-                session.commit()
+                # The ganti event commits the new label with it, once its PDF exists.
+                note = f"pengganti {labels.format_serial(voided.serial)}"
+                record_label_event(session, items[0], order.user_id, "ganti", note)
             issued = True
         elif order.serials:
             items = [get_item(session, serial) for serial in order.serials]
@@ -334,6 +338,12 @@ def start(order: PrintOrder, *, title: str, download_name: str, background: bool
     status = store.new(order.user_id, title, download_name)
     if not background:
         _execute(db.session, store, status, order, app.config["TEPAT_KEY_DIR"])
+        return status
+    from app.items import queue
+
+    url = queue.redis_url(app)
+    if url:  # a worker of the queue runs it; it survives restarts of both sides
+        queue.enqueue(url, status.id, order)
         return status
     thread = threading.Thread(
         target=_in_thread,

@@ -39,6 +39,8 @@ class Item(db.Model):
     reprint_count: Mapped[int] = mapped_column(Integer, default=0)
     voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     void_reason: Mapped[str | None] = mapped_column(Text)
+    #: The voided serial this label replaces; one replacement per voided label.
+    replaces: Mapped[str | None] = mapped_column(String(16), unique=True, index=True)
 
 
 class LabelLog(db.Model):

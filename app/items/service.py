@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import labels
+from app import clock as app_clock
 from app import locks
 from app.auth.models import User
 from app.errors import Conflict, NotFound, ValidationFailed
@@ -295,13 +296,71 @@ def void_item(session: Session, item: Item, user_id: uuid.UUID | None, reason: s
 
     row = session.get(ItemStateRow, item.serial)
     counts.count_voided(session, item, codec.state_from_dict(row.state) if row else None)
-    item.voided_at = utcnow()
+    # The custody clock (the demo's TEPAT_NOW too): scans after this moment carry it no more.
+    item.voided_at = app_clock.now()
     item.void_reason = reason.strip()
     session.add(
         LabelLog(serial=item.serial, action=LabelAction.VOID, user_id=user_id, note=reason.strip())
     )
-    session.commit()
+    from app.custody.service import forget_tallies
+
+    forget_tallies(session, {item.destination})  # rebuilt without the dead label
+    record_label_event(session, item, user_id, "cabut", reason.strip())  # commits
     return item
+
+
+def record_label_event(
+    session: Session, item: Item, user_id: uuid.UUID | None, action: str, note: str
+) -> None:
+    """Chain a ``cabut`` (voided) or ``ganti`` (replacement) event into the item's custody log.
+
+    It goes through the scan service like any scan, so the hash chain, the Merkle log and
+    the item's state stay one story; it commits the session.
+    """
+    from app.clock import now
+    from app.custody.models import ItemStateRow
+    from app.custody.service import Ingestor
+    from app.items.kits import _next_device_seq
+    from app.plan.models import Election
+
+    user = session.get(User, user_id) if user_id is not None else None
+    if user is None:
+        raise ValidationFailed(
+            "Pembatalan dan label pengganti dicatat atas nama petugas: sebutkan penggunanya."
+        )
+    state = session.get(ItemStateRow, item.serial)
+    node = state.holder if state is not None and state.holder else item.kabkota_code
+    device_id = f"web-{user.id}"
+    result = Ingestor(
+        session,
+        user=user,
+        token=None,
+        device_id=device_id,
+        keyring=labels.Keyring(),
+        now=now,
+        election=session.get(Election, item.election_code),
+        label_events=True,
+    ).ingest(
+        [
+            {
+                "event_id": str(uuid.uuid4()),
+                "device_seq": _next_device_seq(session, device_id),
+                "device_time": now().isoformat(),
+                "action": action,
+                "node": node,
+                "serial": item.serial,
+                "note": note,
+            }
+        ]
+    )[0]
+    if result.status != "accepted":
+        session.rollback()
+        raise Conflict(result.message)
+
+
+def replacement_of(session: Session, voided: Item) -> Item | None:
+    """The label issued to replace a voided one, if any."""
+    return session.scalar(select(Item).where(Item.replaces == voided.serial))
 
 
 def issue_replacement(
@@ -315,6 +374,12 @@ def issue_replacement(
     """Issue a new serial for the unit a voided label was on (same type, race, destination)."""
     if voided.voided_at is None:
         raise Conflict("Hanya label yang sudah dibatalkan yang dapat diganti.")
+    existing = replacement_of(session, voided)
+    if existing is not None:
+        raise Conflict(
+            f"Label {labels.format_serial(voided.serial)} sudah diganti dengan "
+            f"{labels.format_serial(existing.serial)}; batalkan label itu bila perlu diganti lagi."
+        )
     now = utcnow()
     item = Item(
         serial=labels.new_serial(),
@@ -327,6 +392,7 @@ def issue_replacement(
         key_id=signer.key_id,
         issued_by=user_id,
         issued_at=now,
+        replaces=voided.serial,
     )
     session.add(item)
     session.flush()
@@ -338,7 +404,7 @@ def issue_replacement(
 
     forget_tallies(session, {item.destination})
     if commit:
-        session.commit()
+        record_label_event(session, item, user_id, "ganti", note)  # commits
     return item
 
 

@@ -272,6 +272,8 @@ def _serial_page(
             destination=kits.node_name(db.session, item.destination),
             history=service.label_history(db.session, item.serial),
             display=labels.format_serial(item.serial),
+            replacement=service.replacement_of(db.session, item),
+            serial_text=labels.format_serial,
         )
     return render_template("items/serial.html", **context), status
 
@@ -315,18 +317,35 @@ def void(serial: str) -> Any:
         )
     )
     if request.form.get("pengganti"):
-        layout = request.form.get("tata_letak", "a4-sticker")
-        order = jobs.PrintOrder(
-            current_election().code, layout, replace=item.serial, user_id=user.id
-        )
-        status = jobs.start(
-            order,
-            title=_("Label pengganti %(serial)s", serial=labels.format_serial(item.serial)),
-            download_name=f"label-pengganti-{item.serial}.pdf",
-            background=False,
-        )
-        return redirect(url_for("items.job", job_id=status.id), 303)
+        return _start_replacement(item, user.id)
     return redirect(url_for("items.serial", serial=item.serial), 303)
+
+
+def _start_replacement(item: Any, user_id: Any) -> Any:
+    """Print the replacement label of a voided item as a job and show the job."""
+    layout = request.form.get("tata_letak", "a4-sticker")
+    order = jobs.PrintOrder(current_election().code, layout, replace=item.serial, user_id=user_id)
+    status = jobs.start(
+        order,
+        title=_("Label pengganti %(serial)s", serial=labels.format_serial(item.serial)),
+        download_name=f"label-pengganti-{item.serial}.pdf",
+        background=False,
+    )
+    return redirect(url_for("items.job", job_id=status.id), 303)
+
+
+@bp.post("/seri/<serial>/pengganti")
+@require("labels.void")
+def replace(serial: str) -> Any:
+    """Issue and print the replacement of a voided label, any time after voiding (once)."""
+    user = signed_in_user()
+    item = service.get_item(db.session, serial)
+    check_scope(user, item.destination)
+    if item.voided_at is None:
+        return _serial_page(item, 409, _("Hanya label yang sudah dibatalkan yang dapat diganti."))
+    if service.replacement_of(db.session, item) is not None:
+        return _serial_page(item, 409, _("Label ini sudah punya label pengganti."))
+    return _start_replacement(item, user.id)
 
 
 # --- kit packing -----------------------------------------------------------------------

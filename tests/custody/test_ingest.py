@@ -97,7 +97,9 @@ def test_bad_events_are_rejected_with_a_code_and_the_rest_of_the_batch_is_kept(
 
 def test_a_voided_label_is_rejected_and_flagged(env: Env) -> None:
     box = env.first(env.tps, "KOTAK")
-    void_item(db.session, box, None, "Label rusak, dicetak ulang")
+    void_item(
+        db.session, box, auth.find_user(db.session, "gudang").id, "Label rusak, dicetak ulang"
+    )
     response = env.post([env.event(box, "terima", "62.10")])
     result = response.get_json()["results"][0]
     assert (result["status"], result["code"]) == ("rejected", "voided_label")

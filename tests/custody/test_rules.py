@@ -455,6 +455,20 @@ def bundle_reported_lost() -> Scenario:
     return Scenario(items, log)
 
 
+def voided_bundle_rides_in_the_kit() -> Scenario:
+    """A packed bundle's label voided and replaced: the kit moves, the dead label is reported
+    at each handover and stays out of the tally; its replacement is counted, once."""
+    items, log = kit_of_three_bundles()
+    planned = list(items)
+    log("SS-A-GUB-4", Action.TERIMA, GUDANG)
+    log("SS-A-GUB-4", Action.KEMAS, GUDANG, container="KIT-A")
+    voided_at = log.now
+    log("KIT-A", Action.KIRIM, GUDANG, target=PPK)
+    log("KIT-A", Action.TERIMA, PPK)
+    items = [replace(i, voided_at=voided_at) if i.serial == "SS-A-GUB-3" else i for i in items]
+    return Scenario(items + [item("SS-A-GUB-4", quantity=20)], log, planned=planned)
+
+
 def tps_without_labels() -> Scenario:
     """Two TPS planned, no label printed: one line for the kecamatan, no shortage."""
     log = Log()
@@ -587,6 +601,11 @@ SCENARIOS: list[tuple[str, Callable[[], Scenario], list[Code]]] = [
         [C.REPORTED_LOST, C.SHORTAGE],
     ),
     ("TPS with no labels printed are 'not issued yet'", tps_without_labels, [C.NOT_ISSUED]),
+    (
+        "a voided bundle rides in its kit: reported at each handover, never counted",
+        voided_bundle_rides_in_the_kit,
+        [C.VOIDED_LABEL_CARRIED, C.VOIDED_LABEL_CARRIED],
+    ),
     (
         "a mistaken dispatch undone with batal and sent again correctly",
         mistaken_dispatch_undone,

@@ -63,7 +63,9 @@ def test_cli_voids_and_writes_the_kit_list_and_the_handover_form(
     human = labels.format_serial(box.serial)
     missing_reason = runner.invoke(args=["labels", "void", human])
     assert missing_reason.exit_code == 2
-    voided = runner.invoke(args=["labels", "void", human.lower(), "--reason", "label basah"])
+    voided = runner.invoke(
+        args=["labels", "void", human.lower(), "--reason", "label basah", "--oleh", "gudang"]
+    )
     assert voided.exit_code == 0 and f"Label {human} dibatalkan" in voided.output
     db.session.expire_all()
     assert box.voided_at is not None and box.void_reason == "label basah"
@@ -118,7 +120,9 @@ def test_cli_mistakes_get_messages_not_tracebacks(warehouse: Warehouse, tmp_path
     )
     assert election.exit_code == 1 and "pilkada-1999" in election.output
     assert isinstance(election.exception, SystemExit)
-    unknown = runner.invoke(args=["labels", "void", "0000-0000-0000-0000", "--reason", "x"])
+    unknown = runner.invoke(
+        args=["labels", "void", "0000-0000-0000-0000", "--reason", "x", "--oleh", "gudang"]
+    )
     assert unknown.exit_code == 1 and "tidak dikenal" in unknown.output
     (tmp_path / "bukan-folder").write_text("")
     key_dir = warehouse.app.config["TEPAT_KEY_DIR"]

@@ -50,7 +50,9 @@ def test_a_voided_unit_is_not_issued_again_without_asking(warehouse: Warehouse) 
     from app.items.service import void_item
 
     box = warehouse.issue(warehouse.tps, ["KOTAK"])[0]
-    void_item(db.session, box, None, "label sobek")
+    from app.auth.service import find_user
+
+    void_item(db.session, box, find_user(db.session, "gudang").id, "label sobek")
     assert (
         warehouse.issue(warehouse.tps, ["KOTAK"])
         and len(warehouse.items(warehouse.tps, "KOTAK")) == 2

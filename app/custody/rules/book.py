@@ -10,6 +10,7 @@ from typing import cast
 from app.custody.errors import (
     NotAllowedInState,
     UnknownItem,
+    VoidedLabel,
 )
 from app.custody.rules.chain import (
     _CARRIED,
@@ -105,6 +106,8 @@ class Book:
     def _packing(self, item: Item, event: Event) -> list[Finding]:
         assert event.container is not None
         container = self._item(event.container)
+        if container.voided_at is not None and event.server_time >= container.voided_at:
+            raise VoidedLabel(container.serial, container.voided_at)
         ancestor: str | None = event.container
         while ancestor is not None:
             if ancestor == item.serial:
@@ -160,6 +163,11 @@ class Book:
             )
             moved_findings: list[Finding] = []
             for serial in inside:
+                inner_item = self._item(serial)
+                if inner_item.voided_at is not None and event.server_time >= inner_item.voided_at:
+                    # A voided label rides in the kit but is dead: reported, never moved.
+                    moved_findings.append(_voided_inside(item, inner_item, event))
+                    continue
                 moved = apply(
                     self.plan,
                     self._item(serial),
@@ -389,6 +397,21 @@ def _key_words(key: str) -> str:
     item_type, _, race = key.partition("|")
     kind = ItemType(item_type) if item_type in ItemType.__members__ else item_type
     return _what(cast(ItemType, kind), Race(race) if race in Race.__members__ else None)
+
+
+def _voided_inside(container: Item, voided: Item, event: Event) -> Finding:
+    """A voided label found inside a container that was scanned."""
+    return _finding(
+        Code.VOIDED_LABEL_CARRIED,
+        Severity.WARNING,
+        f"{_sentence(_what(voided.item_type, voided.race))} berlabel {voided.serial} yang sudah "
+        f"dibatalkan masih ada di dalam {container.serial}; tidak dihitung, keluarkan dan "
+        "pakai label penggantinya",
+        item=voided,
+        node=event.node,
+        event_ids=(event.event_id,),
+        container=container.serial,
+    )
 
 
 def group_carried(

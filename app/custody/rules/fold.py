@@ -87,6 +87,16 @@ def _apply_correction(item: Item, before: ItemState, event: Event) -> Transition
     return Transition(state, tuple(findings))
 
 
+#: Events about the label itself: they chain into the item's log and change nothing else.
+LABEL_ACTIONS = frozenset({Action.LABEL_VOID, Action.LABEL_REPLACE})
+
+
+def _label_event(item: Item, before: ItemState, event: Event) -> Transition:
+    """``cabut`` / ``ganti``: the label was voided or issued as a replacement; logged only."""
+    state = replace(before, seq=before.seq + 1, last_seen_at=event.server_time, previous=None)
+    return Transition(state, ())
+
+
 def apply(
     plan: Plan,
     item: Item,
@@ -106,6 +116,8 @@ def apply(
         validate_event(event)
         if event.serial != item.serial:
             raise MalformedEvent("the event is for another serial", field="serial")
+        if event.action in LABEL_ACTIONS:
+            return _label_event(item, state or initial_state(item), event)
         if item.voided_at is not None and event.server_time >= item.voided_at:
             raise VoidedLabel(item.serial, item.voided_at)
     before = state if state is not None else initial_state(item)

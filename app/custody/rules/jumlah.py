@@ -49,8 +49,12 @@ def _count(item: Item, before: ItemState, event: Event) -> list[Finding]:
 
 
 def _contribution(item: Item, state: ItemState) -> tuple[int, int, int]:
-    """(known, confirmed, delivered) quantity of one item for its destination's tally."""
-    if state.lost:
+    """(known, confirmed, delivered) quantity of one item for its destination's tally.
+
+    A lost item counts for nothing, and so does a voided label: its replacement is the
+    one counted, once.
+    """
+    if state.lost or item.voided_at is not None:
         return 0, 0, 0
     delivered = state.quantity if state.delivered_at is not None else 0
     return state.quantity, (delivered if state.confirmed_at is not None else 0), delivered
@@ -60,6 +64,8 @@ def tally_items(items: Iterable[Item], states: Mapping[str, ItemState]) -> dict[
     """Return the tallies of all items from scratch, keyed by destination."""
     tallies: dict[str, TpsTally] = {}
     for item in items:
+        if item.voided_at is not None:
+            continue  # a dead label is no unit of the TPS (its replacement is)
         state = states.get(item.serial) or initial_state(item)
         known, received, delivered = _contribution(item, state)
         tally = tallies.get(item.destination) or TpsTally(item.destination)

@@ -55,6 +55,10 @@ class Action(StrEnum):
     """What a scan records."""
 
     KEMAS = "kemas"
+    # Label events the server records (never sent by a device): a label voided for good,
+    # and the replacement label issued for a voided one.
+    LABEL_VOID = "cabut"
+    LABEL_REPLACE = "ganti"
     KIRIM = "kirim"
     TERIMA = "terima"
     BUKA = "buka"
@@ -121,6 +125,7 @@ class Code(StrEnum):
     NOT_RECEIVED = "not_received"
     SCAN_VOIDED = "scan_voided"
     SCAN_CORRECTED = "scan_corrected"
+    VOIDED_LABEL_CARRIED = "voided_label_carried"
     OVER_BUDGET = "over_budget"
     COST_WITHOUT_BUDGET = "cost_without_budget"
     PACKED_SHORT = "packed_short"
@@ -169,6 +174,7 @@ CODES: Mapping[Code, Principle] = {
     Code.NOT_RECEIVED: Principle.AKUNTABILITAS,
     Code.SCAN_VOIDED: Principle.AKUNTABILITAS,
     Code.SCAN_CORRECTED: Principle.AKUNTABILITAS,
+    Code.VOIDED_LABEL_CARRIED: Principle.AKUNTABILITAS,
     Code.OVER_BUDGET: Principle.BIAYA,
     Code.COST_WITHOUT_BUDGET: Principle.BIAYA,
     Code.PACKED_SHORT: Principle.JUMLAH,
@@ -372,6 +378,8 @@ class Event:
     counts: tuple[tuple[str, int], ...] = ()
     clock_offset: timedelta | None = None
     clock_verified: bool = True
+    #: How the item was identified: "qr_signed", "qr_link" or "typed" (None: not kept).
+    identified_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -446,7 +454,8 @@ class Transition:
 class TpsTally:
     """Quantities per (item type, race) of the items destined for one TPS or node.
 
-    ``issued`` counts the labels issued for here (items, whatever became of them);
+    ``issued`` counts the labels issued for here (items, whatever became of them, except
+    voided labels: a replacement is counted once, never beside the label it replaces);
     ``known`` sums the latest known quantity (counted, else the label's) of every
     issued item destined here and not reported lost; ``delivered`` the part that
     reached here; ``received`` the part delivered and confirmed (a receipt that
