@@ -20,6 +20,7 @@ from app.clock import now
 from app.closing import service as closing
 from app.custody import overview, queries
 from app.custody.service import MAX_BATCH, Ingestor, Rejected, serial_from_label
+from app.desk import english
 from app.errors import BadRequest, NotConfigured, PayloadTooLarge, Unauthorized, ValidationFailed
 from app.extensions import csrf, db
 from app.guard import MAX_INT32, bounded_instant, has_nul, int_in_range
@@ -99,9 +100,12 @@ def post_scans() -> Any:
     )
     results = ingestor.ingest(events)
     status = 409 if any(r.status == "conflict" for r in results) else 200
+    answers = [r.to_dict() for r in results]
+    if token is None and english.english_ui():  # the courier page, shown in English
+        answers = [english.translate_scan_result(a) for a in answers]
     return jsonify(
         {
-            "results": [r.to_dict() for r in results],
+            "results": answers,
             "accepted": sum(r.status == "accepted" for r in results),
             "duplicate": sum(r.status == "duplicate" for r in results),
             "rejected": sum(r.status in ("rejected", "conflict") for r in results),

@@ -15,6 +15,7 @@ from flask_babel import gettext as _
 from app.auth.access import check_scope, require, signed_in_user
 from app.custody import photo, queries
 from app.custody.names import PlaceNames
+from app.desk.english import say_what
 from app.desk.service import item_timeline
 from app.desk.words import template_helpers
 from app.errors import BadRequest, PayloadTooLarge
@@ -90,7 +91,7 @@ def kurir() -> Any:
         actions=ACTIONS,
         conditions=CONDITIONS,
         photo_max_mb=PHOTO_MAX_BYTES // 2**20,
-        type_names=names.types(),
+        type_names={code: say_what(name) for code, name in names.types().items()},
     )
 
 

@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 import labels
 from app.auth.access import check_scope, require, signed_in_user
 from app.clock import now
-from app.desk import exports
+from app.desk import english, exports
 from app.desk.chart import progress_svg
 from app.desk.service import (
     LEGS,
@@ -36,6 +36,10 @@ from app.timeutil import zone_for_region
 
 bp = Blueprint("desk", __name__, url_prefix="/desk")
 bp.app_context_processor(template_helpers)
+# Findings and item names are written in Indonesian; English pages translate them here.
+bp.add_app_template_filter(english.say, "say")
+bp.add_app_template_filter(english.say_what, "say_what")
+bp.add_app_template_filter(english.say_place, "say_place")
 
 #: Finding groups shown on a page; the downloads hold all of them.
 PAGE_ROWS = 200

@@ -33,6 +33,7 @@ from app.auth.access import (
     wants_json,
 )
 from app.clock import now
+from app.desk import english
 from app.errors import Conflict, NotFound, TepatError, ValidationFailed
 from app.extensions import db
 from app.items import documents, jobs, kits, service
@@ -379,6 +380,12 @@ def pack() -> Any:
     )
 
 
+def _pack_answer(outcome: kits.PackOutcome) -> dict[str, Any]:
+    """The packing page's JSON, in English on the English page."""
+    answer = outcome.to_dict()
+    return english.translate_pack(answer) if english.english_ui() else answer
+
+
 @bp.post("/kemas")
 @require("scan")
 def pack_scan() -> Any:
@@ -402,7 +409,7 @@ def pack_scan() -> Any:
         event_id=event_id,
     )
     if request.is_json:
-        return jsonify(outcome.to_dict())
+        return jsonify(_pack_answer(outcome))
     flash(outcome.message)
     for problem in outcome.problems:
         if problem != outcome.message:
@@ -432,7 +439,7 @@ def pack_take_out() -> Any:
         event_id=str(body.get("event_id") or "") or None,
     )
     if request.is_json:
-        return jsonify(outcome.to_dict())
+        return jsonify(_pack_answer(outcome))
     flash(outcome.message)
     return redirect(url_for("items.pack", paket=kit.serial), 303)
 

@@ -294,3 +294,21 @@ def test_an_item_is_taken_out_of_the_kit_again_with_a_reason(
     expect(row.get_by_role("button", name="Keluarkan")).to_be_hidden()
     expect(page.locator("#kemas-answer")).to_contain_text("Dikeluarkan dari paket")
     expect(page.locator("#kemas-count")).to_have_text("0")
+
+
+def test_the_courier_page_in_english_answers_in_english(
+    page: Page,
+    story: scenario.Scenario,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    sign_in(page, "kurir.tewah")
+    page.goto("/bahasa/en")
+    page.goto("/kurir")
+    page.select_option("#node", scenario.TPS_A)
+    photo = tmp_path / "wrong.png"
+    photo.write_bytes(scenario.qr_png(story.label(story.misdelivered)))
+    page.set_input_files("#photo", str(photo))
+    answer = page.locator("#hasil")
+    expect(answer).to_contain_text("Ballot box (regent) for TPS 003 Kelurahan Tewah")
+    expect(answer).to_contain_text("This ballot box (regent) is for TPS 003 Kelurahan Tewah")
+    expect(answer.locator(".result-title")).to_have_text("REFUSE")

@@ -125,6 +125,7 @@
   const KEYS = "tepat.keys";
   const sliceKey = (code) => "tepat.slice." + code;
   const typeNames = JSON.parse(checks.types || "{}");
+  const races = JSON.parse(checks.races || "{}");
   const local = {};  // event id -> what the page found before the server answered
   let keyset = scan.cached(KEYS);
 
@@ -146,8 +147,8 @@
     const label = scan.parseLabel(text);
     if (!label) return null;
     if (label.unsupported) return {kind: "critical", title: words.critical, what: "", lines: [checks.unsupported]};
-    const race = label.race ? ` ${{GUB: "gubernur", BUP: "bupati", WAL: "wali kota"}[label.race]}` : "";
-    const what = (typeNames[label.itemType] || label.itemType) + race;
+    const type = typeNames[label.itemType] || label.itemType;
+    const what = label.race ? fill(checks.what, {type, race: races[label.race] || label.race}) : type;
     const data = {what, dest: placeName(label.destination), node: placeName(event.node),
                   race: label.race, quantity: label.quantity};
     const found = [];
