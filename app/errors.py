@@ -9,7 +9,8 @@ TepatError                 500-free base; every subclass has ``status`` and ``co
 ├── NotFound               404 missing, or outside the user's region scope
 ├── Conflict               409 clashes with what is stored
 ├── PayloadTooLarge        413 more than one request may carry
-└── NotConfigured          503 the server lacks a setup step (e.g. no signing key yet)
+├── NotConfigured          503 the server lacks a setup step (e.g. no signing key yet)
+└── Busy                   503 every worker is taken; try again in a moment
 """
 
 from __future__ import annotations
@@ -120,3 +121,10 @@ class NotConfigured(TepatError):
 
     status = 503
     code = "not_configured"
+
+
+class Busy(TepatError):
+    """Every worker for this kind of job is taken (e.g. photo decoding); retry shortly."""
+
+    status = 503
+    code = "busy"

@@ -57,3 +57,66 @@ def test_a_photo_over_the_limit_is_a_413(world: World, monkeypatch: pytest.Monke
 
 def test_observers_cannot_send_photos(world: World) -> None:
     assert send(world, qr_png("x"), username="bawaslu").status_code == 403
+
+
+def test_photos_are_decoded_off_the_request_thread_with_a_budget(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    import scanner
+
+    calls: list[tuple[str, float | None]] = []
+    real = scanner.decode
+
+    def spy(image: Any, budget_ms: float | None = None) -> Any:
+        calls.append((threading.current_thread().name, budget_ms))
+        return real(image, budget_ms)
+
+    monkeypatch.setattr(scanner, "decode", spy)
+    monkeypatch.setitem(world.app.config, "TEPAT_PHOTO_BUDGET_MS", 120)
+    label = world.story.label(world.story.misdelivered)
+    assert send(world, qr_png(label)).get_json()["texts"] == [label]
+    [(thread, budget)] = calls
+    assert thread.startswith("tepat-foto") and budget == 120
+
+
+def test_a_photo_of_pure_noise_is_answered_quickly(world: World) -> None:
+    import time
+
+    import cv2
+    import numpy as np
+
+    noise = np.random.default_rng(14).integers(0, 256, (1200, 1600, 3), dtype=np.uint8)
+    ok, jpeg = cv2.imencode(".jpg", noise, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    assert ok
+    started = time.perf_counter()
+    body = send(world, jpeg.tobytes(), name="foto.jpg").get_json()
+    assert body["texts"] == [] and "Tidak ada kode QR" in body["message"]
+    assert time.perf_counter() - started < 5  # the budget is 250 ms; generous for shared CI
+
+
+def test_when_every_photo_worker_is_busy_the_courier_hears_503_at_once(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from app.custody.photo import PhotoDecoder
+
+    decoder = PhotoDecoder(workers=1, waiting=0)
+    monkeypatch.setitem(world.app.extensions, "tepat_photo_decoder", decoder)
+    release = threading.Event()
+    decoder.submit(release.wait, 10)
+    try:
+        response = send(world, qr_png("x"))
+        assert response.status_code == 503
+        assert "sedang membaca foto lain" in response.get_json()["message"]
+    finally:
+        release.set()
+    label = world.story.label(world.story.misdelivered)
+    for _ in range(50):  # the slot frees as soon as the blocking job ends
+        response = send(world, qr_png(label))
+        if response.status_code == 200:
+            break
+        release.wait(0.05)
+    assert response.get_json()["texts"] == [label]
