@@ -31,7 +31,7 @@ LEAF_DOMAIN = leaf_data(uuid.UUID(int=0), bytes(32))[:-48]
 #: Checkpoints per page of the published history.
 HISTORY_PAGE = 100
 
-_bundles: OrderedDict[tuple[str, str, int], dict[str, Any]] = OrderedDict()
+_bundles: OrderedDict[tuple[str, str, int, int], dict[str, Any]] = OrderedDict()
 _bundles_lock = threading.Lock()
 _BUNDLE_CACHE = 512
 
@@ -141,7 +141,8 @@ def item_bundle(
     checkpoint = latest(session)
     key = log_key(key_dir)
     size = checkpoint.tree_size if checkpoint else 0
-    cache_key = (str(session.get_bind().url), serial, size)
+    # A scan added since the checkpoint changes the bundle too (it is listed, unproven).
+    cache_key = (str(session.get_bind().url), serial, size, len(events))
     with _bundles_lock:
         cached = _bundles.get(cache_key)
         if cached is not None:
