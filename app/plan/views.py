@@ -36,8 +36,18 @@ def current_election() -> Election:
 @bp.get("/")
 @require("view")
 def index() -> Any:
-    """Home: the kabupaten's needs per kecamatan."""
-    return redirect(url_for("plan.needs"))
+    """Home: each role's own first page (after sign-in too, unless a page was asked for)."""
+    return redirect(url_for(ROLE_HOME.get(signed_in_user().role.value, "plan.needs")))
+
+
+#: Where each role starts: couriers scan, the warehouse packs, the desk and Bawaslu watch.
+ROLE_HOME = {
+    "kurir": "custody.kurir",
+    "gudang": "items.index",
+    "desk": "desk.index",
+    "pengawas": "desk.index",
+    "admin": "desk.index",
+}
 
 
 @bp.get("/rencana")

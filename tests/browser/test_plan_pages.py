@@ -19,6 +19,8 @@ def test_desk_sees_the_12_kecamatan_then_english(
     expect(page).to_have_url(re.compile(r"/masuk\?next=/"))  # anonymous: the login form
     screenshot(page, "login-phone")
     sign_in(page, "desk")
+    expect(page).to_have_url(re.compile(r"/desk$"))  # the desk lands on its own page
+    page.goto("/rencana")
     expect(page.get_by_role("heading", level=1)).to_contain_text("Rencana kebutuhan logistik")
     expect(page.locator("#needs tbody tr")).to_have_count(12)
     expect(page.locator("#needs")).to_contain_text("Tewah")
