@@ -26,6 +26,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import product
 from typing import cast
 
 import cv2
@@ -168,6 +169,7 @@ class _Frame:
     gray: Image
     clock: _Clock
     seen: list[Corners] = field(default_factory=list)  # detected, maybe not read
+    tried: list[Corners] = field(default_factory=list)  # regions already cropped
     cache: dict[str, Image] = field(default_factory=dict)
 
     def variant(self, key: str, make: Callable[[Image], Image]) -> Image:
@@ -253,7 +255,12 @@ class Pipeline:
         return found
 
     def _whole_frame(self, primary: str) -> list[Step]:
-        """Whole-frame steps for a frame where nothing was read, in the order tried."""
+        """Steps for a frame where nothing was read, in the order tried.
+
+        Ordered by reads per millisecond measured on the photo and synthetic sets: the
+        other zxing binarizers and crops of what they saw first (a few ms), then
+        enhanced whole frames with zxing, and zbar (ten times slower) last.
+        """
         zx = self.backend(ZXING)
 
         def binarizer(name: str) -> Step:
@@ -272,10 +279,9 @@ class Pipeline:
                 if isinstance(zx, ZxingBackend) and ZXING in names:
                     reads, failed = zx.scan(image)
                     f.seen += failed
-                    found = self._wrap(ZXING, reads, None, key)
-                    rest = [n for n in names if n != ZXING]
-                    return found + self._read_all(rest, image, None, key)
-                return self._read_all(names, image, None, key)
+                    if reads:
+                        return self._wrap(ZXING, reads, None, key)
+                return self._read_all([n for n in names if n != ZXING], image, None, key)
 
             return step
 
@@ -283,28 +289,38 @@ class Pipeline:
             if max(f.gray.shape) > 1400:
                 return []
             big, back = enhance.upscale(f.gray)
+            if isinstance(zx, ZxingBackend):
+                reads, failed = zx.scan(big)
+                f.seen += [enhance.map_corners(c, back) for c in failed]
+                return self._wrap(ZXING, reads, back, "upscale")
             return self._read_all([primary], big, back, "upscale")
 
-        def zbar(f: _Frame) -> list[Detection]:
-            return self._read_all([ZBAR], f.gray, None, "gray")
+        def regions(f: _Frame) -> list[Detection]:
+            return self._regions(f, [])
 
         def opencv_regions(f: _Frame) -> list[Detection]:
             cv = self.backend(OPENCV)
             if isinstance(cv, OpenCVBackend):
                 f.seen += _shrunk_regions(cv, f.variant("denoise", enhance.denoise))
-            return []
+            return self._regions(f, [])
 
-        both = (primary, ZBAR)
+        zxing = (primary,)
+        zbar = (ZBAR,)
         return [
-            zbar,
-            variant("clahe", enhance.clahe, both),
             binarizer("global"),
-            variant("sharpen", enhance.sharpen, both),
-            upscale,
-            variant("threshold", enhance.threshold, both),
             binarizer("fixed"),
-            variant("denoise", enhance.denoise, both),
+            regions,
+            variant("sharpen", enhance.sharpen, zxing),
+            upscale,
+            variant("clahe", enhance.clahe, zxing),
+            regions,
+            variant("threshold", enhance.threshold, zxing),
+            variant("gray", _same, zbar),
+            variant("sharpen", enhance.sharpen, zbar),
+            variant("clahe", enhance.clahe, zbar),
+            variant("denoise", enhance.denoise, (primary, ZBAR)),
             variant("invert", enhance.invert, (primary, ZBAR)),
+            variant("threshold", enhance.threshold, zbar),
             opencv_regions,
         ]
 
@@ -321,15 +337,24 @@ class Pipeline:
         return self._read_all([primary], big, back, "upscale")
 
     def _regions(self, f: _Frame, found: list[Detection]) -> list[Detection]:
-        """Enlarged crops and rectified warps of codes that were seen but not read."""
+        """Enlarged crops and rectified warps of codes that were seen but not read.
+
+        zxing tries every variant of a region before the slower decoders do.
+        """
         names = [n for n in (ZXING, ZBAR, WECHAT) if self.backend(n) is not None]
         hits: list[Detection] = []
         for corners in _unread(f.seen, found)[:MAX_REGIONS]:
-            for key, make in _REGION_VARIANTS:
+            if any(_near(corners, t) for t in f.tried):
+                continue
+            f.tried.append(corners)
+            variants: dict[str, enhance.Variant] = {}
+            for name, (key, make) in product(names, _REGION_VARIANTS):
                 if not f.clock.left():
                     return hits
-                image, back = make(f.gray, corners)
-                read = self._read_all(names, image, back, key)
+                if key not in variants:
+                    variants[key] = make(f.gray, corners)
+                image, back = variants[key]
+                read = self._read(name, image, back, key)
                 if read:
                     hits += read
                     break
@@ -363,6 +388,10 @@ class Pipeline:
         ]
 
 
+def _same(gray: Image) -> Image:
+    return gray
+
+
 def _rectified(gray: Image, corners: Corners) -> enhance.Variant:
     return enhance.rectify(gray, corners)
 
@@ -388,9 +417,9 @@ def _crop_threshold(gray: Image, corners: Corners) -> enhance.Variant:
 
 _REGION_VARIANTS: tuple[tuple[str, Callable[[Image, Corners], enhance.Variant]], ...] = (
     ("crop", _crop),
+    ("rectified+sharpen", _rectified_sharp),
     ("crop+clahe", _crop_clahe),
     ("rectified", _rectified),
-    ("rectified+sharpen", _rectified_sharp),
     ("crop+threshold", _crop_threshold),
 )
 
