@@ -268,7 +268,7 @@ def export_status(fmt: str) -> Any:
             row["tps"],
             row["items"],
             row["delivered"],
-            f"{100 * row['delivered'] / row['items']:.1f}" if row["items"] else "",
+            exports.Percent(100 * row["delivered"] / row["items"]) if row["items"] else "",
         ]
         for principle in PRINCIPLES:
             entry = row["principles"][principle]
@@ -314,6 +314,7 @@ def _area_name(view: DeskView, area: str) -> str:
 
 
 def _download(table: exports.Table, fmt: str, name: str) -> Response:
+    table.decimal = "." if english.english_ui() else ","
     data = exports.write(table, fmt)
     return Response(
         data,

@@ -117,7 +117,7 @@ def test_desk_drills_down_to_the_finding_and_exports_it(
     with page.expect_download() as download:
         page.get_by_role("link", name="Temuan CSV").click()
     text = Path(download.value.path()).read_text(encoding="utf-8-sig")
-    rows = list(csv.reader(io.StringIO(text)))
+    rows = list(csv.reader(io.StringIO(text), delimiter=";"))
     assert any(r[2] == "wrong_tps" and r[3] == WRONG_TPS for r in rows), rows[:3]
 
 

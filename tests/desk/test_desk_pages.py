@@ -124,7 +124,8 @@ def test_exports_of_findings_and_status(world: World) -> None:
     response = client.get("/desk/ekspor/temuan.csv?wilayah=62.10.03")
     assert response.status_code == 200 and response.mimetype == "text/csv"
     assert 'filename="temuan-62.10.03.csv"' in response.headers["Content-Disposition"]
-    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
+    text = response.get_data(as_text=True).lstrip("\ufeff")
+    rows = list(csv.reader(io.StringIO(text), delimiter=";"))
     assert rows[0][:4] == ["Tingkat", "Prinsip", "Kode", "Temuan"]
     wrong = next(r for r in rows if r[2] == "wrong_tps")
     assert wrong[0] == "Kritis" and wrong[3].startswith(WRONG_TPS)
@@ -139,7 +140,9 @@ def test_exports_of_findings_and_status(world: World) -> None:
 
     status = client.get("/desk/ekspor/status.csv?wilayah=62.10.03").get_data(as_text=True)
     tewah = next(
-        r for r in csv.reader(io.StringIO(status.lstrip("\ufeff"))) if r[0] == "62.10.03.1005"
+        r
+        for r in csv.reader(io.StringIO(status.lstrip("\ufeff")), delimiter=";")
+        if r[0] == "62.10.03.1005"
     )
     assert tewah[1] == "Tewah" and tewah[2] == "3"  # Kelurahan Tewah has 3 TPS
     assert client.get("/desk/ekspor/status.xlsx").status_code == 200
