@@ -178,7 +178,9 @@ def labels_print() -> Any:
             return _labels_page(422, _("Tulis kode wilayah (mis. 62.10.02) atau ID TPS 13 digit."))
         check_scope(user, region)
         reprint = request.form.get("mode") == "ulang"
-        chosen = request.form.getlist("jenis")
+        # "Only this type" buttons print one item type in one step, whatever is ticked.
+        only = request.form.get("hanya", "").strip()
+        chosen = [only] if only else request.form.getlist("jenis")
         if not chosen:
             return _labels_page(422, _("Pilih paling sedikit satu jenis barang."))
         try:

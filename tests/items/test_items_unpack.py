@@ -55,3 +55,23 @@ def test_a_courier_of_another_area_cannot_take_items_out(warehouse: Warehouse) -
         "/gudang/kemas/keluarkan", json={"paket": kit.serial, "serial": box.serial, "reason": "x"}
     )
     assert response.status_code == 403
+
+
+def test_one_item_type_prints_in_one_step(warehouse: Warehouse) -> None:
+    """'Cetak hanya ini' next to a type prints that type alone, whatever else is ticked."""
+    client = warehouse.client("gudang")
+    page = client.get("/gudang/label").get_data(as_text=True)
+    assert 'name="hanya" value="KOTAK"' in page
+    everything = ["KIT", "KOTAK", "BILIK", "TINTA", "SURAT"]
+    started = client.post(
+        "/gudang/label",
+        data={
+            "wilayah": warehouse.tps,
+            "jenis": everything,
+            "hanya": "KOTAK",
+            "tata_letak": "thermal-100x150",
+        },
+    )
+    job = client.get(started.location, headers={"Accept": "application/json"}).get_json()
+    assert job["state"] == "done"
+    assert {i.item_type_code for i in warehouse.items(warehouse.tps)} == {"KOTAK"}
