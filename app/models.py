@@ -26,6 +26,7 @@ from app.plan.models import (
     RouteLeg,
     Tps,
 )
+from app.public.models import MerkleNode
 
 __all__ = [
     "Checkpoint",
@@ -36,6 +37,7 @@ __all__ = [
     "ItemStateRow",
     "LedgerEntry",
     "LegCost",
+    "MerkleNode",
     "TpsTallyRow",
     "CustodyNode",
     "DeviceToken",

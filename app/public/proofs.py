@@ -20,10 +20,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.custody import merkle
-from app.custody.errors import ProofError
 from app.custody.ledger import KEY_NAME, fingerprint, leaf_data, ledger_public_key
 from app.custody.models import Checkpoint, CustodyEvent, LedgerEntry
 from app.errors import NotFound, ValidationFailed
+from app.public import nodes
 
 BUNDLE_FORMAT = "tepat-proof/v1"
 #: The bytes before ``event_id || event_hash`` in a log leaf, as the ledger writes them.
@@ -97,25 +97,12 @@ def history(session: Session, after: int = -1, limit: int = HISTORY_PAGE) -> dic
     }
 
 
-def _levels(session: Session, size: int) -> list[list[bytes]]:
-    """Every perfect subtree hash of the first ``size`` leaves (one read of the leaves)."""
-    leaves = list(
-        session.scalars(
-            select(LedgerEntry.leaf_hash).where(LedgerEntry.idx < size).order_by(LedgerEntry.idx)
-        )
-    )
-    if len(leaves) != size:
-        raise ProofError(f"the log holds {len(leaves)} leaves, the checkpoint {size}")
-    return merkle.perfect_levels(leaves)
-
-
 def consistency(session: Session, first: int, second: int) -> dict[str, Any]:
     """An RFC 9162 consistency proof between two published checkpoints."""
     if not 0 < first <= second:
         raise ValidationFailed("Syarat: 0 < first <= second (ukuran pohon).")
     old, new = checkpoint_at(session, first), checkpoint_at(session, second)
-    levels = _levels(session, second)
-    proof = merkle.consistency_proof_from_nodes(first, second, lambda lv, i: levels[lv][i])
+    proof = merkle.consistency_proof_from_nodes(first, second, nodes.prepare(session, second))
     return {
         "first": first,
         "second": second,
@@ -181,7 +168,7 @@ def _build_bundle(
         )
     }
     logged = [e for e in ids if e in entries and entries[e][0] < size]
-    levels = _levels(session, size) if logged and checkpoint else []
+    get_node = nodes.prepare(session, size) if logged and checkpoint else None
     rows = []
     for event in events:
         entry = entries.get(event["event_id"])
@@ -196,7 +183,8 @@ def _build_bundle(
         }
         if entry is not None and entry[0] < size:
             idx, leaf = entry
-            path = merkle.inclusion_proof_from_nodes(idx, size, lambda lv, i: levels[lv][i])
+            assert get_node is not None
+            path = merkle.inclusion_proof_from_nodes(idx, size, get_node)
             row.update(
                 {"leaf_index": idx, "leaf_hash": leaf.hex(), "proof": [p.hex() for p in path]}
             )

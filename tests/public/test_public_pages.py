@@ -148,3 +148,31 @@ def test_public_answers_are_rate_limited_per_address(public: Public, tmp_path) -
     statuses = [client.get("/api/v1/public/log/key").status_code for _ in range(4)]
     assert statuses == [200, 200, 200, 429]
     assert client.get("/publik/", environ_base={"REMOTE_ADDR": "10.0.0.9"}).status_code == 200
+
+
+def test_proofs_read_stored_nodes_once_the_log_has_them(
+    public: Public, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With stored subtrees of 2 leaves (the real size is 256) the same proofs come out."""
+    from sqlalchemy import func, select
+
+    from app.extensions import db
+    from app.public import nodes, proofs
+    from app.public.models import MerkleNode
+
+    code = public.code(public.kit)
+    proofs._bundles.clear()
+    plain = public.client.get(f"/api/v1/public/items/{code}/proof").get_json()
+    monkeypatch.setattr(nodes, "BASE", 1)
+    proofs._bundles.clear()
+    stored = public.client.get(f"/api/v1/public/items/{code}/proof").get_json()
+    assert stored == plain
+    size = plain["tree_size"]
+    assert (
+        db.session.scalar(select(func.count()).select_from(MerkleNode).where(MerkleNode.level == 1))
+        == size // 2
+    )
+    history = public.client.get("/api/v1/public/log/checkpoints").get_json()["checkpoints"]
+    first = history[0]["tree_size"]
+    response = public.client.get(f"/api/v1/public/log/consistency?first={first}&second={size}")
+    assert response.status_code == 200
