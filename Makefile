@@ -9,7 +9,8 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 5000
 PYTEST_ARGS ?=
-# The demo stands on the afternoon of H-1: 26 November 2024, 15:00 WIB.
+# The demo stands on the afternoon of H-1: 26 November 2024, 15:00 WIB. After election
+# day (e.g. DEMO_NOW=2024-11-28T08:00:00Z, H+1 15:00 WIB) the way back is played too.
 DEMO_NOW ?= 2024-11-26T08:00:00Z
 TEPAT_TEST_DATABASE_URL ?= sqlite
 export FLASK_APP := app
@@ -21,7 +22,7 @@ demo: install translations
 	@mkdir -p instance
 	$(BIN)/flask db upgrade heads
 	$(BIN)/flask keys init --if-missing
-	$(BIN)/flask demo load | tee instance/demo-accounts.txt
+	DEMO_NOW=$(DEMO_NOW) $(BIN)/flask demo load | tee instance/demo-accounts.txt
 	@echo
 	@echo "Tepat berjalan di http://$(HOST):$(PORT)/  (akun demo di atas; juga di instance/demo-accounts.txt)"
 	@# The Merkle log's integrator runs beside the server, off the request path.

@@ -162,7 +162,7 @@ def way_back(session: Session, election: Election, area: str) -> WayBack:
         for race in entry.races:
             sheet = closings.get((t.id, race))
             received = (
-                tally.received.get((rules.ItemType.SURAT, rules.Race(race))) if tally else None
+                tally.delivered.get((rules.ItemType.SURAT, rules.Race(race))) if tally else None
             )
             entry.arrived[race] = received
             if sheet is None:

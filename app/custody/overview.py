@@ -261,6 +261,8 @@ def _live_of(session: Session, election: Election, kab: str, now: datetime) -> l
                 ItemStateRow.holder.is_(None),
                 ItemStateRow.holder != ItemStateRow.destination,
                 ItemStateRow.transit_to.is_not(None),
+                # A ballot box at its TPS still has the way back ahead (return deadlines).
+                Item.item_type_code.in_(sorted(str(t) for t in rules.RETURNING_TYPES)),
             ),
             Item.voided_at.is_(None),
         )
@@ -285,9 +287,7 @@ def _live_of(session: Session, election: Election, kab: str, now: datetime) -> l
         + rules.check_all_quantities(plan, tallies)
         + rules.check_deadlines(plan, items, states, now)
     )
-    returns = getattr(rules, "check_return_deadlines", None)
-    if returns is not None:
-        found += returns(plan, items, states, now)
+    found += rules.check_return_deadlines(plan, items, states, now)
     names = PlaceNames(session)
     result = []
     for finding in found:

@@ -66,8 +66,18 @@ class Story:
 class Simulation:
     """Builds and plays the scans of the demo distribution."""
 
-    def __init__(self, session: Session, signer: labels.Signer, keyring: labels.Keyring) -> None:
+    def __init__(
+        self,
+        session: Session,
+        signer: labels.Signer,
+        keyring: labels.Keyring,
+        until: datetime = DEMO_NOW,
+    ) -> None:
         self.session = session
+        self.until = until
+        # TPS -> when its kit arrived; the way back starts from there.
+        self.delivered: dict[str, datetime] = {}
+        self.closings: list[tuple[str, datetime, dict[str, Any]]] = []
         self.signer = signer
         self.keyring = keyring
         self.random = random.Random(SEED)
@@ -167,7 +177,7 @@ class Simulation:
             at_pps = leave_ppk + (self.minutes(60, 180) if day <= -2 else self.minutes(45, 90))
             if pps == late_desa:
                 at_pps = wib(-1, 14, 40)
-            if at_pps > DEMO_NOW:
+            if at_pps > self.until:
                 continue
             wet = tps == wet_tps
             self.scan(
@@ -190,15 +200,16 @@ class Simulation:
                     note="Kotak basah setelah kelotok terkena hujan di Sungai Kahayan",
                 )
             leave_pps = at_pps + self.minutes(20, 90)
-            if leave_pps > DEMO_NOW:
+            if leave_pps > self.until:
                 continue
             self.scan(kit, "kirim", pps, leave_pps, target=tps)
             at_kpps = leave_pps + self.minutes(30, 150)
-            if at_kpps > DEMO_NOW:
+            if at_kpps > self.until:
                 continue
             self.scan(
                 kit, "terima", tps, at_kpps, quantity=1, condition="baik", counterpart="Ketua KPPS"
             )
+            self.delivered[tps] = at_kpps
             if tps == short_tps:
                 self._miscount(contents, tps, at_kpps)
             if tps == seal_tps:
@@ -218,6 +229,10 @@ class Simulation:
             f"Kotak basah di kaki sungai menuju TPS {wet_tps}.",
             f"PPS {late_desa} menerima melewati tenggat; PPS {overdue_desa} belum menerima.",
         ]
+        if self.until >= wib(0, 18):
+            from app.closing.simulation import play_way_back
+
+            play_way_back(self, by_tps, short_tps)
 
     def _foreign_carton(self, election: Election, kit_contents: list[Item]) -> None:
         """Kab. Katingan's ballots arrive at the Gunung Mas warehouse (tertukar)."""
@@ -366,8 +381,12 @@ def run(
     signer: labels.Signer,
     keyring: labels.Keyring,
     election_code: str = demo.ELECTION_CODE,
+    until: datetime = DEMO_NOW,
 ) -> Story:
-    """Issue the demo's labels and play its distribution; idempotent (skips if played)."""
+    """Issue the demo's labels and play its distribution up to ``until``; idempotent.
+
+    Past election day the way back is played too (closing, return to PPS and PPK).
+    """
     from app.custody.models import CustodyEvent
 
     election = service.get_election(session, election_code)
@@ -376,12 +395,16 @@ def run(
         story.lines.append("Distribusi demo sudah dimainkan sebelumnya.")
         return story
     issue_items(session, election_code, demo.KABKOTA, None, signer, None)
-    simulation = Simulation(session, signer, keyring)
+    simulation = Simulation(session, signer, keyring, until)
     simulation.build(election)
     total = accepted = 0
     for progress in simulation.play(election):
         total, accepted = progress
     simulation.story.counts["scans"] = total
     simulation.story.counts["accepted"] = accepted
+    if simulation.closings:
+        from app.closing.simulation import file_closings
+
+        simulation.story.counts["closings"] = file_closings(simulation, election)
     simulation.costs(election)
     return simulation.story

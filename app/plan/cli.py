@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -257,9 +257,21 @@ def return_deadlines(
 
 @demo_cli.command("load")
 @click.option("--plan-only", is_flag=True, help="Skip the simulated distribution.")
-def load_demo(plan_only: bool) -> None:
+@click.option(
+    "--until",
+    envvar="DEMO_NOW",
+    help="ISO instant the demo stands on (default H-1 15.00 WIB); after election day the "
+    "way back is played too, e.g. 2024-11-28T08:00:00Z (H+1 15.00 WIB).",
+)
+def load_demo(plan_only: bool, until: str | None) -> None:
     """Load Gunung Mas (Pilkada 2024), the demo accounts and a distribution in progress."""
     from app.custody import simulation
+    from app.timeutil import parse_instant
+
+    try:
+        stand_on = parse_instant(until) if until else simulation.DEMO_NOW
+    except ValueError:
+        raise click.ClickException("--until / DEMO_NOW harus waktu ISO-8601.") from None
     from app.custody.cli import origin
     from app.custody.ledger import integrate
     from app.items.keys import KeyStoreError, load_keyring, load_signer
@@ -275,7 +287,7 @@ def load_demo(plan_only: bool) -> None:
     except KeyStoreError as exc:
         raise click.ClickException(f"{exc} Distribusi demo dilewati.") from exc
     click.echo("Memainkan distribusi demo (label, kemas, kirim, terima) ...")
-    story = simulation.run(db.session, signer, keyring)
+    story = simulation.run(db.session, signer, keyring, until=stand_on)
     checkpoint = integrate(db.session, key_dir, origin())
     if story.counts.get("scans"):
         click.echo(
@@ -285,10 +297,10 @@ def load_demo(plan_only: bool) -> None:
         click.echo(f"  - {line}")
     if checkpoint is not None:
         click.echo(f"Log Merkle: checkpoint {checkpoint.tree_size} ditandatangani.")
-    click.echo(
-        f"Demo berdiri pada {simulation.DEMO_NOW.isoformat()} (H-1 15.00 WIB): "
-        "jalankan dengan TEPAT_NOW=2024-11-26T08:00:00Z."
-    )
+    if story.counts.get("closings"):
+        click.echo(f"{story.counts['closings']} catatan penutupan TPS (C.Hasil) dicatat.")
+    moment = stand_on.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    click.echo(f"Demo berdiri pada {moment}: jalankan dengan TEPAT_NOW={moment}.")
 
 
 def init_app(app: Flask) -> None:

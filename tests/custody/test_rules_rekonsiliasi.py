@@ -124,6 +124,13 @@ SCENARIOS = [
         [ReconCode.RETURN_SEAL_CHANGED],
     ),
     (
+        "other seals on arrival at the PPK: the last handover before the recapitulation",
+        SHEET,
+        BALLOTS,
+        (hop(1, Action.KEMBALI, TPS, ()), hop(4, Action.TERIMA, PPK, ("KS-7", "KS-8"))),
+        [ReconCode.RETURN_SEAL_UNCHECKED, ReconCode.RETURN_SEAL_CHANGED],
+    ),
+    (
         "a handover that did not record the seals",
         SHEET,
         BALLOTS,

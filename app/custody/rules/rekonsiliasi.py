@@ -208,10 +208,10 @@ def check_return(sheet: Sheet, handovers: Sequence[Handover]) -> tuple[Finding, 
         if scan.at < sheet.closed_at:
             continue
         kind = _kind(scan.node)
-        if scan.action is Action.TERIMA and kind is NodeKind.PPK:
-            at_ppk = True
         if at_ppk and kind in (NodeKind.PPK, NodeKind.GUDANG):
             continue  # the recapitulation opens the box; the warehouse keeps it
+        if scan.action is Action.TERIMA and kind is NodeKind.PPK:
+            at_ppk = True  # this receipt is the last handover under the closing seals
         if scan.action in (Action.BUKA, Action.SEGEL) and not (
             scan.action is Action.SEGEL and kind is NodeKind.KPPS and sorted(scan.seals) == closing
         ):
