@@ -16,7 +16,7 @@ TEPAT_TEST_DATABASE_URL ?= sqlite
 export FLASK_APP := app
 export TEPAT_TEST_DATABASE_URL
 
-.PHONY: demo test serve sysdeps install translations catalog screenshots lint typecheck bench clean
+.PHONY: demo test serve serve-prod sysdeps install translations catalog screenshots lint typecheck bench clean
 
 demo: install translations
 	@mkdir -p instance
@@ -32,6 +32,14 @@ demo: install translations
 
 serve: install translations
 	$(BIN)/flask run --host $(HOST) --port $(PORT)
+
+# Production: gunicorn workers (app/gunicorn.conf.py) on PostgreSQL and Redis; label print
+# jobs run in `flask jobs worker` (RQ). See docs/SCALE.md.
+serve-prod: install translations
+	$(BIN)/flask db upgrade heads
+	$(BIN)/flask jobs worker & worker=$$!; \
+	trap "kill $$worker" EXIT INT TERM; \
+	$(BIN)/gunicorn -c app/gunicorn.conf.py
 
 test: install translations
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -19,6 +19,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from app.custody import cli as custody_cli
     from app.extensions import babel, csrf, db, limiter, login_manager, migrate
     from app.items import cli as items_cli
+    from app.items import queue as items_queue
     from app.plan import cli as plan_cli
 
     db.init_app(app)
@@ -40,5 +41,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     auth_cli.init_app(app)
     plan_cli.init_app(app)
     items_cli.init_app(app)
+    items_queue.init_app(app)
     custody_cli.init_app(app)
     return app

@@ -22,7 +22,6 @@ import argparse
 import csv
 import hashlib
 import io
-import math
 import queue
 import resource
 import sys
@@ -314,11 +313,16 @@ def timed_get(http: httpx.Client, path: str, **kw: Any) -> tuple[float, int, int
 
 def recount(session: Any, kab: str) -> dict[str, Counter[str]]:
     """Stage counts per kecamatan straight from the item and state tables (the check)."""
-    states = dict(
-        session.execute(
-            select(ItemStateRow.serial, ItemStateRow.stage).where(ItemStateRow.kabkota_code == kab)
-        ).all()
-    )
+    states = {
+        serial: (
+            f"jalan:{codes.node_kind(transit).value}" if stage == "jalan" and transit else stage
+        )
+        for serial, stage, transit in session.execute(
+            select(ItemStateRow.serial, ItemStateRow.stage, ItemStateRow.transit_to).where(
+                ItemStateRow.kabkota_code == kab
+            )
+        )
+    }
     result: dict[str, Counter[str]] = defaultdict(Counter)
     for serial, destination, voided in session.execute(
         select(Item.serial, Item.destination, Item.voided_at).where(Item.kabkota_code == kab)
@@ -335,20 +339,10 @@ def recount(session: Any, kab: str) -> dict[str, Counter[str]]:
 
 def clear_caches() -> None:
     """Forget the desk's caches, so the next request is cold."""
-    from app.custody import queries
+    from app.custody import overview, planview
 
-    for name in ("_snapshots", "_cache"):
-        store = getattr(queries, name, None)
-        if hasattr(store, "clear"):
-            store.clear()
-    try:
-        from app.desk import service as desk_service
-
-        clear = getattr(desk_service, "clear_caches", None)
-        if clear:
-            clear()
-    except ImportError:
-        pass
+    overview.clear_caches()
+    planview._cache.clear()
 
 
 def run(size: int, url: str, workdir: Path, port: int, clients: int) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from app import cache
 from app.custody import codec, counts, rules
 from app.custody.models import FindingRow, ItemStateRow, TpsTallyRow
 from app.custody.names import PlaceNames
@@ -226,7 +227,13 @@ def live_findings(
         with _live_lock:
             hit = _live.get(key)
         if hit is None or hit[0] != version:
-            hit = (version, _live_of(session, election, kab, now))
+            # Another server process may have computed it (Redis), else compute it here.
+            shared_key = "live:" + hashlib.sha256(repr((key, version)).encode()).hexdigest()
+            found = cache.get(shared_key)
+            if found is None:
+                found = _live_of(session, election, kab, now)
+                cache.put(shared_key, found)
+            hit = (version, found)
             with _live_lock:
                 _live[key] = hit
         result.extend(hit[1])
@@ -284,7 +291,7 @@ def _live_of(session: Session, election: Election, kab: str, now: datetime) -> l
     budgets, costs = plan_service.leg_costs(session, election.code, kab)
     found = (
         rules.check_costs(budgets, costs)
-        + rules.check_all_quantities(plan, tallies)
+        + rules.check_all_quantities(plan, tallies, now)
         + rules.check_deadlines(plan, items, states, now)
     )
     found += rules.check_return_deadlines(plan, items, states, now)
@@ -386,7 +393,7 @@ def findings_page(
     if severity and severity not in SEVERITY_RANK:
         raise ValidationFailed("Tingkat keparahan tidak dikenal.")
     limit = max(1, min(limit, 500))
-    where = [_area_filter(area)]
+    where = [_area_filter(area), FindingRow.status == "open"]  # resolved ones are history
     if principle:
         where.append(FindingRow.principle == principle)
     if severity:
@@ -471,5 +478,7 @@ def _stored(row: FindingRow) -> dict[str, Any]:
         "event_ids": row.event_ids,
         "created_at": row.created_at.isoformat(),
         "live": False,
-        "count": 1,
+        # One finding per container and cause says how many items it stands for.
+        "count": int((row.detail or {}).get("items") or 1),
+        "status": row.status,
     }

@@ -521,13 +521,14 @@ class Ingestor:
                 early[index] = ScanResult(scan.event_id, "rejected", exc.code, exc.message)
                 self._refused(scan, exc.code)
         wanted = set(serials.values()) | set(containers.values())
-        # Lock the scanned items and their containers, then what is inside or around them
-        # (read after the lock, so nothing can be packed into a kit behind our back).
+        # Lock the scanned items and their containers, then the containers around them: a
+        # tree of packed goods changes only through a scan that holds its containers, so the
+        # dozens of items inside a kit need no lock of their own (states are read after).
         self._lock(Item.serial, wanted)
         # Plain rows, not ORM objects: a kit carries dozens of items on every move.
         items = {i.serial: i for i in rows_in(session, _ITEM_ROW, Item.serial, wanted)}
         closure = self._closure(set(items))
-        self._lock(Item.serial, closure - set(items))
+        self._lock(Item.serial, self._containers(closure) - wanted)
         items.update(
             {i.serial: i for i in rows_in(session, _ITEM_ROW, Item.serial, closure - set(items))}
         )
@@ -698,6 +699,20 @@ class Ingestor:
                 .order_by(column)
                 .with_for_update(key_share=True)  # FOR NO KEY UPDATE: inserts may reference
             )
+
+    def _containers(self, serials: set[str]) -> set[str]:
+        """The containers the given items are packed in (PostgreSQL only: for the locks)."""
+        if self.session.get_bind().dialect.name != "postgresql":
+            return set()
+        return {
+            c
+            for c in scalars_in(
+                self.session,
+                select(ItemStateRow.container).where(ItemStateRow.container.is_not(None)),
+                ItemStateRow.serial,
+                serials,
+            )
+        }
 
     def _closure(self, serials: set[str]) -> set[str]:
         """Everything inside the given containers (transitively) and their containers."""
