@@ -133,6 +133,10 @@ def test_bad_regions_and_pages_answer_4xx(public: Public) -> None:
 def test_english_through_the_existing_language_switch(public: Public) -> None:
     html = get(public, "/publik/wilayah/62.10?lang=en")
     assert re.search(r"Delivered to (the )?TPS|Findings by principle", html), html[:2000]
+    item = get(public, f"/publik/barang/{public.code(public.kit)}?lang=en")
+    assert 'data-ok="Verified on this device"' in item and "Journey" in item
+    indonesian = get(public, f"/publik/barang/{public.code(public.kit)}?lang=id")
+    assert 'data-ok="Terverifikasi di perangkat ini"' in indonesian
 
 
 def test_public_answers_are_rate_limited_per_address(public: Public, tmp_path) -> None:
