@@ -275,18 +275,6 @@ def status_words() -> dict[str, str]:
     }
 
 
-def stage_words() -> dict[str, str]:
-    """The way-back stages as people read them."""
-    return {
-        "belum_ditutup": _("Belum ditutup"),
-        "ditutup": _("Ditutup di TPS"),
-        "jalan": _("Dalam perjalanan"),
-        "di_pps": _("Di PPS"),
-        "di_ppk": _("Di PPK"),
-        "di_gudang": _("Kembali di gudang"),
-    }
-
-
 def reconciliation_table(view: WayBack, names: PlaceNames, at: datetime) -> exports.Table:
     """Per TPS and race, grouped per kecamatan with its totals: for the recapitulation."""
     columns = [

@@ -14,7 +14,6 @@ from flask_babel import gettext as _
 from app.auth.access import check_scope, require, signed_in_user
 from app.clock import now
 from app.closing import desk
-from app.closing.service import COUNT_NAMES, COUNTS
 from app.custody import queries
 from app.custody.names import PlaceNames
 from app.desk import exports
@@ -46,11 +45,7 @@ def closing_page() -> Any:
         if n.kind is NodeKind.KPPS
     ]
     return render_template(
-        "kurir/tutup.html",
-        tps=tps,
-        counts=COUNTS,
-        count_names=COUNT_NAMES,
-        races={r.kind.value: r.name for r in election.races},
+        "kurir/tutup.html", tps=tps, races={r.kind.value: r.name for r in election.races}
     )
 
 
@@ -87,6 +82,7 @@ def desk_way_back() -> Any:
         view=view,
         stages=desk.STAGES,
         statuses=desk.STATUSES,
+        status_names=desk.status_words(),
         findings=findings,
         at=now(),
     )
