@@ -312,10 +312,16 @@ _PACKING = (
 )
 
 
+_WITH_INSIDE = re.compile(r"(.+) \(beserta (\d+) barang di dalamnya\)\Z", re.DOTALL)
+
+
 def english(message: str) -> str:
     """The English of a finding message or scan answer written by the custody layer."""
     if not message:
         return message
+    carried = _WITH_INSIDE.match(message)
+    if carried:  # a container's finding that holds for what is inside it too
+        return f"{english(carried.group(1))} (with the {carried.group(2)} items inside)"
     if message in ANSWERS:
         return ANSWERS[message]
     for pattern, replacement in _PACKING:

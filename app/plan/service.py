@@ -254,6 +254,37 @@ def leg_costs(
     return budgets, costs
 
 
+@dataclass(frozen=True)
+class LegMoney:
+    """One forward leg's budget and what was recorded as spent on it (rupiah)."""
+
+    from_node: str
+    to_node: str
+    budget: int | None
+    spent: int
+
+    @property
+    def over(self) -> int:
+        """How far the costs exceed the budget (0 when within it or without one)."""
+        return max(0, self.spent - self.budget) if self.budget is not None else 0
+
+
+def leg_money(session: Session, election_code: str, kabkota: str) -> list[LegMoney]:
+    """Every forward leg of a kabupaten with its budget and summed costs, in route order."""
+    _, spent = leg_costs(session, election_code, kabkota)
+    rows = session.execute(
+        select(RouteLeg.from_node, RouteLeg.to_node, RouteLeg.budget_idr)
+        .where(
+            RouteLeg.election_code == election_code,
+            RouteLeg.is_return.is_(False),
+            RouteLeg.to_node.like(kabkota + ".%")
+            | RouteLeg.to_node.like(kabkota.replace(".", "") + "%"),
+        )
+        .order_by(RouteLeg.from_node, RouteLeg.to_node)
+    ).all()
+    return [LegMoney(a, b, budget, spent.get((a, b), 0)) for a, b, budget in rows]
+
+
 # --- elections and races ------------------------------------------------------------
 
 

@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 
 from app.auth.access import check_scope, require, signed_in_user
 from app.auth.models import User
+from app.custody.names import PlaceNames
 from app.errors import NotFound, PlanImportError, ValidationFailed
 from app.extensions import db
 from app.plan import codes, service
@@ -161,3 +162,71 @@ def import_tps() -> Any:
                 )
                 return redirect(url_for("plan.needs"))
     return render_template("plan/import.html", errors=errors, kab=kab), (422 if errors else 200)
+
+
+# --- tepat biaya: leg budgets and costs -------------------------------------------------
+
+
+@bp.get("/rencana/biaya")
+@require("view")
+def costs() -> Any:
+    """Each leg's budget and recorded costs; the warehouse and admins enter them here."""
+    user = signed_in_user()
+    kab = kabkota_of(user)
+    legs = service.leg_money(db.session, current_election().code, kab)
+    names = PlaceNames(db.session)
+    return render_template(
+        "plan/biaya.html",
+        legs=legs,
+        names={code: names.node(code) for leg in legs for code in (leg.from_node, leg.to_node)},
+        total_budget=sum(leg.budget or 0 for leg in legs),
+        total_spent=sum(leg.spent for leg in legs),
+    )
+
+
+def _leg_and_amount(allow_empty: bool) -> tuple[str, str, int | None]:
+    """The leg ("from>to") and rupiah amount of a budget or cost form; 422 when unreadable."""
+    leg = request.form.get("leg", "")
+    from_node, _sep, to_node = leg.partition(">")
+    if not from_node or not to_node:
+        raise ValidationFailed(_("Pilih leg perjalanan."))
+    check_scope(signed_in_user(), to_node)
+    text = request.form.get("jumlah", "").replace(".", "").replace(" ", "").strip()
+    if not text and allow_empty:
+        return from_node, to_node, None
+    try:
+        amount = int(text)
+    except ValueError:
+        raise ValidationFailed(_("Tulis jumlah rupiah sebagai angka, mis. 12500000.")) from None
+    if not -(10**12) < amount < 10**12:
+        raise ValidationFailed(_("Jumlah rupiah terlalu besar."))
+    return from_node, to_node, amount
+
+
+@bp.post("/rencana/biaya/anggaran")
+@require("labels.issue")
+def set_budget() -> Any:
+    """Set (or, left empty, clear) one leg's budget."""
+    from_node, to_node, amount = _leg_and_amount(allow_empty=True)
+    service.set_budget(db.session, current_election().code, from_node, to_node, amount)
+    flash(_("Anggaran disimpan."))
+    return redirect(url_for("plan.costs"), 303)
+
+
+@bp.post("/rencana/biaya/catat")
+@require("labels.issue")
+def record_cost() -> Any:
+    """Record what a leg cost (a correction is a negative amount with a note)."""
+    from_node, to_node, amount = _leg_and_amount(allow_empty=False)
+    assert amount is not None
+    service.record_cost(
+        db.session,
+        current_election().code,
+        from_node,
+        to_node,
+        amount,
+        request.form.get("catatan", ""),
+        signed_in_user().id,
+    )
+    flash(_("Biaya dicatat."))
+    return redirect(url_for("plan.costs"), 303)

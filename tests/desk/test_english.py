@@ -72,6 +72,12 @@ INDONESIAN = re.compile(
             "scanned in the region Kabupaten Gunung Mas (62.10) (swapped)",
         ),
         ("Diterima.", "Accepted."),
+        (
+            "Belum sampai di PPK Kurun padahal tenggat 25-11-2024 18.00 WIB sudah lewat "
+            "(beserta 43 barang di dalamnya)",
+            "Not yet at PPK Kurun although the deadline 25-11-2024 18.00 WIB has passed "
+            "(with the 43 items inside)",
+        ),
     ],
 )
 def test_findings_and_answers_read_in_english(message: str, expected: str) -> None:

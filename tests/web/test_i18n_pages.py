@@ -90,7 +90,7 @@ def pages(story: scenario.Scenario) -> dict[str, list[str]]:
         f"/desk/barang/{kit.serial}",
         f"/desk/barang/{box.serial}",
     ]
-    common = ["/", "/rencana"]
+    common = ["/", "/rencana", "/rencana/biaya"]
     warehouse = ["/gudang/", "/gudang/label", "/gudang/kirim", f"/gudang/seri?q={box.serial}"]
     return {
         "admin": common + desk + warehouse + courier + ["/admin/pengguna", "/admin/pengguna/baru"],
