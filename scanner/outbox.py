@@ -62,6 +62,13 @@ class NewScan:
     counterpart: str | None = None
     container: str | None = None
     note: str = ""
+    #: "qr_signed", "qr_link" or "typed"; None: from the label's form when it is stored.
+    identified_by: str | None = None
+
+
+def identified_by(label: str) -> str:
+    """How a label's text identifies its item: the https form or the signed TP1 text."""
+    return "qr_link" if label[:8].upper() == "HTTPS://" else "qr_signed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,10 +87,11 @@ class ScanEvent:
     counterpart: str | None = None
     container: str | None = None
     note: str = ""
+    identified_by: str | None = None  # None in scans stored before it was sent
 
     def to_json(self) -> dict[str, Any]:
-        """The wire form of this event."""
-        return {
+        """The wire form of this event (a resend of an older scan sends the same bytes)."""
+        wire = {
             "event_id": self.event_id,
             "device_seq": self.device_seq,
             "device_time": self.device_time,
@@ -97,6 +105,9 @@ class ScanEvent:
             "container": self.container,
             "note": self.note,
         }
+        if self.identified_by is not None:
+            wire["identified_by"] = self.identified_by
+        return wire
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ScanEvent:
@@ -188,6 +199,7 @@ class Outbox:
                 counterpart=scan.counterpart,
                 container=scan.container,
                 note=scan.note,
+                identified_by=scan.identified_by or identified_by(scan.label),
             )
             db.execute(
                 "UPDATE outbox SET event = ? WHERE device_seq = ?",

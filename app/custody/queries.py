@@ -197,6 +197,8 @@ def item_history(session: Session, user: User, serial: str) -> dict[str, Any]:
                 "seals": e.seals,
                 "counterpart": e.counterpart,
                 "container": e.container,
+                "identified_by": e.identified_by,
+                "note": e.note,
                 "prev_hash": e.prev_hash.hex(),
                 "hash": e.hash.hex(),
                 "ledger_index": ledger.get(e.event_id),

@@ -679,6 +679,7 @@ class Ingestor:
             stored = row["state"] if isinstance(row, dict) else (row.state if row else None)
             deltas.item(item, codec.state_from_dict(stored) if stored else None, state)
         for event in self._events:
+            deltas.add(event["node"], counts.identified_metrics(event.get("identified_by")))
             if event["action"] == rules.Action.TERIMA.value:
                 deltas.add(
                     event["node"], counts.receipt_metrics(event["node"], event["server_time"])

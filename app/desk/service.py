@@ -24,6 +24,7 @@ from app.custody.errors import LedgerMismatch
 from app.custody.ledger import rules_event
 from app.custody.models import CustodyEvent, ItemStateRow
 from app.custody.names import PlaceNames
+from app.custody.service import IDENTIFIED_BY
 from app.items.models import Item
 from app.plan import codes
 from app.plan.models import Election, Region, Tps
@@ -159,8 +160,15 @@ class DeskView:
                 if codes.TPS_ID.match(child["code"]):
                     child["name"] = self.names.node(child["code"])
         summary["stage_line"] = stage_line(summary["stages"])
+        summary["identified"] = self.identified(area)
         self._summaries[area] = summary
         return summary
+
+    def identified(self, area: str) -> dict[str, int]:
+        """Scans in the area by how they identified the item: one read of the counters."""
+        wanted = [f"identified:{kind}" for kind in IDENTIFIED_BY]
+        counted = counts.read(self.session, [area], wanted).get(area, Counter())
+        return {kind: counted[f"identified:{kind}"] for kind in IDENTIFIED_BY}
 
     def findings(
         self,

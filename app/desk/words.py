@@ -54,6 +54,14 @@ ACTIONS = {
     "kemas": N_("Kemas"),
     "batal": N_("Batal"),
     "koreksi": N_("Koreksi"),
+    "cabut": N_("Label dibatalkan"),
+    "ganti": N_("Label pengganti terbit"),
+}
+#: How a scan identified its item (custody_event.identified_by).
+IDENTIFIED = {
+    "qr_signed": N_("QR bertanda tangan"),
+    "qr_link": N_("QR tautan https"),
+    "typed": N_("Nomor seri diketik"),
 }
 CONDITIONS = {
     "baik": N_("Baik"),
@@ -115,6 +123,7 @@ WORDS = {
     "actions": ACTIONS,
     "conditions": CONDITIONS,
     "codes": CODES,
+    "identified": IDENTIFIED,
 }
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import cast
@@ -40,6 +40,7 @@ from app.custody.rules.model import (
     Severity,
     TallyKey,
     TpsTally,
+    Transition,
     Update,
 )
 from app.custody.rules.waktu import check_deadlines
@@ -152,7 +153,7 @@ class Book:
                 inner = self.states[serial]
                 if inner.previous is not None:
                     changed[serial] = _apply_void(self._item(serial), inner, event, True).state
-        elif event.action in _CARRIED:
+        elif event.action in _CARRIED and not _copy_sighting(event, transition):
             carried = event
             if event.action in _MOVES:
                 carried = replace(event, target=transition.state.transit_to)
@@ -178,7 +179,9 @@ class Book:
                 )
                 changed[serial] = moved.state
                 moved_findings += moved.findings
-            findings += group_carried(item, transition.findings, moved_findings)
+            own, grouped = group_carried(item, transition.findings, moved_findings)
+            findings[: len(transition.findings)] = own
+            findings += grouped
             if event.action is Action.KIRIM:
                 findings += self._packed_short(item, event, transition.state)
         if event.counts:
@@ -384,6 +387,14 @@ def resolves(event: Event, finding: Finding) -> bool:
     return codes is None or finding.code in codes
 
 
+def _copy_sighting(event: Event, transition: Transition) -> bool:
+    """A scan judged a copy of the label (custody stayed on the route) moves nothing inside."""
+    return transition.state.holder != event.node and any(
+        f.code == Code.CLONED_LABEL and dict(f.detail).get("copy_at") == event.node
+        for f in transition.findings
+    )
+
+
 def _key_text(key: TallyKey) -> str:
     return f"{key[0]}|{key[1] or ''}"
 
@@ -415,21 +426,39 @@ def _voided_inside(container: Item, voided: Item, event: Event) -> Finding:
 
 
 def group_carried(
-    container: Item, own: Iterable[Finding], carried: Iterable[Finding]
-) -> list[Finding]:
+    container: Item, own: Sequence[Finding], carried: Iterable[Finding]
+) -> tuple[list[Finding], list[Finding]]:
     """One finding per container and cause for what its contents raised, not one per item.
 
-    A cause the container raised itself (a late kit is late with everything inside)
-    is not repeated; the others are folded into one finding naming the count and the list.
+    A cause the container raised itself (a late kit is late with everything inside) is
+    not repeated: the container's finding counts the items (``items``, itself included);
+    the others are folded into one finding naming the count and the list.
+    Returns (the container's own findings, the grouped ones).
     """
-    own_codes = {f.code for f in own}
     by_code: dict[str, list[Finding]] = {}
     for finding in carried:
         by_code.setdefault(finding.code, []).append(finding)
+    updated = []
+    for finding in own:
+        group = by_code.pop(finding.code, [])
+        inside = sorted({f.serial for f in group if f.serial})
+        if inside:
+            finding = replace(
+                finding,
+                message=f"{finding.message} (beserta {len(inside)} barang di dalamnya)",
+                detail=tuple(
+                    sorted(
+                        {
+                            **dict(finding.detail),
+                            "items": 1 + len(inside),
+                            "serials": ",".join(inside[:50]),
+                        }.items()
+                    )
+                ),
+            )
+        updated.append(finding)
     grouped: list[Finding] = []
-    for code, group in by_code.items():
-        if code in own_codes:
-            continue
+    for group in by_code.values():
         if len(group) == 1:
             grouped.append(group[0])
             continue
@@ -454,4 +483,4 @@ def group_carried(
                 ),
             )
         )
-    return grouped
+    return updated, grouped

@@ -42,14 +42,19 @@ def _kind(code: str | None) -> NodeKind | None:
 
 
 def _custody(
-    item: Item, before: ItemState, event: Event, route: tuple[str, ...] | None = None
+    item: Item,
+    before: ItemState,
+    event: Event,
+    route: tuple[str, ...] | None = None,
+    carried: bool = False,
 ) -> tuple[str, str | None, list[Finding]]:
     """Resolve who holds the item after this scan; return (holder, transit_to, findings).
 
     A receipt at the next node of the item's route while the record still has it at
     the previous one is a dispatch nobody scanned (a warning); a sighting anywhere
     else is a second physical copy of the label (critical). Of two sightings, the
-    one on the item's route keeps custody, whichever was uploaded first.
+    one on the item's route keeps custody, whichever was uploaded first (an item
+    ``carried`` in a container always goes where its container goes).
     """
     node, action = event.node, event.action
     holder, transit_to = before.holder, before.transit_to
@@ -72,7 +77,7 @@ def _custody(
         where = holder if transit_to is None else f"{holder} -> {transit_to}"
         recorded = transit_to or holder
         # The copy is the sighting off the route: it is placed there, custody stays put.
-        copy_is_new = node not in on_route and recorded in on_route
+        copy_is_new = not carried and node not in on_route and recorded in on_route
         copy_was_first = node in on_route and recorded not in on_route
         copy_at = recorded if copy_was_first else node
         finding = _finding(

@@ -133,7 +133,7 @@ def apply(
     action, node, when = event.action, event.node, occurred_at(event)
     route = _route(plan, item.destination)
     findings = [] if carried else _skew(event, item, policy)
-    holder, transit_to, custody = _custody(item, before, event, route)
+    holder, transit_to, custody = _custody(item, before, event, route, carried)
     findings += custody
     jenis = _jenis(plan, item, before, event)
     findings += jenis

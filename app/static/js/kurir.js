@@ -101,6 +101,8 @@
     const event = {event_id: uuid4(), device_seq: nextSeq(), device_time: new Date().toISOString(),
                    action: action(), node: node.value};
     if (looksLikeSerial(text)) event.serial = text.trim(); else event.label = text;
+    // How the item was identified, kept in the custody log: a typed serial or the QR's form.
+    event.identified_by = event.serial ? "typed" : /^https:\/\//i.test(text) ? "qr_link" : "qr_signed";
     const quantity = $("quantity").value.trim();
     if (quantity !== "") event.quantity = parseInt(quantity, 10);
     if ($("condition").value) event.condition = $("condition").value;
