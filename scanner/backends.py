@@ -22,7 +22,6 @@ ZXING = "zxing-cpp"
 ZBAR = "pyzbar"
 OPENCV = "opencv"
 WECHAT = "wechat"
-ALL_DECODERS: tuple[str, ...] = (ZXING, ZBAR, OPENCV, WECHAT)
 
 
 def to_gray(image: Image) -> Image:

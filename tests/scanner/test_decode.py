@@ -6,6 +6,7 @@ import logging
 import sys
 import time
 from collections import defaultdict
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -14,7 +15,7 @@ import qrcode
 
 from scanner import Detection, InvalidImage, Pipeline, ScanError, decode
 from tests.scanner import stress
-from tests.scanner.baselines import BASELINES
+from tests.scanner.baselines import BASELINES, locate_zxing
 
 
 def _code_image(data: str | bytes, module: int = 6, border: int = 4) -> np.ndarray:
@@ -118,6 +119,7 @@ def test_fallback_reads_a_low_contrast_code_the_cheap_pass_misses() -> None:
 
 
 PER_CATEGORY = 5
+UNHURRIED = 20_000.0
 
 
 def test_pipeline_reads_at_least_as_much_as_every_single_decoder_per_category() -> None:
@@ -129,9 +131,112 @@ def test_pipeline_reads_at_least_as_much_as_every_single_decoder_per_category() 
         expected = set(frame.expected)
         for name, reader in BASELINES.items():
             read[frame.category][name] += len(reader(frame.image) & expected)
-        ours = {d.payload for d in pipeline.decode(frame.image)}
+        # a budget no frame here reaches: the rule is about reading, not the clock
+        ours = {d.payload for d in pipeline.decode(frame.image, budget_ms=UNHURRIED)}
         read[frame.category]["pipeline"] += len(ours & expected)
     for category, counts in read.items():
         best = max(v for k, v in counts.items() if k != "pipeline")
         assert counts["pipeline"] >= best, (category, dict(counts))
-    assert time.perf_counter() - started < 60
+    assert time.perf_counter() - started < 120  # a hang, not a slow box
+
+
+# --------------------------------------------------------------------------- photos
+
+PHOTOS = Path(__file__).parent / "photos"
+
+
+def _photo(name: str) -> tuple[np.ndarray, set[str]]:
+    path = PHOTOS / name
+    return cv2.imread(str(path), cv2.IMREAD_COLOR), set(
+        path.with_suffix(".texts").read_text().splitlines()
+    )
+
+
+def test_a_sheet_of_labels_is_read_past_the_codes_the_cheap_pass_finds() -> None:
+    """Regression: the pipeline stopped at the first stage that read anything."""
+    image, expected = _photo("lots/04.jpg")
+    plain = {text for text, _ in locate_zxing(image)} & expected
+    assert 0 < len(plain) < len(expected)
+    found = decode(image, budget_ms=UNHURRIED)
+    assert {d.payload for d in found} == expected
+    assert {d.stage for d in found} > {"direct"}
+
+
+@pytest.mark.parametrize("angle", [90, 180, 270, 33, 146])
+def test_codes_are_read_at_any_rotation(angle: int) -> None:
+    frame = np.full((900, 900), 140, np.uint8)
+    code = _code_image("TP1:PUTAR")
+    at = (900 - code.shape[0]) // 2
+    frame[at : at + code.shape[0], at : at + code.shape[1]] = code
+    matrix = cv2.getRotationMatrix2D((450.0, 450.0), angle, 1.0)
+    turned = cv2.warpAffine(frame, matrix, (900, 900), borderValue=140)
+    assert [d.payload for d in decode(turned)] == ["TP1:PUTAR"]
+
+
+def test_a_photographed_label_upside_down_is_read() -> None:
+    image, expected = _photo("rotations/00.jpg")
+    for turn in (cv2.ROTATE_90_CLOCKWISE, cv2.ROTATE_180, cv2.ROTATE_90_COUNTERCLOCKWISE):
+        assert {d.payload for d in decode(cv2.rotate(image, turn))} == expected
+
+
+def test_a_zero_budget_runs_the_cheap_pass_only_and_says_so() -> None:
+    image, expected = _photo("blurred/05.jpg")  # read only by a fallback
+    quick = decode(image, budget_ms=0)
+    assert quick == [] and quick.exhausted
+    patient = decode(image, budget_ms=UNHURRIED)
+    assert {d.payload for d in patient} == expected and not patient.exhausted
+
+
+def test_a_clean_frame_is_not_marked_as_cut_short() -> None:
+    frame, _ = _frame_with(["TP1:BERSIH"])
+    result = decode(frame, budget_ms=0)
+    assert [d.payload for d in result] == ["TP1:BERSIH"] and not result.exhausted
+
+
+@pytest.mark.parametrize("budget_ms", [30.0, 120.0])
+def test_the_budget_bounds_the_time_on_a_hopeless_frame(budget_ms: float) -> None:
+    noise = np.random.default_rng(7).integers(0, 256, (768, 1024), dtype=np.uint8)
+    result = decode(noise, budget_ms=budget_ms)
+    assert result == [] and result.exhausted
+    # one step may finish after the deadline; none takes anywhere near 250 ms here
+    assert result.elapsed_ms < budget_ms + 250
+
+
+def _code_free_images() -> list[np.ndarray]:
+    rng = np.random.default_rng(14)
+    text = np.full((600, 900), 235, np.uint8)
+    for row in range(12):
+        cv2.putText(
+            text,
+            "PPS: Tumbang Posu  TPS 007  Isi: 420 lembar",
+            (10, 40 + 45 * row),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.9,
+            20,
+            2,
+        )
+    board = np.kron((np.indices((24, 32)).sum(axis=0) % 2) * 255, np.ones((20, 20))).astype(
+        np.uint8
+    )
+    blocks = np.kron(rng.integers(0, 2, (60, 80)) * 255, np.ones((8, 8))).astype(np.uint8)
+    return [
+        rng.integers(0, 256, (720, 1280, 3), dtype=np.uint8),
+        text,
+        board,
+        blocks,
+        cv2.GaussianBlur(blocks, (0, 0), 3),
+        np.full((480, 640), 255, np.uint8),
+    ]
+
+
+def test_images_without_a_code_give_nothing_even_with_every_fallback() -> None:
+    for image in _code_free_images():
+        assert decode(image, budget_ms=UNHURRIED) == []
+
+
+def test_photos_give_only_the_texts_printed_on_them() -> None:
+    """No wrong text, no false positive: one photo of each category of the committed set."""
+    for folder in sorted(p for p in PHOTOS.iterdir() if p.is_dir()):
+        image, expected = _photo(f"{folder.name}/01.jpg")
+        found = {d.payload for d in decode(image)}
+        assert found <= expected, folder.name
