@@ -120,9 +120,12 @@ def demo_database_url(database_url: str, tmp_path_factory: pytest.TempPathFactor
         _pg_drop(url)
 
 
+#: The append-only log tables (migrations 0002 and 0006_hardening).
+LOG_TABLES = ("custody_event", "ledger_entry", "ledger_checkpoint")
 SQLITE_TRIGGERS = {
-    verb: f"CREATE TRIGGER custody_event_no_{verb.lower()} BEFORE {verb} ON custody_event "
-    "BEGIN SELECT RAISE(ABORT, 'custody_event is append-only'); END"
+    f"{table}_no_{verb.lower()}": f"CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} "
+    f"ON {table} BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
+    for table in LOG_TABLES
     for verb in ("UPDATE", "DELETE")
 }
 
@@ -142,13 +145,31 @@ def _wipe() -> None:
 @contextmanager
 def sqlite_triggers_off() -> Iterator[None]:
     """Drop SQLite's append-only triggers for a test's direct edits, then restore them."""
-    for verb in SQLITE_TRIGGERS:
-        db.session.execute(text(f"DROP TRIGGER IF EXISTS custody_event_no_{verb.lower()}"))
+    for name in SQLITE_TRIGGERS:
+        db.session.execute(text(f"DROP TRIGGER IF EXISTS {name}"))
     try:
         yield
     finally:
         for ddl in SQLITE_TRIGGERS.values():
             db.session.execute(text(ddl))
+
+
+@contextmanager
+def log_triggers_off() -> Iterator[None]:
+    """Let a test play an attacker with database access: the append-only triggers of every
+    log table off for its direct edits (both databases), then on again; commits."""
+    if db.engine.dialect.name == "postgresql":
+        for table in LOG_TABLES:
+            db.session.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
+        try:
+            yield
+        finally:
+            for table in LOG_TABLES:
+                db.session.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER USER"))
+    else:
+        with sqlite_triggers_off():
+            yield
+    db.session.commit()
 
 
 def fresh_database(template_url: str, tmp_path: Path, name: str | None = None) -> str:

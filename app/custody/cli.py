@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import click
@@ -38,9 +39,19 @@ def integrate(every: float) -> None:
 
 
 @ledger_cli.command("verify")
-def verify() -> None:
-    """Recompute chains, leaves and roots; exit 1 naming the first entry that does not match."""
-    report = ledger.verify(db.session, current_app.config["TEPAT_KEY_DIR"])
+@click.option(
+    "--pinned",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A checkpoint note kept outside the database (from /api/v1/ledger/checkpoint).",
+)
+def verify(pinned: Path | None) -> None:
+    """Recompute chains, leaves, roots, item state, tallies and findings; exit 1 naming
+    the first entry that does not match."""
+    report = ledger.verify(
+        db.session,
+        current_app.config["TEPAT_KEY_DIR"],
+        pinned.read_text(encoding="utf-8") if pinned else None,
+    )
     click.echo(
         f"{report.events} event, {report.items} barang, {report.leaves} daun log, "
         f"{report.checkpoints} checkpoint diperiksa."
@@ -51,6 +62,14 @@ def verify() -> None:
     for problem in report.problems:
         click.echo(f"GAGAL: {problem}", err=True)
     raise SystemExit(1)
+
+
+@ledger_cli.command("app-role")
+@click.argument("role")
+def app_role(role: str) -> None:
+    """Print the PostgreSQL grants for the app's role: no UPDATE/DELETE/TRUNCATE on the log."""
+    for statement in ledger.app_role_sql(role):
+        click.echo(statement + ";")
 
 
 def init_app(app: Flask) -> None:

@@ -9,11 +9,13 @@ and names the first entry that does not match.
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -22,9 +24,11 @@ from sqlalchemy.orm import Session
 
 from app import locks
 from app.custody import merkle, rules
-from app.custody.errors import CheckpointError
+from app.custody.errors import CheckpointError, LedgerMismatch, ProofError
 from app.custody.models import Checkpoint, CustodyEvent, LedgerEntry
 
+#: The log tables: append-only by trigger (migrations 0002, 0006) and by the app's role.
+LOG_TABLES = ("custody_event", "ledger_entry", "ledger_checkpoint")
 LEDGER_KEY_FILE = "ledger.pem"
 KEY_NAME = "tepat-ledger"
 _LEAF_DOMAIN = b"tepat/ledger-leaf/v1\x00"
@@ -58,6 +62,84 @@ def ledger_public_key(key_dir: str | Path) -> Ed25519PublicKey:
 def leaf_data(event_id: uuid.UUID, event_hash: bytes) -> bytes:
     """The bytes a log leaf commits to: the event id and its chain digest."""
     return _LEAF_DOMAIN + event_id.bytes + event_hash
+
+
+#: Bound by ``rules.event_digest`` itself (the chain link and the position), or the result.
+_OUTSIDE_CONTENT = frozenset({"hash", "prev_hash", "item_seq"})
+
+
+def _plain(value: Any) -> Any:
+    """A stored value as canonical JSON: UUIDs as text, instants as UTC with microseconds,
+    bytes as hex; lists and objects as they are."""
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).hex()
+    return value
+
+
+def _column_default(column: Any) -> Any:
+    default = column.default
+    if default is None:
+        return None
+    if default.is_scalar:
+        return default.arg
+    return default.arg(None) if default.is_callable else None
+
+
+def complete_event(values: dict[str, Any]) -> dict[str, Any]:
+    """Fill the columns an insert would default, so the hash sees what is stored."""
+    for column in CustodyEvent.__table__.columns:
+        if column.name not in values:
+            values[column.name] = _column_default(column)
+    return values
+
+
+def stored_fields(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Every stored column of a custody event but the chain's own (``hash``, ``prev_hash``,
+    ``item_seq``), as JSON types: a column added later is covered without a change here."""
+    return {
+        column.name: _plain(values.get(column.name))
+        for column in CustodyEvent.__table__.columns
+        if column.name not in _OUTSIDE_CONTENT
+    }
+
+
+def event_hash(prev_hash: bytes, item_seq: int, values: Mapping[str, Any]) -> bytes:
+    """The chain digest of a stored event: ``rules.event_digest`` over the sorted-keys
+    compact UTF-8 JSON of :func:`stored_fields` (what an outsider recomputes from the API)."""
+    canonical = json.dumps(
+        stored_fields(values), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    ).encode()
+    return rules.event_digest(prev_hash, item_seq, canonical)
+
+
+def row_values(row: CustodyEvent) -> dict[str, Any]:
+    """A stored event row as a column -> value dict."""
+    return {column.name: getattr(row, column.key) for column in CustodyEvent.__table__.columns}
+
+
+def check_rows(rows: Iterable[CustodyEvent], prev_hash: bytes = rules.GENESIS_HASH) -> bytes:
+    """Recompute one item's chain from its stored rows (in item_seq order); return its head.
+
+    Raises LedgerMismatch at the first row whose sequence, link or digest differs.
+    """
+    head = prev_hash
+    for index, row in enumerate(rows):
+        if row.item_seq != index + 1 or row.prev_hash != head:
+            raise LedgerMismatch(
+                f"entry {index} is out of sequence", index=index, entry_id=str(row.event_id)
+            )
+        head = event_hash(head, row.item_seq, row_values(row))
+        if head != row.hash:
+            raise LedgerMismatch(
+                f"entry {index} does not match its stored digest",
+                index=index,
+                entry_id=str(row.event_id),
+            )
+    return head
 
 
 def rules_event(row: CustodyEvent) -> rules.Event:
@@ -169,9 +251,7 @@ def _chain_problems(session: Session) -> Iterator[str]:
             broken = row.serial
             yield f"{label}: hash sebelumnya tidak cocok dengan event sebelumnya"
             continue
-        digest = rules.event_digest(
-            prev, row.item_seq, rules.canonical_event_bytes(rules_event(row))
-        )
+        digest = event_hash(prev, row.item_seq, row_values(row))
         if digest != row.hash:
             broken = row.serial
             yield f"{label}: isi event tidak cocok dengan hash-nya (diubah)"
@@ -180,8 +260,12 @@ def _chain_problems(session: Session) -> Iterator[str]:
         expected_seq += 1
 
 
-def verify(session: Session, key_dir: str | Path) -> VerifyReport:
-    """Recompute chains, leaves and roots against the signed checkpoints."""
+def verify(
+    session: Session, key_dir: str | Path, pinned: str | None = None, *, derived: bool = True
+) -> VerifyReport:
+    """Recompute chains, leaves and roots against the signed checkpoints (and ``pinned``, a
+    checkpoint note an observer kept outside the database); with ``derived``, recompute
+    item state, tallies and findings from the log too (app.custody.evidence)."""
     report = VerifyReport()
     report.events = session.scalar(select(func.count(CustodyEvent.event_id))) or 0
     report.items = session.scalar(select(func.count(func.distinct(CustodyEvent.serial)))) or 0
@@ -213,6 +297,7 @@ def verify(session: Session, key_dir: str | Path) -> VerifyReport:
     public = ledger_public_key(key_dir)
     checkpoints = list(session.scalars(select(Checkpoint).order_by(Checkpoint.tree_size)))
     report.checkpoints = len(checkpoints)
+    previous_size = 0
     for checkpoint in checkpoints:
         try:
             head = merkle.verify_checkpoint(checkpoint.note, public, KEY_NAME)
@@ -221,10 +306,32 @@ def verify(session: Session, key_dir: str | Path) -> VerifyReport:
                 f"checkpoint {checkpoint.tree_size}: tanda tangan tidak sah ({exc})"
             )
             continue
+        if head.size != checkpoint.tree_size or head.root != checkpoint.root:
+            report.problems.append(
+                f"checkpoint {checkpoint.tree_size}: kolom ukuran/akar tidak sama dengan "
+                "catatan bertanda tangan (diubah)"
+            )
         if head.size > len(leaves) or merkle.root(leaves[: head.size]) != head.root:
             report.problems.append(
                 f"checkpoint {checkpoint.tree_size}: akar tidak cocok dengan log"
+                + _swap_hint(session, previous_size, min(head.size, len(leaves)))
             )
+        previous_size = max(previous_size, head.size)
+    if leaves and (not checkpoints or checkpoints[-1].tree_size < len(leaves)):
+        # Every integration signs a checkpoint of the whole log: a longer log lost its newest.
+        report.problems.append(
+            f"log berisi {len(leaves)} daun tetapi checkpoint terakhir "
+            f"{checkpoints[-1].tree_size if checkpoints else 0}: checkpoint terbaru hilang"
+        )
+    if pinned is not None:
+        report.problems.extend(_pinned_problems(pinned, public, leaves))
+    if derived:
+        from app.custody import evidence  # derived tables need the plan; the log does not
+        from app.plan.service import latest_election
+
+        election = latest_election(session)
+        if election is not None:
+            report.problems.extend(evidence.derived_problems(session, election))
     if logged:
         # The integrator logs in receipt order: an unlogged event received well before the
         # newest logged one was slipped in behind the log's back.
@@ -245,6 +352,67 @@ def verify(session: Session, key_dir: str | Path) -> VerifyReport:
                 )
                 break
     return report
+
+
+def _swap_hint(session: Session, start: int, end: int) -> str:
+    """Name entries out of receipt order in log[start:end] (the integrator appends each
+    round in (server_time, event_id) order, so a swap shows as an inversion)."""
+    rows = session.execute(
+        select(LedgerEntry.idx, LedgerEntry.event_id, CustodyEvent.server_time)
+        .join(CustodyEvent, CustodyEvent.event_id == LedgerEntry.event_id)
+        .where(LedgerEntry.idx >= start, LedgerEntry.idx < end)
+        .order_by(LedgerEntry.idx)
+    ).all()
+    ordered = sorted(rows, key=lambda r: (r.server_time, r.event_id))
+    moved = [(a, b) for a, b in zip(rows, ordered, strict=True) if a.idx != b.idx]
+    if len(moved) >= 2:
+        first, second = moved[0][0], moved[0][1]
+        return (
+            f"; entri log indeks {first.idx} (event {first.event_id}) dan indeks {second.idx} "
+            f"(event {second.event_id}) tertukar"
+        )
+    return ""
+
+
+def _pinned_problems(note: str, public: Ed25519PublicKey, leaves: list[bytes]) -> list[str]:
+    """Check the log against a checkpoint kept outside the database: its signature, then
+    that the log still holds that tree (an RFC 9162 consistency proof to the whole log)."""
+    try:
+        head = merkle.verify_checkpoint(note, public, KEY_NAME)
+    except CheckpointError as exc:
+        return [f"checkpoint tersemat: tanda tangan tidak sah ({exc})"]
+    if head.size > len(leaves):
+        return [
+            f"checkpoint tersemat berukuran {head.size} tetapi log hanya {len(leaves)} daun: "
+            "entri dihapus"
+        ]
+    if merkle.root(leaves[: head.size]) != head.root:
+        return [f"checkpoint tersemat {head.size}: log tidak memuat pohon itu lagi (ditulis ulang)"]
+    try:
+        merkle.verify_consistency(
+            head.size,
+            len(leaves),
+            head.root,
+            merkle.root(leaves),
+            merkle.consistency_proof(head.size, leaves) if head.size else [],
+        )
+    except ProofError as exc:
+        return [f"checkpoint tersemat {head.size}: bukti konsistensi gagal ({exc})"]
+    return []
+
+
+def app_role_sql(role: str) -> list[str]:
+    """PostgreSQL statements giving the app's database role every right it needs except
+    UPDATE, DELETE and TRUNCATE on the log tables (migrations run as the owner instead)."""
+    if not role.replace("_", "").isalnum():
+        raise ValueError("role names are letters, digits and underscores")
+    log = ", ".join(LOG_TABLES)
+    return [
+        f"GRANT USAGE ON SCHEMA public TO {role}",
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}",
+        f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}",
+        f"REVOKE UPDATE, DELETE, TRUNCATE ON {log} FROM {role}",
+    ]
 
 
 def fingerprint(public_key: Ed25519PublicKey) -> str:

@@ -15,7 +15,13 @@ import labels
 from app.auth.models import User
 from app.custody import codec, merkle, overview, rules
 from app.custody.errors import ProofError
-from app.custody.ledger import KEY_NAME, fingerprint, ledger_public_key
+from app.custody.ledger import (
+    KEY_NAME,
+    fingerprint,
+    ledger_public_key,
+    row_values,
+    stored_fields,
+)
 from app.custody.models import (
     Checkpoint,
     CustodyEvent,
@@ -202,6 +208,9 @@ def item_history(session: Session, user: User, serial: str) -> dict[str, Any]:
                 "prev_hash": e.prev_hash.hex(),
                 "hash": e.hash.hex(),
                 "ledger_index": ledger.get(e.event_id),
+                # Every stored column the hash covers: hash = SHA-256("tepat/custody-event/v1"
+                # 0x00 || prev_hash || seq as u64 BE || sorted-keys compact JSON of this).
+                "stored": stored_fields(row_values(e)),
             }
             for e in events
         ],

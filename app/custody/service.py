@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 import labels
 from app import locks
 from app.auth.models import DeviceToken, User
-from app.custody import clock, codec, counts, resolve, rules
+from app.custody import clock, codec, counts, ledger, resolve, rules
 from app.custody.errors import CustodyError
 from app.custody.models import (
     CustodyEvent,
@@ -819,7 +819,6 @@ class Ingestor:
             prev_hash = head
         else:
             prev_hash = row.last_hash if row is not None and row.last_hash else rules.GENESIS_HASH
-        digest = rules.event_digest(prev_hash, event.seq, rules.canonical_event_bytes(event))
         self._events.append(
             dict(
                 event_id=uuid.UUID(scan.event_id),
@@ -858,9 +857,11 @@ class Ingestor:
                 kabkota_code=kab,
                 content_digest=scan.digest,
                 prev_hash=prev_hash,
-                hash=digest,
             )
         )
+        # The digest covers every stored column (ledger.stored_fields), new ones too.
+        values = ledger.complete_event(self._events[-1])
+        digest = values["hash"] = ledger.event_hash(prev_hash, event.seq, values)
         # The batch keeps only each item's latest state; rows are written once at the end.
         for changed_serial, state in update.states.items():
             self._dirty[changed_serial] = (state, server_time, items[changed_serial], kab)

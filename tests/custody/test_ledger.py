@@ -16,27 +16,15 @@ from app.custody import ledger, merkle
 from app.custody.errors import CheckpointError, ProofError
 from app.custody.models import CustodyEvent
 from app.extensions import db
-from tests.conftest import sqlite_triggers_off
+from tests.conftest import log_triggers_off
 from tests.custody.conftest import Env
 
 
 @contextmanager
 def triggers_off() -> Iterator[None]:
     """Let a test play the attacker: switch the append-only triggers off for one edit."""
-    if db.engine.dialect.name == "postgresql":
-        db.session.execute(
-            text("ALTER TABLE custody_event DISABLE TRIGGER custody_event_append_only")
-        )
-        try:
-            yield
-        finally:
-            db.session.execute(
-                text("ALTER TABLE custody_event ENABLE TRIGGER custody_event_append_only")
-            )
-    else:
-        with sqlite_triggers_off():
-            yield
-    db.session.commit()
+    with log_triggers_off():
+        yield
 
 
 def integrate(env: Env) -> None:

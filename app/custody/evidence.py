@@ -1,0 +1,147 @@
+"""What ``flask ledger verify`` recomputes beyond the chains: the derived tables.
+
+The desk and Bawaslu read item state, TPS tallies and findings, which ingest keeps up
+to date. Each kabupaten's log is folded again from scratch (``rules.recompute``) and
+every stored row is compared with the result; the first rows that differ are named.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.custody import codec, rules
+from app.custody.errors import CustodyError
+from app.custody.ledger import rules_event
+from app.custody.models import CustodyEvent, FindingRow, ItemStateRow, TpsTallyRow
+from app.custody.planview import build_plan, to_rules_item
+from app.items.models import Item
+from app.plan.models import Election
+
+#: Rows named per table and kabupaten: the first that differ are enough to act on.
+NAMED = 5
+#: Findings ingest files about the device or the request, not about the goods: the log
+#: of accepted events does not give them again.
+DEVICE_CODES = frozenset(
+    {
+        "clock_skew",
+        "clock_unknown",
+        "clock_unstable",
+        "device_seq_gap",
+        "event_conflict",
+        "voided_label_scanned",
+        "forged_label_scanned",
+        "unknown_label_scanned",
+    }
+)
+
+
+def _fold(
+    plan: rules.Plan, items: list[rules.Item], events: list[rules.Event]
+) -> tuple[rules.Book, list[rules.Finding], str | None]:
+    """Apply the log in receipt order as ingest did; stop at an event the rules refuse."""
+    book = rules.Book(plan, items)
+    findings: list[rules.Finding] = []
+    for event in sorted(events, key=rules.event_order):
+        try:
+            findings += book.apply(event).findings
+        except CustodyError as exc:
+            return book, findings, f"event {event.event_id} (seri {event.serial}): {exc}"
+    return book, findings, None
+
+
+def _finding_key(code: str, serial: str | None, event_ids: Any) -> tuple[str, str, tuple[str, ...]]:
+    return code, serial or "", tuple(sorted(str(e) for e in event_ids or ()))
+
+
+def derived_problems(session: Session, election: Election) -> Iterator[str]:
+    """Name stored item states, tallies and findings that the log does not give again."""
+    kabupatens = sorted(
+        set(session.scalars(select(CustodyEvent.kabkota_code).distinct()))
+        | set(session.scalars(select(ItemStateRow.kabkota_code).distinct()))
+    )
+    for kab in kabupatens:
+        yield from _kabupaten(session, election, kab)
+
+
+def _kabupaten(session: Session, election: Election, kab: str) -> Iterator[str]:
+    rows = list(
+        session.scalars(
+            select(CustodyEvent)
+            .where(CustodyEvent.kabkota_code == kab)
+            .order_by(CustodyEvent.serial, CustodyEvent.item_seq)
+        )
+    )
+    items = [
+        to_rules_item(i) for i in session.scalars(select(Item).where(Item.kabkota_code == kab))
+    ]
+    book, logged, refused = _fold(
+        build_plan(session, election, kab), items, [rules_event(row) for row in rows]
+    )
+    if refused is not None:
+        yield f"log {kab} tidak dapat dihitung ulang: {refused}"
+        return
+    states, tallies = book.states, rules.tally_items(book.items.values(), book.states)
+    heads: dict[str, bytes] = {row.serial: row.hash for row in rows}  # the last per serial
+
+    named = 0
+    stored_serials = set()
+    for row in session.scalars(
+        select(ItemStateRow).where(ItemStateRow.kabkota_code == kab).order_by(ItemStateRow.serial)
+    ):
+        stored_serials.add(row.serial)
+        state = states.get(row.serial)
+        differs = state is None or (
+            codec.state_to_dict(state) != row.state
+            or codec.stage_of(state) != row.stage
+            or (state.holder, state.transit_to, state.container, state.seq)
+            != (row.holder, row.transit_to, row.container, row.item_seq)
+            or state.condition.value != row.condition
+            or heads.get(row.serial) != row.last_hash
+        )
+        if differs and named < NAMED:
+            named += 1
+            yield f"item_state {row.serial}: tidak sama dengan hasil hitung ulang dari log"
+    for serial in sorted(set(heads) - stored_serials)[: max(0, NAMED - named)]:
+        yield f"item_state {serial}: baris hilang (barang ini punya event di log)"
+
+    named = 0
+    for tally_row in session.scalars(
+        select(TpsTallyRow).where(TpsTallyRow.kabkota_code == kab).order_by(TpsTallyRow.tps)
+    ):
+        tally = tallies.get(tally_row.tps) or rules.TpsTally(tally_row.tps)
+        if codec.tally_to_dict(tally) != tally_row.tally and named < NAMED:
+            named += 1
+            yield f"tps_tally {tally_row.tps}: tidak sama dengan hasil hitung ulang dari log"
+
+    # Findings that name stored events must come out of the log again, and the other way.
+    logged_ids = {str(row.event_id) for row in rows}
+    recomputed: dict[tuple[str, str, tuple[str, ...]], int] = defaultdict(int)
+    for finding in logged:
+        if finding.event_ids:
+            recomputed[_finding_key(finding.code, finding.serial, finding.event_ids)] += 1
+    stored: dict[tuple[str, str, tuple[str, ...]], list[FindingRow]] = defaultdict(list)
+    for finding_row in session.scalars(
+        select(FindingRow).where(FindingRow.kabkota_code == kab).order_by(FindingRow.created_at)
+    ):
+        ids = [str(e) for e in finding_row.event_ids or ()]
+        device = finding_row.code in DEVICE_CODES and not any(
+            key[0] == finding_row.code for key in recomputed
+        )
+        if ids and not device and all(e in logged_ids for e in ids):
+            key = _finding_key(finding_row.code, finding_row.serial, ids)
+            stored[key].append(finding_row)
+    named = 0
+    for key, found in stored.items():
+        if key not in recomputed and named < NAMED:
+            named += 1
+            yield (
+                f"finding {found[0].id} ({key[0]}): tidak dihasilkan oleh log "
+                "(disisipkan atau diubah)"
+            )
+    for key in sorted(set(recomputed) - set(stored))[: max(0, NAMED - named)]:
+        yield f"finding {key[0]} untuk {key[1] or '-'} (event {', '.join(key[2])}): hilang"
