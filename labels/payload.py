@@ -240,6 +240,15 @@ def url_prefix(base_url: str) -> str:
     return prefix
 
 
+def link_base(text: str) -> str | None:
+    """The base URL a link-form label names ('HTTPS://TEPAT.KPU.GO.ID'), uppercase; None
+    for the TP1 form. The signature covers the code after /L/, never this base."""
+    text = text.rstrip("\r\n")
+    if not _URL.match(text):
+        return None
+    return text[: text.upper().rindex(URL_PATH)].upper()
+
+
 def sign(payload: LabelPayload, signer: Signer) -> SignedLabel:
     """Sign payload with signer, filling in the signer's key id."""
     if payload.key_id and payload.key_id != signer.key_id:

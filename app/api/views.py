@@ -97,6 +97,7 @@ def post_scans() -> Any:
         now=now,
         election=current_election(),
         sent_at=sent_at,
+        label_base=current_app.config["TEPAT_LABEL_BASE_URL"],
     )
     results = ingestor.ingest(events)
     status = 409 if any(r.status == "conflict" for r in results) else 200

@@ -372,10 +372,13 @@ class Ingestor:
         policy: rules.Policy = rules.DEFAULT_POLICY,
         sent_at: datetime | None = None,
         label_events: bool = False,
+        label_base: str | None = None,
     ) -> None:
         self.session = session
         # Only the server's own label bookkeeping may write cabut/ganti events.
         self.actions = ACTIONS | LABEL_ACTIONS if label_events else ACTIONS
+        # The base URL labels' https form should name (TEPAT_LABEL_BASE_URL); None: unchecked.
+        self.label_base = label_base.rstrip("/").upper() if label_base else None
         self.user = user
         self.token = token
         self.device_id = device_id
@@ -770,6 +773,7 @@ class Ingestor:
                 serial=serial,
             )
             raise Rejected("voided_label", "Label ini sudah dibatalkan dan tidak berlaku.")
+        self._check_link_base(scan, serial)
         if container is not None and container not in items:
             raise Rejected("unknown_label", "Label wadah (kit/kotak) tidak dikenal.")
         if container is not None and items[container].voided_at is not None:
@@ -1031,6 +1035,22 @@ class Ingestor:
     def _own_node(self, node: str) -> str | None:
         """The node if it is one and lies in the caller's scope, else None."""
         return node if _valid_node(node) and codes.within(node, self.user.scope_code) else None
+
+    def _check_link_base(self, scan: ScanInput, serial: str) -> None:
+        """Flag a link-form label naming another site: its code is signed, its host is not,
+        so the scan stands, but such a label sends phone cameras elsewhere (misprint or fake)."""
+        base = labels.link_base(scan.label) if scan.label and self.label_base else None
+        if base is None or base == self.label_base:
+            return
+        self._security_finding(
+            scan.node,
+            "label_other_host",
+            rules.Severity.WARNING,
+            f"Label berbentuk tautan menunjuk {base.lower()}, bukan "
+            f"{(self.label_base or '').lower()}: kamera HP akan membuka situs lain.",
+            event_ids=(scan.event_id,),
+            serial=serial,
+        )
 
     def _security_finding(
         self,

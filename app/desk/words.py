@@ -95,6 +95,7 @@ CODES = {
     "event_conflict": N_("Event bentrok"),
     "device_seq_gap": N_("Pindaian perangkat hilang"),
     "voided_label_scanned": N_("Label batal dipindai"),
+    "label_other_host": N_("Label tautan ke situs lain"),
     "over_budget": N_("Melebihi anggaran"),
     "cost_without_budget": N_("Biaya tanpa anggaran"),
     "packed_short": N_("Dikemas kurang"),
