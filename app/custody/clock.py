@@ -3,9 +3,9 @@
 Every batch says when the device sent it (``sent_at``, the device's clock); the server
 knows when it arrived. Their difference is the device's lead over the server (plus a
 network delay of seconds). One sample can be a fluke, so the estimate is the median of
-the device's recent samples; a sample far from the recent ones means the clock was
-changed or drifts: that batch is *unstable* and its times are not corrected (nor
-trusted). A device that never sent its clock is *unknown*. Pure: no session, no clock.
+the device's recent samples; a sample far from that median means the clock was changed
+or drifts: that batch is *unstable* and its times are not corrected (nor trusted). A
+device that never sent its clock is *unknown*. Pure: no session, no clock.
 """
 
 from __future__ import annotations
@@ -51,10 +51,13 @@ def estimate(
         # No clock this time: the recent estimate still describes the device.
         return ClockEstimate(_seconds(median(kept)), ClockVerdict.MEASURED, kept)
     sample = int((sent_at - received_at).total_seconds())
-    if kept and abs(sample - median(kept)) > jitter.total_seconds():
-        # The clock jumped: start again from this sample, trust nothing in this batch.
-        return ClockEstimate(None, ClockVerdict.UNSTABLE, (sample,), sample)
+    jumped = bool(kept) and abs(sample - median(kept)) > jitter.total_seconds()
     kept = (kept + (sample,))[-KEEP:]
+    if jumped:
+        # Far from the recent ones: trust nothing in this batch. The sample is kept, so a
+        # clock that was really reset becomes the estimate once most recent batches agree,
+        # while one odd batch never moves the median.
+        return ClockEstimate(None, ClockVerdict.UNSTABLE, kept, sample)
     return ClockEstimate(_seconds(median(kept)), ClockVerdict.MEASURED, kept, sample)
 
 
