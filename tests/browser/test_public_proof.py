@@ -59,7 +59,10 @@ def _tamper_checkpoint(bundle: dict[str, Any]) -> None:
     "tamper", [_tamper_proof, _tamper_event, _tamper_checkpoint], ids=["proof", "event", "note"]
 )
 def test_a_tampered_proof_fails_on_this_device(
-    demo_app: Flask, page: Page, tamper: Callable[[dict[str, Any]], None]
+    demo_app: Flask,
+    page: Page,
+    tamper: Callable[[dict[str, Any]], None],
+    screenshot: Callable[[Page, str], Any],
 ) -> None:
     path = _open_item(demo_app)
 
@@ -74,3 +77,6 @@ def test_a_tampered_proof_fails_on_this_device(
     proof = page.locator("#bukti")
     expect(proof).to_have_attribute("data-state", "fail")
     expect(proof.locator(".status")).to_contain_text("GAGAL diverifikasi di perangkat ini")
+    if tamper is _tamper_proof:
+        expect(page.locator("#timeline .proof-state").nth(2)).to_contain_text("✘")
+        screenshot(page, "publik-barang-gagal-phone")
