@@ -86,6 +86,11 @@
 
   async function flush() {
     if (flushing) return;
+    if (navigator.onLine === false) {  // surely offline: wait for the "online" event
+      if (pending().some((e) => e.owner === owner)) show("warning", words.saved, words.savedText);
+      renderQueue();
+      return;
+    }
     flushing = true;
     try {
       for (;;) {
