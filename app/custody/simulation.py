@@ -63,6 +63,17 @@ class Story:
     counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
 
+def _story_order(item: Item) -> tuple[str, str, str, int, str]:
+    """Destination, type, race, then the larger bundle first; the serial only breaks ties."""
+    return (
+        item.destination,
+        item.item_type_code,
+        item.race_kind or "",
+        -item.quantity,
+        item.serial,
+    )
+
+
 class Simulation:
     """Builds and plays the scans of the demo distribution."""
 
@@ -132,6 +143,9 @@ class Simulation:
         )
         by_tps: dict[str, list[Item]] = defaultdict(list)
         spares: dict[str, list[Item]] = defaultdict(list)  # the 2 spare boxes of each PPK
+        # Serials are random on every load; the story must not be: items of a TPS are taken
+        # by type, race and size (full bundles first), which the plan fixes, not by serial.
+        items.sort(key=_story_order)
         for item in items:
             if codes.TPS_ID.match(item.destination):
                 by_tps[item.destination].append(item)
@@ -258,7 +272,13 @@ class Simulation:
 
     def _miscount(self, contents: list[Item], tps: str, at: datetime) -> None:
         """The KPPS counts the governor ballots on receipt: 119 short (Kota Malang, 2024)."""
-        bundles = [i for i in contents if i.item_type_code == "SURAT" and i.race_kind == "GUB"]
+        # Six full bundles of 20: five found empty, one holding a single ballot = 119 short.
+        bundles = [
+            i
+            for i in contents
+            if i.item_type_code == "SURAT" and i.race_kind == "GUB" and i.quantity == 20
+        ][:6]
+        assert len(bundles) == 6, f"TPS {tps} has fewer than six full governor bundles"
         short = [0, 0, 0, 0, 0, 1]
         for bundle, counted in zip(bundles, short, strict=False):
             self.scan(

@@ -13,6 +13,7 @@ from flask import Blueprint, current_app, jsonify, render_template, request
 from flask_babel import gettext as _
 
 from app.auth.access import check_scope, require, signed_in_user
+from app.clock import now
 from app.custody import photo, queries
 from app.custody.names import PlaceNames
 from app.desk.english import say_what
@@ -92,6 +93,8 @@ def kurir() -> Any:
         conditions=CONDITIONS,
         photo_max_mb=PHOTO_MAX_BYTES // 2**20,
         type_names={code: say_what(name) for code, name in names.types().items()},
+        # The demo's phones share the demo clock; a real deployment sends device clocks.
+        demo_now=now().isoformat() if current_app.config.get("TEPAT_NOW") else "",
     )
 
 

@@ -7,7 +7,7 @@ so a wrong or forged label is caught with no network at all. Phone and desktop s
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -70,6 +70,7 @@ def test_a_late_kit_gets_one_answer_per_cause_next_to_the_input(
     page: Page,
     story: scenario.Scenario,  # noqa: F811
     size: dict[str, int],
+    screenshot: Callable[[Page, str], Path],
 ) -> None:
     pack_and_ship_tps_b(story)
     page.set_viewport_size(size)
@@ -89,6 +90,7 @@ def test_a_late_kit_gets_one_answer_per_cause_next_to_the_input(
     assert len(lines) == len(set(lines)) <= 3, lines  # one line per cause, not one per item
     expect(answer).to_have_class("result warning")
     expect(answer.locator(".result-title")).to_have_text("PERHATIAN")
+    screenshot(page, f"kurir-answer-{'phone' if size == PHONE else 'desktop'}")
 
 
 @SIZES
@@ -312,3 +314,49 @@ def test_the_courier_page_in_english_answers_in_english(
     expect(answer).to_contain_text("Ballot box (regent) for TPS 003 Kelurahan Tewah")
     expect(answer).to_contain_text("This ballot box (regent) is for TPS 003 Kelurahan Tewah")
     expect(answer.locator(".result-title")).to_have_text("REFUSE")
+
+
+def test_the_demo_phone_scans_on_the_demo_clock(
+    browser: Browser,
+    live_server: str,
+    story: scenario.Scenario,  # noqa: F811
+) -> None:
+    """With TEPAT_NOW (the demo) the page's clock runs from the server's: no 2-year skew."""
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from app.custody.models import CustodyEvent, FindingRow
+
+    context = browser.new_context(base_url=live_server, locale="id-ID", viewport=PHONE)
+    page = context.new_page()  # this phone's own clock says today, not 26 November 2024
+    sign_in(page, "kurir.tewah")
+    page.goto("/kurir")
+    page.select_option("#node", "62.10.03")
+    box = story.first(scenario.TPS_B, "KOTAK", "GUB")
+    page.fill("#code", box.serial)
+    page.get_by_role("button", name="Kirim", exact=True).click()
+    expect(page.locator("#hasil")).to_contain_text("Kotak suara gubernur untuk TPS 003")
+    context.close()
+    db.session.rollback()
+    event = db.session.scalars(select(CustodyEvent).where(CustodyEvent.serial == box.serial)).one()
+    assert abs(event.device_time - scenario.NOW) < timedelta(minutes=10)
+    skew = db.session.scalars(select(FindingRow).where(FindingRow.code == "clock_skew")).all()
+    assert skew == []
+
+
+@SIZES
+def test_leg_costs_are_entered_on_a_page(
+    page: Page, size: dict[str, int], screenshot: Callable[[Page, str], Path]
+) -> None:
+    page.set_viewport_size(size)
+    sign_in(page, "gudang")
+    page.goto("/rencana/biaya")
+    form = page.locator("form", has=page.get_by_role("button", name="Catat biaya"))
+    form.get_by_label("Leg").select_option("62.10>62.10.09")
+    form.get_by_label("Jumlah (rupiah)").fill("9.400.000")
+    form.get_by_label("Catatan").fill("sewa kelotok")
+    form.get_by_role("button", name="Catat biaya").click()
+    expect(page.locator(".flash")).to_have_text("Biaya dicatat.")
+    expect(page.locator("#legs")).to_contain_text("Rp9.400.000")
+    screenshot(page, f"biaya-{'phone' if size == PHONE else 'desktop'}")

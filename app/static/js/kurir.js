@@ -51,6 +51,16 @@
     return id;
   }
 
+  // The demo's phones share the demo clock (TEPAT_NOW on the server): their time runs from
+  // the server's, kept for offline reloads. Elsewhere the device's own clock is sent, so the
+  // server can tell a wrong clock.
+  const clockOffset = root.dataset.demoNow
+    ? (navigator.onLine === false ? load("tepat.demoOffset", 0)
+      : Date.parse(root.dataset.demoNow) - Date.now())
+    : 0;
+  if (root.dataset.demoNow && navigator.onLine !== false) save("tepat.demoOffset", clockOffset);
+  const deviceNow = () => new Date(Date.now() + clockOffset).toISOString();
+
   function nextSeq() {  // persisted before the scan is queued: a number is never reused
     const seq = load(KEY.seq, 0) + 1;
     save(KEY.seq, seq);
@@ -98,7 +108,7 @@
   }
 
   function buildEvent(text) {
-    const event = {event_id: uuid4(), device_seq: nextSeq(), device_time: new Date().toISOString(),
+    const event = {event_id: uuid4(), device_seq: nextSeq(), device_time: deviceNow(),
                    action: action(), node: node.value};
     if (looksLikeSerial(text)) event.serial = text.trim(); else event.label = text;
     // How the item was identified, kept in the custody log: a typed serial or the QR's form.
@@ -286,7 +296,7 @@
       done.add(result.event_id);
       const entry = pending().find((e) => e.event.event_id === result.event_id);
       const shown = describe(result);
-      remember({event_id: result.event_id, at: entry ? entry.event.device_time : new Date().toISOString(),
+      remember({event_id: result.event_id, at: entry ? entry.event.device_time : deviceNow(),
                 action: entry ? entry.event.action : "", code: entry ? entry.shown : "",
                 what: shown.what, kind: shown.kind, title: shown.title, lines: shown.lines});
       if (result.event_id === lastScan) {
@@ -324,7 +334,7 @@
             method: "POST", credentials: "same-origin",
             headers: {"Content-Type": "application/json", "Accept": "application/json",
                       "X-CSRFToken": root.dataset.csrf},
-            body: JSON.stringify({device_id: deviceId(), sent_at: new Date().toISOString(),
+            body: JSON.stringify({device_id: deviceId(), sent_at: deviceNow(),
                                   events: batch.map((e) => e.event)}),
           });
         } catch (err) {

@@ -25,3 +25,8 @@ document.addEventListener("submit", (event) => {
   const message = event.target.dataset && event.target.dataset.confirm;
   if (message && !window.confirm(message)) event.preventDefault();
 });
+
+// A table that scrolls sideways must be reachable by keyboard (and so by screen readers).
+document.querySelectorAll(".scroll").forEach((region) => {
+  if (!region.hasAttribute("tabindex")) region.tabIndex = 0;
+});
