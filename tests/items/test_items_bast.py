@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,8 +45,9 @@ def ingest(warehouse: Warehouse, username: str, events: list[dict[str, Any]]) ->
     return [r.to_dict() for r in results]
 
 
-def pack_and_hand_over(warehouse: Warehouse) -> tuple[Item, list[Item]]:
-    """Pack every item of the TPS into its kit, send it to PPK Kurun, receive it there."""
+def pack_and_hand_over(warehouse: Warehouse, void: Item | None = None) -> tuple[Item, list[Item]]:
+    """Pack every item of the TPS into its kit, send it to PPK Kurun, receive it there
+    (voiding ``void``'s label, or the first box's when given, after packing)."""
     warehouse.issue(warehouse.tps)
     kit = warehouse.items(warehouse.tps, "KIT")[0]
     contents = [i for i in warehouse.items(warehouse.tps) if i.item_type_code != "KIT"]
@@ -61,8 +63,17 @@ def pack_and_hand_over(warehouse: Warehouse) -> tuple[Item, list[Item]]:
                 "node": "62.10",
             }
             for item in contents
-        ]
-        + [
+        ],
+    )
+    assert {r["status"] for r in packed} == {"accepted"}, packed
+    if void is not None:
+        from app.items.service import void_item
+
+        void_item(db.session, void, auth.find_user(db.session, "gudang").id, "label basah")
+    dispatched = ingest(
+        warehouse,
+        "gudang",
+        [
             {
                 "device_time": "2024-11-25T23:00:00Z",
                 "label": warehouse.label(kit),
@@ -73,7 +84,7 @@ def pack_and_hand_over(warehouse: Warehouse) -> tuple[Item, list[Item]]:
             }
         ],
     )
-    assert {r["status"] for r in packed} == {"accepted"}, packed
+    assert dispatched[0]["status"] == "accepted", dispatched
     received = ingest(
         warehouse,
         "kurir.kurun",
@@ -156,3 +167,16 @@ def test_bast_after_the_handover_carries_the_recorded_time_people_counts_and_sea
     auth.create_user(db.session, "desk.katingan", "rahasia-uji-1", "desk", "62.06")
     assert warehouse.client("desk.katingan").get("/BAST/62.10/62.10.02").status_code == 404
     assert warehouse.client("desk").get("/BAST/62.10/62.10.09.2001").status_code == 404
+
+
+def test_a_voided_label_in_the_kit_is_named_on_the_bast_and_not_counted(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    warehouse.issue(warehouse.tps)
+    box = warehouse.items(warehouse.tps, "KOTAK")[0]
+    pack_and_hand_over(warehouse, void=box)
+    text = pdf_text(bast(warehouse, tmp_path))
+    assert "Label yang sudah dibatalkan ikut terbawa dan tidak dihitung" in text
+    assert labels.format_serial(box.serial) in text
+    race = "Gubernur" if box.race_kind == "GUB" else "Bupati"
+    assert re.search(rf"Kotak suara {race} 52 buah 0 buah", text), text
