@@ -13,7 +13,8 @@ Metrics (keyed by strings, so a new stage or status just adds rows):
 * ``status:<status>``: the rules' ``ItemStatus`` before any deadline passes;
 * ``loose_gudang``: at the gudang and not packed (the deadline check's "not dispatched");
 * ``tps_complete``: TPS whose every item is delivered (counted once per TPS);
-* ``finding:<principle>:<severity>``: stored findings placed in the region;
+* ``finding:<principle>:<severity>``: open stored findings placed in the region, and
+  ``kind:<principle>:<severity>:<code>`` the same per kind (resolving one subtracts it);
 * ``terima:<hour>`` and ``terima_tps:<hour>``: receipts per hour, for the delivery chart;
   ``delivered:<hour>``: items delivered per hour.
 """
@@ -41,7 +42,7 @@ class RegionCount(db.Model):
     __tablename__ = "region_count"
 
     region_code: Mapped[str] = mapped_column(String(16), primary_key=True)
-    metric: Mapped[str] = mapped_column(String(48), primary_key=True)
+    metric: Mapped[str] = mapped_column(String(96), primary_key=True)
     n: Mapped[int] = mapped_column(Integer, default=0)
 
 
@@ -118,9 +119,19 @@ class Deltas:
             if n:
                 bucket[metric] += n
 
-    def finding(self, values: Mapping[str, Any]) -> None:
-        """A stored finding (the values of a ``FindingRow``) is counted where it is placed."""
-        self.add(values["region_code"], {f"finding:{values['principle']}:{values['severity']}": 1})
+    def finding(self, values: Mapping[str, Any], sign: int = 1) -> None:
+        """A stored open finding (the values of a ``FindingRow``) counts where it is placed,
+        per principle and severity and per kind (code); a resolved one no longer does."""
+        if sign > 0 and values.get("status", "open") != "open":
+            return
+        principle, severity = values["principle"], values["severity"]
+        self.add(
+            values["region_code"],
+            {
+                f"finding:{principle}:{severity}": sign,
+                f"kind:{principle}:{severity}:{values['code']}": sign,
+            },
+        )
 
     def write(self, session: Session) -> None:
         """Apply the deltas to every region above each place, in key order (no deadlock)."""
@@ -274,9 +285,13 @@ def rebuild(session: Session, kab: str) -> None:
     for item in items:
         deltas.add(item.destination, metrics_of(item, states.get(item.serial)))
     for values in session.execute(
-        select(FindingRow.region_code, FindingRow.principle, FindingRow.severity).where(
-            FindingRow.kabkota_code == kab
-        )
+        select(
+            FindingRow.region_code,
+            FindingRow.principle,
+            FindingRow.severity,
+            FindingRow.code,
+            FindingRow.status,
+        ).where(FindingRow.kabkota_code == kab)
     ):
         deltas.finding(values._mapping)
     for node, moment in session.execute(
@@ -285,18 +300,20 @@ def rebuild(session: Session, kab: str) -> None:
         )
     ):
         deltas.add(node, receipt_metrics(node, moment))
-    for node, identified_by in session.execute(
-        select(CustodyEvent.node, CustodyEvent.identified_by).where(
-            CustodyEvent.kabkota_code == kab, CustodyEvent.identified_by.is_not(None)
-        )
-    ):
-        deltas.add(node, identified_metrics(identified_by))
     deltas.write(session)
 
 
-def identified_metrics(identified_by: str | None) -> dict[str, int]:
-    """A scan counted by how it identified its item (signed QR, https QR, typed serial)."""
-    return {f"identified:{identified_by}": 1} if identified_by else {}
+def findings_resolved(session: Session, ids: Iterable[Any]) -> None:
+    """Stored findings were resolved: they leave the open counts (call after the UPDATE)."""
+    from app.custody.service import rows_in
+
+    deltas = Deltas()
+    stmt = select(
+        FindingRow.region_code, FindingRow.principle, FindingRow.severity, FindingRow.code
+    )
+    for row in rows_in(session, stmt, FindingRow.id, ids):
+        deltas.finding(row._mapping, sign=-1)
+    deltas.write(session)
 
 
 def receipt_metrics(node: str, moment: datetime) -> dict[str, int]:

@@ -100,7 +100,11 @@ class FindingRow(db.Model):
     """A finding against the enam tepat, with the events that prove it. Append-only."""
 
     __tablename__ = "finding"
-    __table_args__ = (Index("ix_finding_region", "kabkota_code", "principle", "severity"),)
+    __table_args__ = (
+        Index("ix_finding_region", "kabkota_code", "principle", "severity"),
+        # The desk's newest-first pages of an area (app.custody.overview.findings_page).
+        Index("ix_finding_kab_created", "kabkota_code", "created_at"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     code: Mapped[str] = mapped_column(String(40), index=True)

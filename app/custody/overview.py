@@ -14,6 +14,7 @@ import base64
 import hashlib
 import json
 import threading
+import uuid
 from collections import Counter
 from datetime import datetime
 from typing import Any
@@ -95,7 +96,8 @@ def tps_per_child(session: Session, area: str, children: list[str]) -> Counter[s
         return Counter({area: 1})
     if area.count(".") == 3:
         return Counter({c: 1 for c in children})
-    width = len(area) + 3  # "32" -> "32.01", "32.01" -> "32.01.01", ...
+    # "32" -> "32.01", "32.01" -> "32.01.01", "32.01.01" -> "32.01.01.2001"
+    width = len(area) + (5 if area.count(".") == 2 else 3)
     column = func.substr(Tps.desa_code, 1, width)
     return Counter(
         dict(
@@ -345,13 +347,14 @@ def _loose_at_gudang(session: Session, kab: str) -> dict[str, int]:
 # --- stored findings, a page at a time -------------------------------------------------
 
 
-def _cursor_decode(cursor: str | None) -> tuple[str, str] | None:
+def _cursor_decode(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
+    """The (created_at, id) a page ended at, or ValidationFailed for anything else."""
     if not cursor:
         return None
     try:
         data = json.loads(base64.urlsafe_b64decode(cursor.encode()).decode())
-        return str(data[0]), str(data[1])
-    except (ValueError, TypeError, IndexError, KeyError):
+        return datetime.fromisoformat(str(data[0])), uuid.UUID(str(data[1]))
+    except (ValueError, TypeError, IndexError, KeyError, AttributeError):
         raise ValidationFailed("Kursor halaman tidak sah.") from None
 
 
@@ -362,12 +365,45 @@ def _cursor_encode(created_at: datetime, row_id: Any) -> str:
 
 
 def _area_filter(area: str) -> Any:
-    """Stored findings placed in an area (a TPS: about it or seen there)."""
+    """Stored findings placed in an area (a TPS: about it or seen there).
+
+    Always narrowed by kabupaten first, so the index (kabkota_code, created_at) serves
+    the newest-first page of any area inside it."""
     if codes.TPS_ID.match(area):
         return (FindingRow.kabkota_code == codes.kabkota_of(area)) & (
             (FindingRow.tps == area) | (FindingRow.node == area)
         )
-    return (FindingRow.region_code == area) | FindingRow.region_code.like(area + ".%")
+    if "." not in area:
+        return FindingRow.kabkota_code.like(area + ".%")
+    within = FindingRow.kabkota_code == codes.kabkota_of(area)
+    if area.count(".") == 1:
+        return within
+    return within & ((FindingRow.region_code == area) | FindingRow.region_code.like(area + ".%"))
+
+
+def _kinds(session: Session, area: str, where: list[Any], filters: dict[str, Any]) -> list[Any]:
+    """Open findings per principle, severity and kind in the whole area: from the counters
+    (a TPS, whose findings are counted at its desa: one small GROUP BY)."""
+    if codes.TPS_ID.match(area):
+        return [
+            {"principle": p, "severity": s, "code": c, "count": n}
+            for p, s, c, n in session.execute(
+                select(FindingRow.principle, FindingRow.severity, FindingRow.code, func.count())
+                .where(*where, FindingRow.status == "open")
+                .group_by(FindingRow.principle, FindingRow.severity, FindingRow.code)
+            )
+        ]
+    ensure_counted(session, area)
+    kinds = []
+    for key, n in counts.read(session, [area]).get(area, Counter()).items():
+        if not key.startswith("kind:") or n <= 0:
+            continue
+        _, principle, severity, code = key.split(":", 3)
+        wanted = {"principle": principle, "severity": severity, "code": code}
+        if any(filters.get(k) and filters[k] != v for k, v in wanted.items()):
+            continue
+        kinds.append({**wanted, "count": n})
+    return sorted(kinds, key=lambda k: (-k["count"], k["code"]))
 
 
 def findings_page(
@@ -400,28 +436,20 @@ def findings_page(
         where.append(FindingRow.severity == severity)
     if code:
         where.append(FindingRow.code == code)
-    groups = [
-        {"principle": p, "severity": s, "code": c, "count": n}
-        for p, s, c, n in session.execute(
-            select(FindingRow.principle, FindingRow.severity, FindingRow.code, func.count())
-            .where(*where)
-            .group_by(FindingRow.principle, FindingRow.severity, FindingRow.code)
-            .order_by(func.count().desc())
-        )
-    ]
+    groups = _kinds(
+        session, area, where, {"principle": principle, "severity": severity, "code": code}
+    )
     after = _cursor_decode(cursor)
     stmt = select(FindingRow).where(*where)
     if after is not None:
-        moment = datetime.fromisoformat(after[0])
+        moment, last = after
         stmt = stmt.where(
             (FindingRow.created_at < moment)
-            | ((FindingRow.created_at == moment) & (func.cast(FindingRow.id, _text()) < after[1]))
+            | ((FindingRow.created_at == moment) & (FindingRow.id < last))
         )
     rows = list(
         session.scalars(
-            stmt.order_by(
-                FindingRow.created_at.desc(), func.cast(FindingRow.id, _text()).desc()
-            ).limit(limit + 1)
+            stmt.order_by(FindingRow.created_at.desc(), FindingRow.id.desc()).limit(limit + 1)
         )
     )
     more = len(rows) > limit
@@ -448,12 +476,6 @@ def findings_page(
         "count": sum(g["count"] for g in groups) + sum(int(f.get("count", 1)) for f in live),
         "next": _cursor_encode(rows[-1].created_at, rows[-1].id) if more and rows else None,
     }
-
-
-def _text() -> Any:
-    from sqlalchemy import String
-
-    return String(36)
 
 
 def _in_area(finding: dict[str, Any], area: str) -> bool:

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from app.custody import rules
+from app.custody import counts, rules
 from app.custody.models import CustodyEvent, FindingRow
 
 OPEN, RESOLVED = "open", "resolved"
@@ -55,6 +55,7 @@ def resolve_referenced(
             .where(FindingRow.id.in_(ids))
             .values(status=RESOLVED, resolved_by=event.event_id, resolved_at=now)
         )
+        counts.findings_resolved(session, ids)
     return resolved + len(ids)
 
 
@@ -96,4 +97,5 @@ def close_filled_gaps(
             .where(FindingRow.id.in_(closed))
             .values(status=RESOLVED, resolved_by=closing_event, resolved_at=now)
         )
+        counts.findings_resolved(session, closed)
     return len(closed)

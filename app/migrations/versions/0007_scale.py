@@ -19,11 +19,14 @@ def upgrade():
     op.create_table(
         "region_count",
         sa.Column("region_code", sa.String(length=16), nullable=False),
-        sa.Column("metric", sa.String(length=48), nullable=False),
+        sa.Column("metric", sa.String(length=96), nullable=False),
         sa.Column("n", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("region_code", "metric", name=op.f("pk_region_count")),
     )
+    # Findings newest first within a kabupaten (the desk's pages, cursor pagination).
+    op.create_index("ix_finding_kab_created", "finding", ["kabkota_code", "created_at"])
 
 
 def downgrade():
+    op.drop_index("ix_finding_kab_created", table_name="finding")
     op.drop_table("region_count")
