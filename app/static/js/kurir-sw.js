@@ -5,9 +5,9 @@
 // the page queues them in localStorage and sends them when the network is back.
 "use strict";
 
-const CACHE = "tepat-kurir-v2";
+const CACHE = "tepat-kurir-v3";
 const STATIC = ["/static/css/tepat.css", "/static/js/kurir.js", "/static/js/tepat.js",
-                "/static/js/tepat-scan.js", "/static/vendor/jsqr/jsQR.js"];
+                "/static/js/tepat-scan.js", "/static/vendor/jsqr/jsQR.js", "/static/favicon.svg"];
 
 self.addEventListener("install", (event) => {
   event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(STATIC)).then(() => self.skipWaiting()));
