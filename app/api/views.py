@@ -17,8 +17,10 @@ import labels
 from app.auth import service as auth
 from app.auth.access import acting_user, check_scope, require, signed_in_user
 from app.clock import now
+from app.closing import desk as closing_desk
 from app.closing import service as closing
 from app.custody import overview, queries
+from app.custody.names import PlaceNames
 from app.custody.service import MAX_BATCH, Ingestor, Rejected, serial_from_label
 from app.desk import english
 from app.errors import BadRequest, NotConfigured, PayloadTooLarge, Unauthorized, ValidationFailed
@@ -204,6 +206,20 @@ def region_summary(code: str) -> Any:
     """Status of a region per principle and per child region."""
     check_scope(signed_in_user(), code)
     return jsonify(queries.region_summary(db.session, current_election(), code, now()))
+
+
+@bp.get("/regions/<code>/reconciliation")
+@require("desk")
+def region_reconciliation(code: str) -> Any:
+    """The way back of a region: boxes per return stage, reconciliation per TPS with evidence."""
+    check_scope(signed_in_user(), code)
+    if not codes.TPS_ID.match(code):
+        try:
+            codes.region_level(code)
+        except ValueError as exc:
+            raise ValidationFailed("Kode wilayah atau nomor TPS tidak sah.") from exc
+    view = closing_desk.way_back(db.session, current_election(), code)
+    return jsonify(closing_desk.as_json(view, PlaceNames(db.session)))
 
 
 @bp.get("/findings")

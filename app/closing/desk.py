@@ -376,3 +376,55 @@ def reconciliation_table(view: WayBack, names: PlaceNames, at: datetime) -> expo
         severities=severities,
         widths=[10, 14, 4, 5, 5, 5, 4, 4, 4, 4, 4, 5, 8, 6, 22],
     )
+
+
+def as_json(view: WayBack, names: PlaceNames) -> dict[str, Any]:
+    """The way back of an area for the API: stages, statuses, every TPS, every finding."""
+    return {
+        "area": view.area,
+        "stages": {stage: view.stages[stage] for stage in STAGES},
+        "statuses": {status: view.statuses()[status] for status in STATUSES},
+        "children": [
+            {
+                "code": child["code"],
+                "name": child["name"],
+                "stages": dict(child["stages"]),
+                "statuses": dict(child["statuses"]),
+            }
+            for child in view.children
+        ],
+        "tps": [
+            {
+                "tps": entry.tps,
+                "status": entry.status,
+                "races": {
+                    race: {
+                        "arrived": entry.arrived.get(race),
+                        "closing": None
+                        if race not in entry.sheets
+                        else {
+                            "id": str(entry.sheets[race].id),
+                            **{name: getattr(entry.sheets[race], name) for name in _NUMBERS},
+                            "seals": list(entry.sheets[race].seals or ()),
+                            "box": entry.sheets[race].box_serial,
+                        },
+                    }
+                    for race in entry.races
+                },
+                "findings": [
+                    {
+                        "code": str(f.code),
+                        "principle": f.principle.value,
+                        "severity": f.severity.value,
+                        "message": names.text(f.message),
+                        "serial": f.serial,
+                        "node": f.node,
+                        "event_ids": list(f.event_ids),
+                        "detail": dict(f.detail),
+                    }
+                    for f in entry.findings
+                ],
+            }
+            for entry in view.tps
+        ],
+    }

@@ -102,3 +102,24 @@ def test_the_way_back_keeps_to_the_users_scope(env: Env) -> None:
     assert env.client.get("/desk/kembali?wilayah=bukan-kode").status_code == 404
     login(env.client, "kurir.tewah")
     assert env.client.get("/desk/kembali").status_code == 403
+
+
+def test_the_reconciliation_api_gives_statuses_numbers_and_evidence(env: Env) -> None:
+    deliver(env, env.tps)
+    box = next(i for i in env.items[env.tps] if i.item_type_code == "KOTAK")
+    headers = {"Authorization": f"Bearer {env.tokens['kurir.tewah']}"}
+    record = closing(env, env.tps, box.race_kind, box, unused=1)
+    env.client.post("/api/v1/closings", json={"records": [record]}, headers=headers)
+    desk = {"Authorization": f"Bearer {env.tokens['desk']}"}
+    body = env.client.get(f"/api/v1/regions/{env.tps}/reconciliation", headers=desk).get_json()
+    (tps,) = body["tps"]
+    assert tps["status"] in ("selisih", "belum")
+    race = tps["races"][box.race_kind]
+    assert race["closing"]["unused"] == 1 and race["arrived"] == record["received"]
+    (finding,) = [f for f in tps["findings"] if f["code"] == "sheets_unbalanced"]
+    assert finding["detail"]["record"] == race["closing"]["id"]
+    assert body["stages"]["ditutup"] >= 1
+    bad = env.client.get("/api/v1/regions/62.10.03.x/reconciliation", headers=desk)
+    assert bad.status_code in (404, 422)
+    outside = env.client.get("/api/v1/regions/63.01/reconciliation", headers=desk)
+    assert outside.status_code == 404
