@@ -74,6 +74,15 @@ def _story_order(item: Item) -> tuple[str, str, str, int, str]:
     )
 
 
+def _counted(contents: list[Item]) -> dict[str, int]:
+    """What a KPPS counts on opening a kit, per item type and race (the labels' quantities;
+    the 119-short TPS finds its empty bundles when it counts the sheets, bundle by bundle)."""
+    counted: dict[str, int] = defaultdict(int)
+    for item in contents:
+        counted[f"{item.item_type_code}|{item.race_kind or ''}"] += item.quantity
+    return dict(sorted(counted.items()))
+
+
 class Simulation:
     """Builds and plays the scans of the demo distribution."""
 
@@ -224,6 +233,14 @@ class Simulation:
                 kit, "terima", tps, at_kpps, quantity=1, condition="baik", counterpart="Ketua KPPS"
             )
             self.delivered[tps] = at_kpps
+            # The KPPS opens the kit and counts what is inside (the receipt that confirms it).
+            self.scan(
+                kit,
+                "buka",
+                tps,
+                at_kpps + timedelta(minutes=5),
+                counts=_counted(contents),
+            )
             if tps == short_tps:
                 self._miscount(contents, tps, at_kpps)
             if tps == seal_tps:
@@ -378,6 +395,7 @@ class Simulation:
                 keyring=self.keyring,
                 now=tick,
                 election=election,
+                sent_at=clock[0],  # the device's clock, right in the simulation
             )
             results = ingestor.ingest([s.body for s in chunk])
             sent += len(results)
