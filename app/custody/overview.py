@@ -103,7 +103,8 @@ def tps_per_child(session: Session, area: str, children: list[str]) -> Counter[s
         dict(
             session.execute(
                 select(column, func.count(Tps.id))
-                .where(Tps.desa_code.like(area + ".%"))
+                # TPS ids are the desa code's digits: a range of the primary key.
+                .where(Tps.id.like(area.replace(".", "") + "%"))
                 .group_by(column)
             ).all()
         )
