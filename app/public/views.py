@@ -151,6 +151,16 @@ def log_key() -> Any:
     return jsonify(_key())
 
 
+@api_bp.get("/labels/keys")
+def label_keys() -> Any:
+    """The public keys that verify label signatures (the same set ``tepat-scan fetch`` gets)."""
+    try:
+        text = load_keyring(current_app.config["TEPAT_KEY_DIR"]).to_json()
+    except KeyStoreError as exc:
+        raise NotConfigured(_("Kunci label belum dibuat.")) from exc
+    return Response(text, mimetype="application/json")
+
+
 @api_bp.get("/log/checkpoint")
 def latest_checkpoint() -> Any:
     """The newest signed checkpoint note, exactly as signed (text/plain)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -97,6 +98,9 @@ def test_the_proof_bundle_verifies_against_the_signed_checkpoint(public: Public)
 
 def test_published_checkpoints_keys_and_consistency(public: Public) -> None:
     key = public.client.get("/api/v1/public/log/key").get_json()
+    label_keys = public.client.get("/api/v1/public/labels/keys").get_json()
+    assert [k["key_id"] for k in label_keys["keys"]] == [public.story.signer.key_id]
+    assert "private" not in json.dumps(label_keys).lower()
     assert key["algorithm"] == "Ed25519" and key["verifier_key"].startswith("tepat-ledger+")
     history = public.client.get("/api/v1/public/log/checkpoints").get_json()
     sizes = [c["tree_size"] for c in history["checkpoints"]]

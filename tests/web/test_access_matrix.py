@@ -39,6 +39,7 @@ PUBLIC = {
     "public_api.region_json",
     "public_api.item_proof",
     "public_api.log_key",
+    "public_api.label_keys",
     "public_api.latest_checkpoint",
     "public_api.checkpoint",
     "public_api.checkpoints",
