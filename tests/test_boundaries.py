@@ -47,6 +47,7 @@ def test_labels_does_not_import_the_scanner() -> None:
     + files("app", "custody", "merkle.py")
     + files("app", "custody", "errors.py")
     + files("app", "custody", "codec.py")
+    + files("app", "custody", "clock.py")
     + files("app", "plan", "needs.py"),
     ids=lambda p: str(p.relative_to(ROOT)),
 )
@@ -60,3 +61,11 @@ def test_the_payload_format_lives_only_in_labels() -> None:
     for path in files("scanner") + files("app"):
         text = path.read_text(encoding="utf-8")
         assert "b45decode" not in text, f"{path.relative_to(ROOT)} decodes payloads itself"
+
+
+@pytest.mark.parametrize("path", files("app", "custody"), ids=lambda p: str(p.relative_to(ROOT)))
+def test_custody_does_not_import_the_desk(path: Path) -> None:
+    """What the desk and the custody pages share lives in neutral modules (app.words,
+    app.english, app.custody.timeline), so custody never depends on the desk."""
+    bad = {m for m in imported_modules(path) if m == "app.desk" or m.startswith("app.desk.")}
+    assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"

@@ -22,7 +22,7 @@ from app.closing import service as closing
 from app.custody import overview, queries
 from app.custody.names import PlaceNames
 from app.custody.service import MAX_BATCH, Ingestor, Rejected, serial_from_label
-from app.desk import english
+from app import english
 from app.errors import BadRequest, NotConfigured, PayloadTooLarge, Unauthorized, ValidationFailed
 from app.extensions import csrf, db
 from app.guard import MAX_INT32, bounded_instant, has_nul, int_in_range

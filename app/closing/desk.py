@@ -24,11 +24,11 @@ from app.custody import codec, rules
 from app.custody.models import CustodyEvent, ItemStateRow, TpsTallyRow
 from app.custody.names import PlaceNames
 from app.desk import exports
-from app.desk.words import local_time
 from app.items.models import Item
 from app.plan import codes
 from app.plan.models import Election, PlanLine, Tps
 from app.plan.service import races_at
+from app.words import local_time
 
 #: The way back, in order: not yet closed, closed at the TPS, on the road, at the PPS,
 #: at the PPK (recapitulation), back at the KPU warehouse.

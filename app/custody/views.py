@@ -16,12 +16,12 @@ from app.auth.access import check_scope, require, signed_in_user
 from app.clock import now
 from app.custody import photo, queries
 from app.custody.names import PlaceNames
-from app.desk.english import say_what
-from app.desk.service import item_timeline
-from app.desk.words import template_helpers
+from app.custody.timeline import item_timeline
+from app.english import say_what
 from app.errors import BadRequest, PayloadTooLarge
 from app.extensions import db
 from app.plan import codes
+from app.words import template_helpers
 
 bp = Blueprint("custody", __name__)
 bp.app_context_processor(template_helpers)

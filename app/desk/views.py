@@ -14,9 +14,11 @@ from flask import Blueprint, Response, render_template, request, url_for
 from flask_babel import gettext as _
 
 import labels
+from app import english
 from app.auth.access import check_scope, require, signed_in_user
 from app.clock import now
-from app.desk import english, exports
+from app.custody.timeline import item_timeline
+from app.desk import exports
 from app.desk.chart import progress_svg
 from app.desk.service import (
     LEGS,
@@ -24,15 +26,14 @@ from app.desk.service import (
     SEVERITIES,
     DeskView,
     area_exists,
-    item_timeline,
     leg_of,
 )
-from app.desk.words import WORDS, local_time, template_helpers
 from app.errors import NotFound
 from app.extensions import db
 from app.plan import codes
 from app.plan.views import current_election
 from app.timeutil import zone_for_region
+from app.words import WORDS, local_time, template_helpers
 
 bp = Blueprint("desk", __name__, url_prefix="/desk")
 bp.app_context_processor(template_helpers)

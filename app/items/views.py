@@ -25,6 +25,7 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 import labels
+from app import english
 from app.auth.access import (
     check_scope,
     require,
@@ -33,7 +34,6 @@ from app.auth.access import (
     wants_json,
 )
 from app.clock import now
-from app.desk import english
 from app.errors import Conflict, NotFound, TepatError, ValidationFailed
 from app.extensions import db
 from app.items import documents, jobs, kits, service

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from app.desk.english import english, translate_pack, translate_scan_result, what
+from app.english import english, translate_pack, translate_scan_result, what
 
 INDONESIAN = re.compile(
     r"\b(dan|untuk|tidak|belum|sudah|dengan|yang|dari|ke|di|ini|barang|tiba|lewat|tenggat|"

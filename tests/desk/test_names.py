@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from app.custody.names import PlaceNames
-from app.desk.words import local_time
 from app.extensions import db
+from app.words import local_time
 from tests.desk.conftest import World
 
 pytestmark = pytest.mark.db
