@@ -29,6 +29,7 @@ from scanner.decode import Pipeline
 from scanner.errors import AuthError, ScanError, ServerUnavailable, SyncError
 from scanner.outbox import Outbox
 from scanner.plan import ACTIONS, CONDITIONS
+from scanner.signing import DeviceKey
 from scanner.sources import open_source
 from scanner.sync import ScanApi, Syncer, SyncReport
 from scanner.verify import KeyringVerifier, load_keyring
@@ -153,7 +154,13 @@ class _App:
         self.transport = transport
 
     def _api(self, config: ClientConfig) -> ScanApi:
-        return ScanApi(config.server, config.token, config.device_id, transport=self.transport)
+        return ScanApi(
+            config.server,
+            config.token,
+            config.device_id,
+            transport=self.transport,
+            signer=DeviceKey.load_or_create(self.home.device_key_path),
+        )
 
     def cmd_config(self, args: argparse.Namespace) -> int:
         config = self.home.configure(

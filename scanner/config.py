@@ -91,6 +91,11 @@ class ClientHome:
         return self.root / "plan-slice.json"
 
     @property
+    def device_key_path(self) -> Path:
+        """The Ed25519 key that signs this device's events (0600, never leaves it)."""
+        return self.root / "device-key.pem"
+
+    @property
     def outbox_path(self) -> Path:
         return self.root / "outbox.sqlite3"
 

@@ -24,6 +24,7 @@ import httpx
 
 from scanner.errors import AuthError, ProtocolError, ServerUnavailable, SyncError
 from scanner.outbox import ACKNOWLEDGED, FINAL_REFUSALS, Outbox, ScanEvent, Settlement, utc_now
+from scanner.signing import DeviceKey
 
 MAX_BATCH = 500
 _STATUSES = ACKNOWLEDGED | FINAL_REFUSALS
@@ -61,8 +62,12 @@ class ScanApi:
         transport: httpx.BaseTransport | None = None,
         timeout: float = 15.0,
         clock: Callable[[], datetime] = utc_now,
+        signer: DeviceKey | None = None,
     ) -> None:
         self.device_id = device_id
+        # Events are signed with the device's key, registered once before the first upload.
+        self.signer = signer
+        self._registered = False
         # The clock that stamps scans: sent with each batch so the server can measure it.
         self.clock = clock
         self._client = httpx.Client(
@@ -103,10 +108,13 @@ class ScanApi:
 
     def post_scans(self, events: Sequence[ScanEvent]) -> list[Settlement]:
         """Send one batch; return the server's per-event results (200 or 409)."""
+        self._register()
         body = {
             "device_id": self.device_id,
             "sent_at": self.clock().astimezone(UTC).isoformat(timespec="seconds"),
-            "events": [e.to_json() for e in events],
+            "events": [
+                self.signer.sign(e.to_json()) if self.signer else e.to_json() for e in events
+            ],
         }
         response = self._request("POST", "/api/v1/scans", json=body)
         if response.status_code in (400, 422):
@@ -132,6 +140,26 @@ class ScanApi:
         if response.status_code not in (200, 409):
             raise ProtocolError(f"POST /api/v1/closings: HTTP {response.status_code}")
         return _json(response)
+
+    def _register(self) -> None:
+        """Register the device's public key with the token (idempotent; once a process)."""
+        if self.signer is None or self._registered:
+            return
+        response = self._request(
+            "POST",
+            "/api/v1/devices/key",
+            json={"device_id": self.device_id, "public_key": self.signer.public_text},
+        )
+        if response.status_code == 404:  # a server without device keys: send unsigned
+            self.signer = None
+        elif response.status_code == 409:
+            raise ProtocolError(
+                "server menyimpan kunci lain untuk perangkat ini; pakai device_id baru "
+                "('tepat-scan config') atau pulihkan berkas device-key.pem"
+            )
+        elif response.status_code not in (200, 201):
+            raise ProtocolError(f"POST /api/v1/devices/key: HTTP {response.status_code}")
+        self._registered = True
 
     def get_keys(self) -> str:
         """The exported public key set (JSON text) from GET /api/v1/keys."""

@@ -20,6 +20,7 @@ from app.clock import now
 from app.closing import desk as closing_desk
 from app.closing import service as closing
 from app.custody import overview, queries
+from app.custody import service as custody
 from app.custody.names import PlaceNames
 from app.custody.service import MAX_BATCH, Ingestor, Rejected, serial_from_label
 from app import english
@@ -29,6 +30,7 @@ from app.guard import MAX_INT32, bounded_instant, has_nul, int_in_range
 from app.items.keys import KeyStoreError, load_keyring
 from app.plan import codes
 from app.plan.views import current_election
+from scanner import signing
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -172,6 +174,29 @@ def tps_closings(tps: str) -> Any:
     if not codes.TPS_ID.match(tps):
         raise ValidationFailed("Nomor TPS harus 13 digit.")
     return jsonify({"records": closing.history(db.session, current_election().code, tps)})
+
+
+@bp.post("/devices/key")
+@require("scan")
+def register_device_key() -> Any:
+    """Register the Ed25519 key this device signs its events with (once per device_id)."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BadRequest('Kirim JSON {"device_id": ..., "public_key": ...}.')
+    device_id, public_key = body.get("device_id"), body.get("public_key")
+    if not isinstance(device_id, str) or not 0 < len(device_id.strip()) <= 64 or has_nul(device_id):
+        raise ValidationFailed("device_id harus teks, 1..64 karakter.")
+    try:
+        if not isinstance(public_key, str) or len(public_key) > 64:
+            raise ValueError("not a key")
+        raw = signing.unb64(public_key)
+    except ValueError as exc:
+        raise ValidationFailed("public_key harus kunci Ed25519 dalam base64url.") from exc
+    token = getattr(g, "device_token", None)
+    created = custody.register_device_key(
+        db.session, signed_in_user(), token, device_id.strip(), raw
+    )
+    return jsonify({"device_id": device_id.strip(), "registered": True}), (201 if created else 200)
 
 
 @bp.get("/keys")

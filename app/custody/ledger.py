@@ -25,7 +25,8 @@ from sqlalchemy.orm import Session
 from app import locks
 from app.custody import merkle, rules
 from app.custody.errors import CheckpointError, LedgerMismatch, ProofError
-from app.custody.models import Checkpoint, CustodyEvent, LedgerEntry
+from app.custody.models import Checkpoint, CustodyEvent, Device, LedgerEntry
+from scanner import signing
 
 #: The log tables: append-only by trigger (migrations 0002, 0006) and by the app's role.
 LOG_TABLES = ("custody_event", "ledger_entry", "ledger_checkpoint")
@@ -270,6 +271,7 @@ def verify(
     report.events = session.scalar(select(func.count(CustodyEvent.event_id))) or 0
     report.items = session.scalar(select(func.count(func.distinct(CustodyEvent.serial)))) or 0
     report.problems.extend(_chain_problems(session))
+    report.problems.extend(_signature_problems(session))
     events = {
         row.event_id: row.hash
         for row in session.execute(select(CustodyEvent.event_id, CustodyEvent.hash))
@@ -352,6 +354,71 @@ def verify(
                 )
                 break
     return report
+
+
+#: Stored columns a device signs, and the name each has in the event it sent.
+_SIGNED_FIELDS = {
+    "event_id": "event_id",
+    "device_seq": "device_seq",
+    "action": "action",
+    "node": "node",
+    "target": "target",
+    "quantity": "quantity",
+    "condition": "condition",
+    "counterpart": "counterpart",
+    "ref_event_id": "ref_event_id",
+    "note": "note",
+}
+
+
+def _signature_problems(session: Session) -> Iterator[str]:
+    """Events of a device with a registered key: signed by it, and saying what is stored.
+
+    Without the device's private key nobody, a database writer included, can add an event
+    to such a device's history or change what it said.
+    """
+    keys = {
+        (device_id, owner): key
+        for device_id, owner, key in session.execute(
+            select(Device.device_id, Device.owner, Device.public_key).where(
+                Device.public_key.is_not(None)
+            )
+        )
+    }
+    if not keys:
+        return
+    for row in session.scalars(select(CustodyEvent).order_by(CustodyEvent.server_time)):
+        owner = f"t:{row.token_id.hex}" if row.token_id else f"u:{row.user_id.hex}"
+        key = keys.get((row.device_id, owner))
+        if key is None:
+            continue
+        label = f"event {row.event_id} (perangkat {row.device_id})"
+        if row.signature is None or row.signed_body is None:
+            yield f"{label}: perangkat berkunci tetapi event tanpa tanda tangan (disisipkan)"
+            continue
+        try:
+            sent = json.loads(row.signed_body)
+            signing.verify_event(key, {**sent, "signature": signing.b64(row.signature)})
+        except (ValueError, signing.SignatureInvalid):
+            yield f"{label}: tanda tangan perangkat tidak cocok"
+            continue
+        stored = row_values(row)
+        differs = [
+            column
+            for column, name in _SIGNED_FIELDS.items()
+            if _as_sent(stored[column]) != _as_sent(sent.get(name))
+        ]
+        if differs:
+            yield f"{label}: kolom {', '.join(differs)} tidak sama dengan yang ditandatangani"
+
+
+def _as_sent(value: Any) -> Any:
+    """A value as ingest stores it: text stripped, empty text as nothing, ids as text."""
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, str):
+        return value.strip() or None
+    return value
 
 
 def _swap_hint(session: Session, start: int, end: int) -> str:

@@ -61,6 +61,10 @@ class CustodyEvent(db.Model):
     kabkota_code: Mapped[str] = mapped_column(String(13), index=True)
     # SHA-256 of what the client sent: tells a resend (duplicate) from a clash (conflict).
     content_digest: Mapped[str] = mapped_column(String(64))
+    # The device's Ed25519 signature over the event as sent (scanner.signing), if it has a key.
+    signature: Mapped[bytes | None] = mapped_column(LargeBinary(64))
+    # The exact bytes the device signed (scanner.signing.signed_bytes), to check it later.
+    signed_body: Mapped[str | None] = mapped_column(Text)
     prev_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     hash: Mapped[bytes] = mapped_column(LargeBinary(32))
 
@@ -137,6 +141,9 @@ class Device(db.Model):
 
     device_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     owner: Mapped[str] = mapped_column(String(40), primary_key=True, default="")
+    # The device's Ed25519 key (raw 32 bytes), registered once with its token: every event
+    # from a device with a key must carry a signature that verifies under it.
+    public_key: Mapped[bytes | None] = mapped_column(LargeBinary(32))
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user_account.id"))
     max_seq: Mapped[int] = mapped_column(Integer, default=0)
     seen: Mapped[int] = mapped_column(Integer, default=0)

@@ -38,11 +38,13 @@ from app.custody.models import (
 )
 from app.custody.names import PlaceNames
 from app.custody.planview import build_plan, to_rules_item
+from app.errors import Conflict, ValidationFailed
 from app.guard import MAX_INT32, bounded_instant, int_in_range
 from app.items.models import Item
 from app.plan import codes
 from app.plan.models import CustodyNode, Election
 from app.timeutil import utcnow
+from scanner import signing
 
 #: Label events (voided, replaced) are written by the server, never sent by a device.
 LABEL_ACTIONS = frozenset({rules.Action.LABEL_VOID.value, rules.Action.LABEL_REPLACE.value})
@@ -397,6 +399,9 @@ class Ingestor:
         self._state_rows: dict[str, Any] = {}
         #: Scans refused as forged or unknown labels in this batch, per code.
         self._refusals: dict[str, list[ScanInput]] = {}
+        #: Device signatures that verified (event id -> signature), and scans that did not.
+        self._signatures: dict[str, tuple[bytes, str]] = {}
+        self._bad_signatures: list[ScanInput] = []
         self.names = PlaceNames(session)
         # The device's clock at sending against ours measures its offset (app.custody.clock).
         self.sent_at = sent_at
@@ -436,6 +441,7 @@ class Ingestor:
             except Rejected as exc:
                 event_id = str(raw.get("event_id", "")) if isinstance(raw, dict) else ""
                 results[index] = ScanResult(event_id, "rejected", exc.code, exc.message)
+        parsed = self._check_signatures(raw_events, parsed, results)
         by_kab: dict[str, list[tuple[int, ScanInput]]] = {}
         for index, scan in parsed:
             try:
@@ -864,6 +870,8 @@ class Ingestor:
             )
         )
         # The digest covers every stored column (ledger.stored_fields), new ones too.
+        signed = self._signatures.get(scan.event_id)
+        self._events[-1]["signature"], self._events[-1]["signed_body"] = signed or (None, None)
         values = ledger.complete_event(self._events[-1])
         digest = values["hash"] = ledger.event_hash(prev_hash, event.seq, values)
         # The batch keeps only each item's latest state; rows are written once at the end.
@@ -1091,8 +1099,45 @@ class Ingestor:
         if code in _SECURITY_REFUSALS:
             self._refusals.setdefault(_SECURITY_REFUSALS[code], []).append(scan)
 
+    def _check_signatures(
+        self,
+        raw_events: Sequence[Any],
+        parsed: list[tuple[int, ScanInput]],
+        results: list[ScanResult | None],
+    ) -> list[tuple[int, ScanInput]]:
+        """A device with a registered key must sign every event: keep those that verify."""
+        key = self.session.scalar(
+            select(Device.public_key).where(
+                Device.device_id == self.device_id, Device.owner == self.owner
+            )
+        )
+        if key is None:
+            return parsed
+        kept = []
+        for index, scan in parsed:
+            try:
+                raw = raw_events[index]
+                self._signatures[scan.event_id] = (
+                    signing.verify_event(key, raw),
+                    signing.signed_bytes(raw).decode(),
+                )
+            except signing.SignatureInvalid:
+                results[index] = ScanResult(
+                    scan.event_id,
+                    "rejected",
+                    "bad_device_signature",
+                    "Tanda tangan perangkat tidak sah: pindaian ini tidak dibuat oleh "
+                    "perangkat yang terdaftar.",
+                )
+                self._bad_signatures.append(scan)
+                continue
+            kept.append((index, scan))
+        return kept
+
     def _report_refusals(self) -> None:
         """One security finding per kind of refused label per batch, with the count."""
+        for scan in self._bad_signatures:
+            self._refused(scan, "bad_device_signature")
         for code, scans in sorted(self._refusals.items()):
             severity, words = _SECURITY_WORDS[code]
             self._security_finding(
@@ -1111,6 +1156,7 @@ _SECURITY_REFUSALS = {
     "bad_signature": "forged_label_scanned",
     "unknown_key": "forged_label_scanned",
     "unknown_label": "unknown_label_scanned",
+    "bad_device_signature": "forged_scan",
 }
 _SECURITY_WORDS = {
     "forged_label_scanned": (
@@ -1118,7 +1164,37 @@ _SECURITY_WORDS = {
         "label palsu (tanda tangan tidak sah atau kunci tidak dikenal)",
     ),
     "unknown_label_scanned": (rules.Severity.WARNING, "label yang tidak pernah diterbitkan KPU"),
+    "forged_scan": (
+        rules.Severity.CRITICAL,
+        "bertanda tangan perangkat tidak sah (bukan dari perangkat terdaftar)",
+    ),
 }
+
+
+def register_device_key(
+    session: Session, user: User, token: DeviceToken | None, device_id: str, public_key: bytes
+) -> bool:
+    """Bind an Ed25519 key to a device of this token (or web account); True when new.
+
+    A device keeps its first key: another key for it is a Conflict (a new phone or a
+    lost key gets a new device_id), so nobody can swap in a key to sign for it.
+    """
+    if len(public_key) != 32:
+        raise ValidationFailed("public_key harus kunci Ed25519 (32 bita, base64url).")
+    owner = device_owner(user, token)
+    device = session.get(Device, (device_id, owner))
+    if device is None:
+        device = Device(device_id=device_id, owner=owner, user_id=user.id, max_seq=0, seen=0)
+        session.add(device)
+    if device.public_key == public_key:
+        return False
+    if device.public_key is not None:
+        raise Conflict(
+            "Perangkat ini sudah punya kunci lain; pakai device_id baru untuk kunci baru."
+        )
+    device.public_key = public_key
+    session.commit()
+    return True
 
 
 def device_owner(user: User, token: DeviceToken | None) -> str:

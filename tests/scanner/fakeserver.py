@@ -32,6 +32,7 @@ class FakeScanServer:
         self.reject_labels: set[str] = set()
         self.keys_json = '{"keys": []}'
         self.plan_slice: dict[str, Any] = {}
+        self.device_keys: dict[str, str] = {}  # device_id -> registered public key
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
@@ -136,6 +137,11 @@ class FakeScanServer:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = json.loads(self.rfile.read(length))
                 if not self._authorised():
+                    return
+                if self.path == "/api/v1/devices/key":
+                    with server.lock:
+                        server.device_keys[body["device_id"]] = body["public_key"]
+                    self._send(201, {"device_id": body["device_id"], "registered": True})
                     return
                 results = server._record(body)
                 with server.lock:

@@ -34,6 +34,10 @@ def upgrade():
         batch_op.add_column(sa.Column("owner", sa.String(length=40), nullable=False, server_default=""))
         batch_op.drop_constraint("pk_device", type_="primary")
         batch_op.create_primary_key("pk_device", ["device_id", "owner"])
+        batch_op.add_column(sa.Column("public_key", sa.LargeBinary(length=32), nullable=True))
+    with op.batch_alter_table("custody_event", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("signature", sa.LargeBinary(length=64), nullable=True))
+        batch_op.add_column(sa.Column("signed_body", sa.Text(), nullable=True))
     op.create_table(
         "user_session",
         sa.Column("id_hash", sa.String(length=64), nullable=False),
@@ -73,6 +77,9 @@ def _append_only():
 
 
 def downgrade():
+    with op.batch_alter_table("custody_event", schema=None) as batch_op:
+        batch_op.drop_column("signed_body")
+        batch_op.drop_column("signature")
     if op.get_bind().dialect.name == "postgresql":
         for table in LOG_TABLES:
             op.execute(f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}")
@@ -88,4 +95,5 @@ def downgrade():
     with op.batch_alter_table("device", schema=None, recreate="always") as batch_op:
         batch_op.drop_constraint("pk_device", type_="primary")
         batch_op.create_primary_key("pk_device", ["device_id"])
+        batch_op.drop_column("public_key")
         batch_op.drop_column("owner")
