@@ -296,9 +296,7 @@ class RecordedHandover:
 
 def recorded_handover(session: Session, leg: RouteLeg) -> RecordedHandover:
     """Load the kirim scans of a leg and the terima scans of what they sent, with contents."""
-    kab = codes.kabkota_of(
-        leg.to_node if codes.within(leg.to_node, leg.from_node) else leg.from_node
-    )
+    kab = codes.kabkota_of(leg.from_node)  # both ends lie in one kabupaten
     dispatched = list(
         session.scalars(
             select(CustodyEvent)
@@ -356,9 +354,11 @@ def recorded_handover(session: Session, leg: RouteLeg) -> RecordedHandover:
     return record
 
 
-def handover_link(base_url: str, from_node: str, to_node: str) -> str:
-    """The QR text of a BAST: an https link to the recorded handover (QR alphanumeric)."""
-    return f"{base_url.rstrip('/')}/BAST/{from_node}/{to_node}".upper()
+def handover_link(base_url: str, from_node: str, to_node: str) -> str | None:
+    """The QR text of a BAST: an https link to the recorded handover, or None when the base
+    URL has characters a QR alphanumeric symbol cannot hold (the form prints without it)."""
+    link = f"{base_url.rstrip('/')}/BAST/{from_node}/{to_node}".upper()
+    return link if set(link) <= set(labels.qr.ALPHANUMERIC) and " " not in link else None
 
 
 def handover_form(

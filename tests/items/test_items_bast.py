@@ -180,3 +180,12 @@ def test_a_voided_label_in_the_kit_is_named_on_the_bast_and_not_counted(
     assert labels.format_serial(box.serial) in text
     race = "Gubernur" if box.race_kind == "GUB" else "Bupati"
     assert re.search(rf"Kotak suara {race} 52 buah 0 buah", text), text
+
+
+def test_a_base_url_a_qr_cannot_hold_prints_the_form_without_its_qr() -> None:
+    from app.items.documents import handover_link
+
+    assert handover_link("https://tepat.kpu.go.id/", "62.10", "62.10.02") == (
+        "HTTPS://TEPAT.KPU.GO.ID/BAST/62.10/62.10.02"
+    )
+    assert handover_link("https://tepat_kpu.local", "62.10", "62.10.02") is None
