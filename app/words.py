@@ -52,6 +52,7 @@ ACTIONS = {
     "kembali": N_("Kembali"),
     "rusak": N_("Rusak"),
     "kemas": N_("Kemas"),
+    "keluarkan": N_("Keluarkan"),
     "batal": N_("Batal"),
     "koreksi": N_("Koreksi"),
     "cabut": N_("Label dibatalkan"),
