@@ -203,6 +203,12 @@ def print_labels(
     except TepatError as exc:
         raise _fail(exc) from exc
     output = _writable(output or Path(f"label-{region or 'seri'}-{layout}.pdf"))
+    base_url = current_app.config["TEPAT_LABEL_BASE_URL"]
+    if link:
+        try:
+            labels.payload.url_prefix(base_url)
+        except ValueError as exc:
+            raise click.ClickException(f"TEPAT_LABEL_BASE_URL tidak dapat dipakai: {exc}") from exc
     order = jobs.PrintOrder(
         election.code,
         layout,
@@ -211,7 +217,7 @@ def print_labels(
         reprint=reprint,
         serials=list(serials),
         note="CLI",
-        link_base=current_app.config["TEPAT_LABEL_BASE_URL"] if link else None,
+        link_base=base_url if link else None,
     )
     with ExitStack() as stack:
         bar: Any = None

@@ -133,3 +133,13 @@ def test_cli_mistakes_get_messages_not_tracebacks(warehouse: Warehouse, tmp_path
         warehouse.app.config["TEPAT_KEY_DIR"] = key_dir
     assert rotate.exit_code == 1 and "Folder kunci" in rotate.output
     assert isinstance(rotate.exception, SystemExit)
+
+
+def test_a_link_base_a_qr_cannot_hold_is_refused_before_issuing(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    warehouse.app.config["TEPAT_LABEL_BASE_URL"] = "https://tepat_kpu.local"
+    args = ["labels", "print", "--region", warehouse.tps, "--link", "-o", str(tmp_path / "l.pdf")]
+    result = warehouse.app.test_cli_runner().invoke(args=args)
+    assert result.exit_code == 1 and "TEPAT_LABEL_BASE_URL" in result.output
+    assert warehouse.items(warehouse.tps) == []
