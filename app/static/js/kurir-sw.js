@@ -6,7 +6,7 @@
 "use strict";
 
 const CACHE = "tepat-kurir-v3";
-const STATIC = ["/static/css/tepat.css", "/static/js/kurir.js", "/static/js/tepat.js",
+const STATIC = ["/static/css/tepat.css", "/static/js/kurir.js", "/static/js/kurir-sign.js", "/static/js/tepat.js",
                 "/static/js/tepat-scan.js", "/static/vendor/jsqr/jsQR.js", "/static/favicon.svg"];
 
 self.addEventListener("install", (event) => {

@@ -330,6 +330,17 @@
     const setAside = (entry, status, message) => settle([{
       event_id: entry.event.event_id, status: "rejected", code: `http_${status}`, findings: [],
       message: message || `${words.server} (${status})`}]);
+    // Signed with this browser's key when it has Ed25519 (kurir-sign.js); a device id whose
+    // key the server knows but this browser lost (409) is replaced by a new one.
+    const signer = window.TepatSign;
+    const keyUrl = root.dataset.deviceKeyUrl;
+    let key = signer ? await signer.ready(keyUrl, root.dataset.csrf, deviceId()).catch(() => null) : null;
+    if (key === "conflict") {
+      localStorage.removeItem(KEY.device);
+      key = await signer.ready(keyUrl, root.dataset.csrf, deviceId()).catch(() => null);
+      if (key === "conflict") key = null;
+    }
+    const outgoing = (batch) => Promise.all(batch.map((e) => (key ? signer.sign(key, e.event) : e.event)));
     try {
       for (;;) {
         const batch = pending().filter((e) => e.owner === owner && !failedAlone.has(e.event.event_id))
@@ -342,7 +353,7 @@
             headers: {"Content-Type": "application/json", "Accept": "application/json",
                       "X-CSRFToken": root.dataset.csrf},
             body: JSON.stringify({device_id: deviceId(), sent_at: deviceNow(),
-                                  events: batch.map((e) => e.event)}),
+                                  events: await outgoing(batch)}),
           });
         } catch (err) {
           queuedNotice();
