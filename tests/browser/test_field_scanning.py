@@ -360,3 +360,15 @@ def test_leg_costs_are_entered_on_a_page(
     expect(page.locator(".flash")).to_have_text("Biaya dicatat.")
     expect(page.locator("#legs")).to_contain_text("Rp9.400.000")
     screenshot(page, f"biaya-{'phone' if size == PHONE else 'desktop'}")
+
+
+def test_the_desk_chart_opens_on_the_latest_hours_on_a_phone(
+    page: Page,
+    story: scenario.Scenario,  # noqa: F811
+) -> None:
+    sign_in(page, "desk")
+    page.goto("/desk")
+    chart = page.locator(".chart-card .scroll")
+    expect(chart).to_be_visible()
+    left, room, width = chart.evaluate("(el) => [el.scrollLeft, el.clientWidth, el.scrollWidth]")
+    assert width > room and left + room >= width - 1  # scrolled to the right end

@@ -5,3 +5,8 @@
 document.querySelectorAll("form[data-autosubmit]").forEach((form) => {
   form.addEventListener("change", () => form.requestSubmit ? form.requestSubmit() : form.submit());
 });
+
+// The progress chart is wider than a phone: open it on the latest hours, not the empty first days.
+document.querySelectorAll(".chart-card .scroll").forEach((box) => {
+  box.scrollLeft = box.scrollWidth;
+});
