@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -11,8 +12,10 @@ from flask_babel import gettext as _
 from app.auth import service
 from app.auth.access import require, signed_in_user
 from app.auth.models import Role, User
-from app.errors import ValidationFailed
+from app.errors import TepatError, ValidationFailed
 from app.extensions import db
+from app.plan import codes
+from app.plan import service as plan_service
 from app.plan.service import region_names
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
@@ -173,3 +176,61 @@ def revoke_token(user_id: uuid.UUID, token_id: uuid.UUID) -> Any:
     token = service.revoke_token(db.session, token_id, owner=target)
     flash(_("Token %(name)s dicabut.", name=token.name))
     return redirect(url_for("admin.user", user_id=target.id))
+
+
+# --- elections and races (any region) ---------------------------------------------------
+
+
+def _elections_page(*, error: str | None = None, status: int = 200) -> Any:
+    return _render(
+        "admin/elections.html",
+        status,
+        elections=plan_service.list_elections(db.session),
+        error=error,
+        form=request.form,
+        kinds=plan_service.RACE_TITLE,
+    )
+
+
+@bp.get("/pemilihan")
+@require("admin")
+def elections() -> Any:
+    """Elections and their races: any region, not only the demo."""
+    return _elections_page()
+
+
+@bp.post("/pemilihan")
+@require("admin")
+def create_election() -> Any:
+    """Create an election (code, name, election day)."""
+    try:
+        day = date.fromisoformat(_form("day"))
+    except ValueError:
+        return _elections_page(error=_("Hari H harus tanggal (TTTT-BB-HH)."), status=422)
+    try:
+        election = plan_service.create_election(db.session, _form("code"), _form("name"), day)
+    except TepatError as exc:
+        return _elections_page(error=exc.message, status=422)
+    flash(_("Pemilihan %(code)s dibuat.", code=election.code))
+    return redirect(url_for("admin.elections"))
+
+
+@bp.post("/pemilihan/<code>/pemilihan-daerah")
+@require("admin")
+def add_race(code: str) -> Any:
+    """Add a race for a region inside the admin's scope."""
+    try:
+        plan_service.get_election(db.session, code)
+    except TepatError as exc:
+        return _elections_page(error=exc.message, status=exc.status)
+    region = _form("region")
+    if not region or not codes.within(region, signed_in_user().scope_code):
+        return _elections_page(
+            error=_("Wilayah %(code)s di luar cakupan Anda.", code=region or "-"), status=422
+        )
+    try:
+        race = plan_service.add_race(db.session, code, _form("kind"), region, _form("name") or None)
+    except TepatError as exc:
+        return _elections_page(error=exc.message, status=exc.status)
+    flash(_("%(name)s ditambahkan.", name=race.name))
+    return redirect(url_for("admin.elections"))

@@ -642,6 +642,11 @@ RACE_LEVEL = {
 RACE_TITLE = {RaceKind.GUB: "Gubernur", RaceKind.BUP: "Bupati", RaceKind.WAL: "Wali Kota"}
 
 
+def list_elections(session: Session) -> list[Election]:
+    """Every election, the latest election day first."""
+    return list(session.scalars(select(Election).order_by(Election.election_day.desc())))
+
+
 def create_election(
     session: Session, code: str, name: str, election_day: Any, max_voters_per_tps: int = 600
 ) -> Election:
