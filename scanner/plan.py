@@ -13,7 +13,16 @@ from typing import Any
 
 from scanner.errors import PlanSliceError
 
-ACTIONS: tuple[str, ...] = ("kemas", "kirim", "terima", "buka", "segel", "kembali", "rusak")
+ACTIONS: tuple[str, ...] = (
+    "kemas",
+    "kirim",
+    "terima",
+    "buka",
+    "segel",
+    "kembali",
+    "rusak",
+    "hilang",
+)
 CONDITIONS: tuple[str, ...] = ("baik", "rusak_ringan", "rusak_berat", "basah")
 
 
