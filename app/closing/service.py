@@ -21,6 +21,7 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.auth.models import User
@@ -214,6 +215,32 @@ def record_closings(
         except ClosingRejected as exc:
             client_id = str(raw.get("client_id", "")) if isinstance(raw, dict) else ""
             results[index] = ClosingResult(client_id, "rejected", exc.code, exc.message)
+    for attempt in (1, 2):
+        answers = list(results)
+        _store(session, user, election, device_id, parsed, now, box_serial, answers)
+        try:
+            session.commit()
+        except IntegrityError:
+            # Another request stored the same client id meanwhile: the second pass sees it
+            # and answers duplicate or conflict.
+            session.rollback()
+            if attempt == 2:
+                raise
+            continue
+        return [r for r in answers if r is not None]
+    raise AssertionError("unreachable")
+
+
+def _store(
+    session: Session,
+    user: User,
+    election: Election,
+    device_id: str,
+    parsed: list[tuple[int, ClosingInput]],
+    now: datetime,
+    box_serial: Callable[[str], str],
+    results: list[ClosingResult | None],
+) -> None:
     ids = {p.client_id for _, p in parsed} | {p.corrects for _, p in parsed if p.corrects}
     stored = {
         r.client_id: r
@@ -239,8 +266,6 @@ def record_closings(
             )
         except ClosingRejected as exc:
             results[index] = ClosingResult(record.client_id, "rejected", exc.code, exc.message)
-    session.commit()
-    return [r for r in results if r is not None]
 
 
 def _one(

@@ -186,3 +186,42 @@ def test_the_closing_page_offers_the_couriers_tps_and_is_linked_from_the_scan_pa
     assert f'value="{env.tps}"' in html and "C.Hasil" in html
     assert "kurir-tutup.js" in html
     assert "/kurir/tutup" in env.client.get("/kurir").get_data(as_text=True)
+
+
+def test_a_record_stored_by_another_request_meanwhile_is_answered_not_a_500(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two phones send the same record at once: the loser's insert fails on the unique id."""
+    from app.closing import service
+
+    first = record(env)
+    post(env, [first])
+    real = service._store
+    calls = []
+
+    def blind_first_pass(session: Any, *args: Any) -> None:
+        # The first pass does not see the stored row, as if it had not been committed yet.
+        calls.append(1)
+        if len(calls) > 1:
+            real(session, *args)
+            return
+        session.scalars = _without_closings(session.scalars)
+        try:
+            real(session, *args)
+        finally:
+            del session.scalars
+
+    monkeypatch.setattr(service, "_store", blind_first_pass)
+    response = post(env, [first])
+    assert response.status_code == 200
+    assert statuses(response) == ["duplicate"] and len(calls) == 2
+    assert count() == 1
+
+
+def _without_closings(scalars: Any) -> Any:
+    def wrapped(statement: Any, *args: Any, **kwargs: Any) -> Any:
+        if "closing_record" in str(statement):
+            return iter(())
+        return scalars(statement, *args, **kwargs)
+
+    return wrapped
