@@ -80,11 +80,13 @@ def stage_of(state: rules.ItemState) -> str:
     return stage
 
 
-def metrics_of(item: Any, state: rules.ItemState | None) -> Counter[str]:
+def metrics_of(
+    item: Any, state: rules.ItemState | None, rules_item: rules.Item | None = None
+) -> Counter[str]:
     """What one item adds to the counters of its destination and the regions above."""
     if item.voided_at is not None:
         return Counter()
-    rules_item = to_rules_item(item)
+    rules_item = rules_item or to_rules_item(item)
     state = state or rules.initial_state(rules_item)
     stage = stage_of(state)
     status = rules.item_status(_EMPTY_PLAN, rules_item, state, _BEFORE_ANY_DEADLINE)
@@ -108,8 +110,9 @@ class Deltas:
         self, item: Any, before: rules.ItemState | None, after: rules.ItemState | None
     ) -> None:
         """An item moved from ``before`` to ``after`` (None: not counted / initial state)."""
-        change = Counter(metrics_of(item, after))
-        change.subtract(metrics_of(item, before))
+        rules_item = to_rules_item(item)
+        change = metrics_of(item, after, rules_item)
+        change.subtract(metrics_of(item, before, rules_item))
         self.add(item.destination, change)
 
     def add(self, place: str, change: Mapping[str, int]) -> None:

@@ -486,6 +486,7 @@ class Ingestor:
         self._heads, self._state_rows = {}, {}
         self._refusals = {}
         self._deltas = counts.Deltas()
+        self._before: dict[str, rules.ItemState] = {}
         self._last_time = None
 
     def _ingest_all(
@@ -572,7 +573,7 @@ class Ingestor:
         book = rules.Book(
             plan,
             [to_rules_item(i) for i in items.values()],
-            {s: codec.state_from_dict(r.state) for s, r in state_rows.items()},
+            self._parsed(state_rows),
             {d: codec.tally_from_dict(d, row.tally) for d, row in tally_rows.items()},
             policy=self.policy,
         )
@@ -678,15 +679,20 @@ class Ingestor:
             session.execute(FindingRow.__table__.insert(), self._findings)
         self._events, self._findings, self._dirty = [], [], {}
 
+    def _parsed(self, state_rows: Mapping[str, Any]) -> dict[str, rules.ItemState]:
+        """The stored states, parsed once; the first seen in a batch is what it counts from."""
+        parsed = {s: codec.state_from_dict(r.state) for s, r in state_rows.items()}
+        for serial, state in parsed.items():
+            self._before.setdefault(serial, state)
+        return parsed
+
     def _count(self) -> None:
         """Keep the region counters current: each changed item's state before and after,
         receipts per hour and new findings (written last, the only rows every batch of a
         region shares, so they are locked only for the commit)."""
         deltas = counts.Deltas()
         for serial, (state, _time, item, _kab) in self._dirty.items():
-            row = self._state_rows.get(serial)
-            stored = row["state"] if isinstance(row, dict) else (row.state if row else None)
-            deltas.item(item, codec.state_from_dict(stored) if stored else None, state)
+            deltas.item(item, self._before.get(serial), state)
         for event in self._events:
             deltas.add(event["node"], counts.identified_metrics(event.get("identified_by")))
             if event["action"] == rules.Action.TERIMA.value:
