@@ -95,6 +95,7 @@ typecheck: install
 bench: install
 	$(BIN)/python tests/bench_labels.py
 	$(BIN)/python tests/bench_scanner.py
+	$(BIN)/python tests/bench_page_scan.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache
