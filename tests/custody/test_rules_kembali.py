@@ -132,6 +132,14 @@ def sent_never_received() -> Log:
     return log
 
 
+def sent_back_with_kirim() -> Log:
+    """The courier pressed kirim, not kembali: still the way back, checked as such."""
+    log = delivered()
+    log(Action.KIRIM, TPS, H + timedelta(hours=12), target=PPS, seals=("S-1", "S-2"))
+    log(Action.TERIMA, PPS, H + timedelta(hours=13), seals=("S-1", "S-2"))
+    return log
+
+
 def off_route() -> Log:
     log = delivered()
     log(Action.KEMBALI, TPS, H + timedelta(hours=12), target=PPS)
@@ -176,6 +184,12 @@ SCENARIOS: list[tuple[str, Build, datetime, list[str]]] = [
         sent_never_received,
         BACK_PPS + timedelta(hours=1),
         [Code.NOT_RECEIVED],
+    ),
+    (
+        "sent back with kirim instead of kembali: the way back, on time, nothing to say",
+        sent_back_with_kirim,
+        H + timedelta(hours=14),
+        [],
     ),
     (
         "returned to another kecamatan's PPK: off route",

@@ -40,7 +40,8 @@ Receipts
     *confirmed*: a ``terima`` or ``buka`` of the container confirms what its
     ``counts`` cover, and an item's own scan at its destination confirms it. What is
     delivered but unconfirmed after the last leg's deadline is missing (and counts
-    short); ``hilang`` reports an item lost.
+    short); ``hilang`` reports an item lost; ``keluarkan`` takes an item out of its
+    container again (packed by mistake).
 
 Clocks
     ``Event.clock_offset`` (estimated by the ingest service from the clock each
@@ -70,6 +71,7 @@ from app.custody.rules.kembali import (
     RETURNING_TYPES,
     check_return_deadlines,
     check_return_receipt,
+    is_return_dispatch,
     is_return_receipt,
     return_received_without_dispatch,
 )
@@ -166,6 +168,7 @@ __all__ = [
     "event_order",
     "group_carried",
     "initial_state",
+    "is_return_dispatch",
     "is_return_receipt",
     "item_status",
     "node_kind",

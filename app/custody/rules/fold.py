@@ -15,6 +15,7 @@ from app.custody.rules.jenis import _jenis
 from app.custody.rules.jumlah import _count
 from app.custody.rules.kembali import (
     check_return_receipt,
+    is_return_dispatch,
     is_return_receipt,
     return_received_without_dispatch,
 )
@@ -147,7 +148,12 @@ def apply(
         findings = [f for f in findings if f not in custody]
         if not carried:
             findings.append(return_received_without_dispatch(item, before, event))
-    returning = before.returning or action is Action.KEMBALI or return_receipt
+    returning = (
+        before.returning
+        or action is Action.KEMBALI
+        or return_receipt
+        or is_return_dispatch(route, before, event)  # "kirim" back up the route
+    )
     dispatched_at = before.dispatched_at
     container = before.container
     opened = before.opened

@@ -56,6 +56,19 @@ def is_return_receipt(
     return route.index(event.node) < route.index(before.holder or "")
 
 
+def is_return_dispatch(route: tuple[str, ...] | None, before: ItemState, event: Event) -> bool:
+    """A ``kirim`` up the route of an item that had reached its destination: a return."""
+    if (
+        event.action is not Action.KIRIM
+        or route is None
+        or before.delivered_at is None
+        or event.target not in route
+        or event.node not in route
+    ):
+        return False
+    return route.index(event.target or "") < route.index(event.node)
+
+
 def return_received_without_dispatch(item: Item, before: ItemState, event: Event) -> Finding:
     """The finding for a box received on the way back that nobody scanned leaving."""
     return _finding(
