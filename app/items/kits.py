@@ -288,6 +288,7 @@ def pack(
         device_id=device_id,
         keyring=keyring,
         now=now,
+        sent_at=now(),  # the server stamps these scans: its clock is the device's
         election=election,
     ).ingest([event])[0]
     problems = []
@@ -372,6 +373,7 @@ def unpack(
         device_id=device_id,
         keyring=keyring,
         now=now,
+        sent_at=now(),  # the server stamps these scans: its clock is the device's
         election=election,
     ).ingest([event])[0]
     problems = [] if result.status in ("accepted", "duplicate") else [result.message]

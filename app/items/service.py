@@ -338,6 +338,7 @@ def record_label_event(
         device_id=device_id,
         keyring=labels.Keyring(),
         now=now,
+        sent_at=now(),  # the server stamps these scans: its clock is the device's
         election=session.get(Election, item.election_code),
         label_events=True,
     ).ingest(
