@@ -16,6 +16,7 @@ STRICT = [
     "app/custody/merkle.py",
     "app/custody/errors.py",
     "app/custody/codec.py",
+    "app/custody/clock.py",
     "app/plan/needs.py",
 ]
 
