@@ -42,10 +42,14 @@ _live: dict[tuple[str, str], tuple[Any, list[dict[str, Any]]]] = {}
 _live_lock = threading.Lock()
 
 
-def clear_caches() -> None:
-    """Forget cached live findings (tests and benchmarks measure cold reads)."""
+def clear_caches(*, everything: bool = False) -> None:
+    """Forget cached answers (tests and benchmarks measure cold reads); ``everything``:
+    the parsed tallies and quantity findings too, as in a process that just started."""
     with _live_lock:
         _live.clear()
+        if everything:
+            _tally_cache.clear()
+            _quantity_cache.clear()
 
 
 def _empty_principles() -> dict[str, dict[str, Any]]:
@@ -246,10 +250,7 @@ def live_findings(
 def _live_of(session: Session, election: Election, kab: str, now: datetime) -> list[dict[str, Any]]:
     now = now.replace(second=0, microsecond=0)
     plan = build_plan(session, election, kab)
-    tallies = {
-        r.tps: codec.tally_from_dict(r.tps, r.tally)
-        for r in session.scalars(select(TpsTallyRow).where(TpsTallyRow.kabkota_code == kab))
-    }
+    tallies, tally_version = _tallies(session, kab)
     # What can still be late: not inside a container, not delivered, not at the gudang.
     moving = session.execute(
         select(
@@ -294,7 +295,7 @@ def _live_of(session: Session, election: Election, kab: str, now: datetime) -> l
     budgets, costs = plan_service.leg_costs(session, election.code, kab)
     found = (
         rules.check_costs(budgets, costs)
-        + rules.check_all_quantities(plan, tallies, now)
+        + _quantities(plan, kab, tallies, tally_version, now)
         + rules.check_deadlines(plan, items, states, now)
     )
     found += rules.check_return_deadlines(plan, items, states, now)
@@ -327,6 +328,51 @@ def _live_of(session: Session, election: Election, kab: str, now: datetime) -> l
         )
         result.append(data)
     return result
+
+
+#: Parsed TPS tallies per (database, TPS): (row's updated_at, tally). Only changed rows
+#: are read and parsed again; quantity findings per kabupaten: (version, findings).
+_tally_cache: dict[tuple[str, str], tuple[Any, rules.TpsTally]] = {}
+_quantity_cache: dict[tuple[str, str], tuple[Any, tuple[rules.Finding, ...]]] = {}
+
+
+def _tallies(session: Session, kab: str) -> tuple[dict[str, rules.TpsTally], Any]:
+    """The kabupaten's TPS tallies, parsing only the rows that changed since last time."""
+    from app.custody.service import rows_in
+
+    db_key = str(session.get_bind().url)
+    stamps = dict(
+        session.execute(
+            select(TpsTallyRow.tps, TpsTallyRow.updated_at).where(TpsTallyRow.kabkota_code == kab)
+        ).all()
+    )
+    stale = [t for t, at in stamps.items() if _tally_cache.get((db_key, t), (None,))[0] != at]
+    for tps, at, tally in rows_in(
+        session,
+        select(TpsTallyRow.tps, TpsTallyRow.updated_at, TpsTallyRow.tally),
+        TpsTallyRow.tps,
+        stale,
+    ):
+        _tally_cache[(db_key, tps)] = (at, codec.tally_from_dict(tps, tally))
+    tallies = {t: _tally_cache[(db_key, t)][1] for t in stamps}
+    version = (len(stamps), max(stamps.values(), default=None))
+    return tallies, version
+
+
+def _quantities(
+    plan: rules.Plan, kab: str, tallies: dict[str, rules.TpsTally], version: Any, now: datetime
+) -> tuple[rules.Finding, ...]:
+    """Quantity findings, recomputed only when a tally changed or a final deadline passed."""
+    passed = sum(
+        1 for d in plan.destinations if (deadline := plan.final_deadline(d)) and now > deadline
+    )
+    key = (str(id(plan)), kab)
+    hit = _quantity_cache.get(key)
+    if hit is not None and hit[0] == (version, passed):
+        return hit[1]
+    found = rules.check_all_quantities(plan, tallies, now)
+    _quantity_cache[key] = ((version, passed), found)
+    return found
 
 
 def _loose_at_gudang(session: Session, kab: str) -> dict[str, int]:

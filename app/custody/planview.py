@@ -78,14 +78,18 @@ def build_plan(session: Session, election: Election, kabkota: str) -> rules.Plan
         )
     # Only labelled item types can be counted by scans.
     labelled = set(session.scalars(select(ItemType.code).where(ItemType.labelled.is_(True))))
+    # Plain rows, not ORM objects: a kabupaten of 8,000 TPS has ~60,000 plan lines.
+    types = {code: item_type_of(code) for code in labelled}
+    races_of = {kind: race_of(kind) for kind in ("", None, *(r.value for r in rules.Race))}
     quantities = {
-        (
-            line.destination,
-            item_type_of(line.item_type_code),
-            race_of(line.race_kind),
-        ): line.quantity
-        for line in session.scalars(
-            select(PlanLine).where(
+        (destination, types[item_type], races_of.get(race_kind, race_of(race_kind))): quantity
+        for destination, item_type, race_kind, quantity in session.execute(
+            select(
+                PlanLine.destination,
+                PlanLine.item_type_code,
+                PlanLine.race_kind,
+                PlanLine.quantity,
+            ).where(
                 PlanLine.election_code == election.code,
                 PlanLine.kabkota_code == kabkota,
                 PlanLine.item_type_code.in_(labelled),
