@@ -428,3 +428,45 @@ def as_json(view: WayBack, names: PlaceNames) -> dict[str, Any]:
             for entry in view.tps
         ],
     }
+
+
+def psu_reserve(session: Session, election: Election, kabkota: str) -> list[dict[str, Any]]:
+    """The kabupaten's re-vote (PSU) reserve per race, kept apart from the TPS' 2.5 %.
+
+    Planned at the gudang; what was issued for it and how much of that is still there
+    (a PSU reserve bundle seen anywhere else is also an off-route finding of its own).
+    """
+    planned = {
+        line.race_kind: line.quantity
+        for line in session.execute(
+            select(PlanLine.race_kind, PlanLine.quantity).where(
+                PlanLine.election_code == election.code,
+                PlanLine.destination == kabkota,
+                PlanLine.item_type_code == "SURAT",
+            )
+        )
+    }
+    issued: Counter[str] = Counter()
+    at_gudang: Counter[str] = Counter()
+    for item in session.execute(
+        select(Item.race_kind, Item.quantity, ItemStateRow.holder, ItemStateRow.transit_to)
+        .outerjoin(ItemStateRow, ItemStateRow.serial == Item.serial)
+        .where(
+            Item.destination == kabkota,
+            Item.item_type_code == "SURAT",
+            Item.voided_at.is_(None),
+        )
+    ):
+        issued[item.race_kind] += item.quantity
+        if item.holder in (None, kabkota) and item.transit_to is None:
+            at_gudang[item.race_kind] += item.quantity
+    return [
+        {
+            "race": race,
+            "planned": planned.get(race, 0),
+            "issued": issued[race],
+            "at_gudang": at_gudang[race],
+            "away": issued[race] - at_gudang[race],
+        }
+        for race in sorted(set(planned) | set(issued))
+    ]

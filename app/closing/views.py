@@ -83,6 +83,10 @@ def desk_way_back() -> Any:
         stages=desk.STAGES,
         statuses=desk.STATUSES,
         status_names=desk.status_words(),
+        # The PSU reserve is the kabupaten's: shown on its page only.
+        psu=desk.psu_reserve(db.session, current_election(), area)
+        if not codes.TPS_ID.match(area) and area.count(".") == 1
+        else [],
         findings=findings,
         at=now(),
     )

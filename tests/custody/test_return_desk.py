@@ -96,6 +96,21 @@ def test_the_way_back_page_shows_stages_statuses_and_findings(env: Env) -> None:
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
 
 
+def test_the_psu_reserve_is_shown_apart_on_the_kabupaten_page(env: Env) -> None:
+    from app.extensions import db
+    from app.items.service import issue_items
+
+    issue_items(db.session, "pilkada-2024", "62.10", ["SURAT"], env.signer, None)
+    login(env.client, "desk")
+    page = env.client.get("/desk/kembali?wilayah=62.10")
+    assert page.status_code == 200, page.get_data(as_text=True)[:3000]
+    html = page.get_data(as_text=True)
+    psu = html[html.index('id="psu-reserve"') :]
+    assert 'data-race="GUB"><td>GUB</td><td>2.000</td>' in psu
+    tps_page = env.client.get(f"/desk/kembali?wilayah={env.tps}")
+    assert tps_page.status_code == 200 and 'id="psu-reserve"' not in tps_page.get_data(as_text=True)
+
+
 def test_the_way_back_keeps_to_the_users_scope(env: Env) -> None:
     login(env.client, "desk")
     assert env.client.get("/desk/kembali?wilayah=63.01").status_code == 404
