@@ -117,7 +117,15 @@ CODES = {
     "voided_label_carried": N_("Label batal terbawa dalam paket"),
 }
 
+#: Races as the desk names them (the governor race rolls up over a province).
+RACES = {
+    "GUB": N_("Pemilihan gubernur"),
+    "BUP": N_("Pemilihan bupati"),
+    "WAL": N_("Pemilihan wali kota"),
+}
+
 WORDS = {
+    "races": RACES,
     "principles": PRINCIPLES,
     "severities": SEVERITIES,
     "legs": LEGS,

@@ -13,6 +13,8 @@ Metrics (keyed by strings, so a new stage or status just adds rows):
 * ``status:<status>``: the rules' ``ItemStatus`` before any deadline passes;
 * ``loose_gudang``: at the gudang and not packed (the deadline check's "not dispatched");
 * ``tps_complete``: TPS whose every item is delivered (counted once per TPS);
+* ``race:<race>`` and ``race_delivered:<race>``: items of a race (GUB, BUP, WAL) and
+  those delivered, so a province's governor race adds up over its kabupaten;
 * ``finding:<principle>:<severity>``: open stored findings placed in the region, and
   ``kind:<principle>:<severity>:<code>`` the same per kind (resolving one subtracts it);
 * ``terima:<hour>`` and ``terima_tps:<hour>``: receipts per hour, for the delivery chart;
@@ -91,8 +93,13 @@ def metrics_of(
     stage = stage_of(state)
     status = rules.item_status(_EMPTY_PLAN, rules_item, state, _BEFORE_ANY_DEADLINE)
     metrics = Counter({"items": 1, f"stage:{stage}": 1, f"status:{status.value}": 1})
+    race = item.race_kind or ""
+    if race:  # the governor race rolls up over the province's kabupaten
+        metrics[f"race:{race}"] += 1
     if state.holder == item.destination and state.transit_to is None:
         metrics["delivered"] += 1
+        if race:
+            metrics[f"race_delivered:{race}"] += 1
         if state.delivered_at is not None:
             metrics[f"delivered:{hour_of(state.delivered_at)}"] += 1
     if stage == "gudang" and state.container is None:

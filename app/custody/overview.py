@@ -173,10 +173,22 @@ def region_summary(
         "items": sum(r["items"] for r in rows),
         "delivered": sum(r["delivered"] for r in rows),
         "stages": dict(sum((Counter(r["stages"]) for r in rows), Counter())),
+        "races": _races(counters.get(area, Counter())),
         "statuses": dict(sum((Counter(r["statuses"]) for r in rows), Counter())),
         "principles": totals,
         "children": rows,
     }
+
+
+def _races(have: Counter[str]) -> dict[str, dict[str, int]]:
+    """Items and delivered items per race in an area (a province: summed over its kabupaten)."""
+    races: dict[str, dict[str, int]] = {}
+    for key, n in have.items():
+        kind, _, race = key.partition(":")
+        if kind in ("race", "race_delivered") and n:
+            entry = races.setdefault(race, {"items": 0, "delivered": 0})
+            entry["items" if kind == "race" else "delivered"] += n
+    return dict(sorted(races.items()))
 
 
 def _row(code: str, name: str, tps: int, have: Counter[str]) -> dict[str, Any]:
@@ -204,6 +216,7 @@ def _row(code: str, name: str, tps: int, have: Counter[str]) -> dict[str, Any]:
         "delivered": have["delivered"],
         "stages": stages,
         "statuses": statuses,
+        "races": _races(have),
         "principles": principles,
     }
 

@@ -142,6 +142,11 @@ def test_a_province_desk_sees_its_kabupaten_and_drills_down(env: Env) -> None:
     summary = env.client.get("/api/v1/regions/62/summary").get_json()
     gunung_mas = next(c for c in summary["children"] if c["code"] == "62.10")
     assert gunung_mas["items"] == summary["items"] > 0
+    # The governor race rolls up over the province's kabupaten.
+    assert summary["races"]["GUB"]["items"] == sum(
+        c["races"].get("GUB", {}).get("items", 0) for c in summary["children"]
+    )
+    assert summary["races"]["GUB"]["items"] > 0 and 'data-race="GUB"' in html
     assert env.client.get("/desk/wilayah/62.10.03").status_code == 200
 
 
