@@ -29,7 +29,7 @@ MAX_PIXELS = 60_000_000
 #: to be read keeps 4+ px per module, and the fallbacks stay inside the budget.
 DECODE_SIDE = 1600
 #: Time for the decoder's fallbacks per photo (the cheap pass always runs).
-BUDGET_MS = 250.0
+BUDGET_MS = 150.0
 #: Photos decoded at once, and photos that may wait for a worker before we say "busy".
 WORKERS = 2
 WAITING = 2

@@ -93,7 +93,7 @@ def test_a_photo_of_pure_noise_is_answered_quickly(world: World) -> None:
     started = time.perf_counter()
     body = send(world, jpeg.tobytes(), name="foto.jpg").get_json()
     assert body["texts"] == [] and "Tidak ada kode QR" in body["message"]
-    assert time.perf_counter() - started < 5  # the budget is 250 ms; generous for shared CI
+    assert time.perf_counter() - started < 5  # the budget is 150 ms; generous for shared CI
 
 
 def test_when_every_photo_worker_is_busy_the_courier_hears_503_at_once(
