@@ -50,7 +50,8 @@ KOTA, ALAK, MAULAFA = "53.71", "53.71.01", "53.71.02"
 NAMOSAIN = "53.71.01.1001"
 TPS = {n: f"5371011001{n:03d}" for n in range(1, 7)}
 MAULAFA_TPS = [f"5371021001{n:03d}" for n in range(1, 4)]
-WILAYAH = Path("/work/shared/data/wilayah.csv")
+#: The shared region codes beside the repository (as in CI: ``../shared``).
+WILAYAH = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "wilayah.csv"
 #: Deadlines (WITA = UTC+8, H = 27 Nov): gudang->PPK H-1 10.00, PPK->PPS 14.00, PPS->KPPS 20.00.
 D_KPPS = datetime(2024, 11, 26, 12, 0, tzinfo=UTC)
 NOW = datetime(2024, 11, 26, 14, 0, tzinfo=UTC)  # H-1 22.00 WITA: every forward leg is due
@@ -133,7 +134,7 @@ class Field:
 def kupang(app: Flask) -> dict[str, Any]:
     """Kota Kupang loaded, planned, printed for Namosain, and the whole story played."""
     session = db.session
-    source = WILAYAH if WILAYAH.exists() else Path("data/wilayah.csv")
+    source = WILAYAH
     plan_service.load_regions(session, source, [KOTA])
     plan_service.create_election(session, ELECTION, "Pilkada Kota Kupang", date(2024, 11, 27))
     plan_service.add_race(session, ELECTION, "GUB", "53")

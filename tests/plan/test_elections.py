@@ -11,7 +11,8 @@ from sqlalchemy import select
 from app.extensions import db
 from app.plan.models import CustodyNode, PlanLine, Tps
 
-WILAYAH = Path("/work/shared/data/wilayah.csv")
+#: The shared region codes beside the repository (as in CI: ``../shared``).
+WILAYAH = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "wilayah.csv"
 KUPANG = "53.71"  # Kota Kupang, Nusa Tenggara Timur (WITA)
 
 
@@ -26,7 +27,7 @@ def tps_file(tmp_path: Path, name: str, rows: list[str]) -> Path:
 
 
 def load_kupang(app: Flask) -> None:
-    source = WILAYAH if WILAYAH.exists() else Path("data/wilayah.csv")
+    source = WILAYAH
     result = run(app, "regions", "load", str(source), "--prefix", KUPANG)
     assert result.exit_code == 0, result.output
 
