@@ -20,7 +20,8 @@ from app.custody.ledger import rules_event
 from app.custody.models import CustodyEvent, FindingRow, ItemStateRow, TpsTallyRow
 from app.custody.planview import build_plan, to_rules_item
 from app.items.models import Item
-from app.plan.models import Election
+from app.plan.models import Election, PlanLine
+from app.plan.needs import compute_needs
 
 #: Rows named per table and kabupaten: the first that differ are enough to act on.
 NAMED = 5
@@ -58,14 +59,53 @@ def _finding_key(code: str, serial: str | None, event_ids: Any) -> tuple[str, st
     return code, serial or "", tuple(sorted(str(e) for e in event_ids or ()))
 
 
-def derived_problems(session: Session, election: Election) -> Iterator[str]:
-    """Name stored item states, tallies and findings that the log does not give again."""
+def derived_problems(session: Session, default: Election) -> Iterator[str]:
+    """Name stored item states, tallies, findings and plan lines that the log (and, for
+    plan lines, the TPS list and the rules) do not give again."""
     kabupatens = sorted(
         set(session.scalars(select(CustodyEvent.kabkota_code).distinct()))
         | set(session.scalars(select(ItemStateRow.kabkota_code).distinct()))
+        | set(session.scalars(select(PlanLine.kabkota_code).distinct()))
     )
     for kab in kabupatens:
+        election = _election_of(session, kab) or default
+        yield from _plan_lines(session, election, kab)
         yield from _kabupaten(session, election, kab)
+
+
+def _election_of(session: Session, kab: str) -> Election | None:
+    """The election a kabupaten is planned for (the latest, if several)."""
+    return session.scalar(
+        select(Election)
+        .join(PlanLine, PlanLine.election_code == Election.code)
+        .where(PlanLine.kabkota_code == kab)
+        .order_by(Election.election_day.desc())
+        .limit(1)
+    )
+
+
+def _plan_lines(session: Session, election: Election, kab: str) -> Iterator[str]:
+    """Stored plan lines against the needs computed again from the TPS list and the rules."""
+    from app.plan import service as plan  # the plan's own computation, not a copy of it
+
+    wanted = {
+        (line.destination, line.item_type, line.race): line.quantity
+        for line in compute_needs(
+            plan.load_rules(session), plan.tps_facts(session, election, kab), kab
+        )
+    }
+    stored = {
+        (line.destination, line.item_type, line.race): line.quantity
+        for line in plan.plan_lines(session, election.code, kab)
+    }
+    named = 0
+    for key in sorted(set(wanted) | set(stored)):
+        if wanted.get(key) != stored.get(key) and named < NAMED:
+            named += 1
+            yield (
+                f"plan_line {key[0]} {key[1]} {key[2] or '-'}: tersimpan {stored.get(key)}, "
+                f"dihitung ulang {wanted.get(key)}"
+            )
 
 
 def _kabupaten(session: Session, election: Election, kab: str) -> Iterator[str]:

@@ -21,6 +21,7 @@ from sqlalchemy import select, text
 from app.custody import evidence, ledger
 from app.custody.models import Checkpoint, CustodyEvent, FindingRow, LedgerEntry, TpsTallyRow
 from app.extensions import db
+from app.plan.models import PlanLine
 from tests.desk import scenario
 
 
@@ -200,3 +201,24 @@ def test_a_tampered_tally_is_named(demo_app: Flask, story: scenario.Scenario) ->
         )
     problems = _verify(demo_app)
     assert any(row.tps in p and p.startswith("tps_tally") for p in problems), problems
+
+
+@pytest.mark.parametrize("tamper", ["edit", "delete"])
+def test_tampered_plan_lines_are_named(
+    demo_app: Flask, story: scenario.Scenario, tamper: str
+) -> None:
+    line = db.session.scalar(
+        select(PlanLine).where(PlanLine.destination == scenario.TPS_A).order_by(PlanLine.id)
+    )
+    assert line is not None
+    named = f"plan_line {scenario.TPS_A} {line.item_type_code}"
+    with _raw():
+        if tamper == "edit":
+            db.session.execute(
+                text("UPDATE plan_line SET quantity = quantity + 7 WHERE id = :id"),
+                {"id": _id(line.id)},
+            )
+        else:
+            db.session.execute(text("DELETE FROM plan_line WHERE id = :id"), {"id": _id(line.id)})
+    problems = _verify(demo_app)
+    assert any(p.startswith(named) for p in problems), problems
