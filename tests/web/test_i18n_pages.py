@@ -77,6 +77,7 @@ def pages(story: scenario.Scenario) -> dict[str, list[str]]:
     box = story.misdelivered
     courier = [
         "/kurir",
+        "/kurir/tutup",
         f"/kurir/barang/{kit.serial}",
         "/gudang/kemas",
         f"/gudang/kemas?paket={story.first(scenario.TPS_B, 'KIT').serial}",
@@ -89,8 +90,9 @@ def pages(story: scenario.Scenario) -> dict[str, list[str]]:
         f"/desk/wilayah/{scenario.TPS_A}",
         f"/desk/barang/{kit.serial}",
         f"/desk/barang/{box.serial}",
+        "/desk/kembali",
     ]
-    common = ["/", "/rencana", "/rencana/biaya"]
+    common = ["/", "/rencana", "/rencana/biaya", "/publik/", "/publik/wilayah/62.10", "/publik/log"]
     warehouse = ["/gudang/", "/gudang/label", "/gudang/kirim", f"/gudang/seri?q={box.serial}"]
     return {
         "admin": common + desk + warehouse + courier + ["/admin/pengguna", "/admin/pengguna/baru"],
