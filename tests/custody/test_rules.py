@@ -934,3 +934,29 @@ def test_public_names_are_exported() -> None:
     }
     assert defined <= set(rules.__all__)
     assert all(hasattr(rules, name) for name in rules.__all__)
+
+
+def test_a_count_covers_first_what_was_scanned_on_its_own() -> None:
+    """Bundle 3 scanned at the TPS, then the kit opened and 40 of 60 counted: bundle 2 is
+    the one left unconfirmed (not bundle 3, which is surely there)."""
+    items, log = kit_of_three_bundles()
+    for here, there in ((GUDANG, PPK), (PPK, PPS), (PPS, TPS_A)):
+        log("KIT-A", Action.KIRIM, here, target=there)
+        log("KIT-A", Action.TERIMA, there)
+    log("SS-A-GUB-3", Action.TERIMA, TPS_A, quantity=20)
+    log("KIT-A", Action.BUKA, TPS_A, counts=(("SURAT|GUB", 40),))
+    result = recompute(make_plan(items, {}), items, log.events, EARLY)
+    confirmed = {s for s, st in result.states.items() if st.confirmed_at is not None}
+    assert confirmed == {"KIT-A", "SS-A-GUB-1", "SS-A-GUB-3"}
+    (short,) = [f for f in result.findings if f.code == Code.CONTENTS_SHORT]
+    assert dict(short.detail)["serials"] == "SS-A-GUB-2" and short.node == TPS_A
+    assert short.message == (
+        f"Isi kit TPS KIT-A di TPS {TPS_A}: surat suara gubernur dihitung 40, dikemas 60 "
+        "(kurang 20)"
+    )
+    assert (
+        rules.item_status(
+            make_plan(items, {}), items[2], result.states["SS-A-GUB-2"], D_KPPS + timedelta(1)
+        )
+        is rules.ItemStatus.MISSING
+    )

@@ -263,9 +263,12 @@ class Book:
     ) -> list[Finding]:
         """Confirm a container's contents by the counts taken at its receipt or opening.
 
-        A count confirms that many of the contents of its type, in serial order (a count
-        cannot say which bundle is missing); what a count leaves uncovered stays
-        unconfirmed. One finding per container and item type when the count differs.
+        A count confirms that many of the contents of its type: first those already
+        confirmed by their own scan (they are surely there), then in serial order (a count
+        cannot say which bundle is missing); what it leaves uncovered stays unconfirmed.
+        A bundle scanned on its own after the count is confirmed too, without taking the
+        confirmation back from another one (a known limit: the count then over-covers).
+        One finding per container and item type when the count differs.
         """
         counted = {key: n for key, n in event.counts}
         by_key: dict[str, list[str]] = {}
@@ -277,7 +280,10 @@ class Book:
         at_destination = {s for s in inside if self.items[s].destination == event.node}
         findings: list[Finding] = []
         for key in sorted(set(counted) | set(by_key)):
-            serials = sorted(by_key.get(key, []))
+            serials = sorted(
+                by_key.get(key, []),
+                key=lambda s: (changed.get(s, self.states[s]).confirmed_at is None, s),
+            )
             left = counted.get(key)
             if left is None:
                 continue  # not counted: stays unconfirmed
