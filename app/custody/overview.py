@@ -503,9 +503,10 @@ def findings_page(
     stmt = select(FindingRow).where(*where)
     if after is not None:
         moment, last = after
+        # "<= moment" first: an index condition on (kabkota_code, created_at).
         stmt = stmt.where(
-            (FindingRow.created_at < moment)
-            | ((FindingRow.created_at == moment) & (FindingRow.id < last))
+            FindingRow.created_at <= moment,
+            (FindingRow.created_at < moment) | (FindingRow.id < last),
         )
     rows = list(
         session.scalars(
