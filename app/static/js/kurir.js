@@ -110,14 +110,7 @@
   function buildEvent(text) {
     const event = {event_id: uuid4(), device_seq: nextSeq(), device_time: deviceNow(),
                    action: action(), node: node.value};
-    // How the item was identified (the desk counts typed serials apart from read labels).
-    if (looksLikeSerial(text)) {
-      event.serial = text.trim();
-      event.identified_by = "typed";
-    } else {
-      event.label = text;
-      event.identified_by = /^https?:\/\//i.test(text.trim()) ? "qr_link" : "qr_signed";
-    }
+    if (looksLikeSerial(text)) event.serial = text.trim(); else event.label = text;
     // How the item was identified, kept in the custody log: a typed serial or the QR's form.
     event.identified_by = event.serial ? "typed" : /^https:\/\//i.test(text) ? "qr_link" : "qr_signed";
     const quantity = $("quantity").value.trim();
