@@ -9,9 +9,10 @@ may hold more than was read:
    sharpening, adaptive threshold, upscaling, inversion), cheapest and most productive
    first, until one reads something;
 2. a code was seen but not read (zxing's failed detections, OpenCV's candidate
-   regions): enlarged crops and rectified warps of that region, with every decoder;
+   regions): enlarged crops and rectified warps of that region, zxing on each of them
+   and zbar on the two best;
 3. two or more codes were read (a sheet, a stack of boxes): an upscaled pass for the
-   small ones.
+   small ones, since a third code is as likely as the second.
 
 Every step checks the budget first (``budget_ms``, default :data:`DEFAULT_BUDGET_MS`);
 when it is spent the rest is skipped and the result says so (``ScanResult.exhausted``).
@@ -401,17 +402,9 @@ def _same(gray: Image) -> Image:
     return gray
 
 
-def _rectified(gray: Image, corners: Corners) -> enhance.Variant:
-    return enhance.rectify(gray, corners)
-
-
 def _rectified_sharp(gray: Image, corners: Corners) -> enhance.Variant:
     image, back = enhance.rectify(gray, corners)
     return enhance.sharpen(image), back
-
-
-def _crop(gray: Image, corners: Corners) -> enhance.Variant:
-    return enhance.crop(gray, corners)
 
 
 def _crop_clahe(gray: Image, corners: Corners) -> enhance.Variant:
@@ -425,10 +418,10 @@ def _crop_threshold(gray: Image, corners: Corners) -> enhance.Variant:
 
 
 _REGION_VARIANTS: tuple[tuple[str, Callable[[Image, Corners], enhance.Variant]], ...] = (
-    ("crop", _crop),
+    ("crop", enhance.crop),
     ("rectified+sharpen", _rectified_sharp),
     ("crop+clahe", _crop_clahe),
-    ("rectified", _rectified),
+    ("rectified", enhance.rectify),
     ("crop+threshold", _crop_threshold),
 )
 
