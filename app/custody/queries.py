@@ -238,9 +238,7 @@ def _finding_row_dict(row: FindingRow) -> dict[str, Any]:
     }
 
 
-def status_counts(
-    session: Session, election: Election, area: str, now: datetime
-) -> dict[str, int]:
+def status_counts(session: Session, election: Election, area: str, now: datetime) -> dict[str, int]:
     """Items per ``rules.ItemStatus`` for the destinations inside an area, as of ``now``
     (deadlines included: delivered but unconfirmed after the last leg is missing).
 
