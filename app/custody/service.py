@@ -1250,9 +1250,13 @@ def ensure_tallies(
 
 
 def forget_tallies(session: Session, destinations: Iterable[str]) -> None:
-    """Drop derived tallies (after new items are issued); they are rebuilt when next needed."""
-    for chunk in chunked(destinations):
+    """Rebuild derived tallies after items were issued or voided there: the desk reads
+    every TPS's tally and never rebuilds one from the items (that grows with the region)."""
+    wanted = set(destinations)
+    for chunk in chunked(wanted):
         session.execute(TpsTallyRow.__table__.delete().where(TpsTallyRow.tps.in_(chunk)))
+    for chunk in chunked(wanted, 500):  # a few hundred TPS of items at a time
+        ensure_tallies(session, chunk, {})
 
 
 def _retryable(exc: Exception) -> bool:

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from app.auth import service as auth
 from app.custody import codec, counts, overview, service
 from app.custody.counts import RegionCount
-from app.custody.models import FindingRow, ItemStateRow
+from app.custody.models import FindingRow, ItemStateRow, TpsTallyRow
 from app.extensions import db
 from app.items.models import Item
 from app.items.service import void_item
@@ -151,6 +151,10 @@ def test_a_province_desk_sees_its_kabupaten_and_drills_down(env: Env) -> None:
 
 
 def test_the_desk_answers_before_any_scan_and_counts_older_data_once(env: Env) -> None:
+    # Issuing leaves a tally for every destination: the desk never builds one from items.
+    issued = set(db.session.scalars(select(Item.destination).where(Item.kabkota_code == "62.10")))
+    tallied = set(db.session.scalars(select(TpsTallyRow.tps)))
+    assert issued and issued <= tallied
     db.session.execute(RegionCount.__table__.delete())  # data from before the counters
     db.session.commit()
     login(env.client, "desk")
