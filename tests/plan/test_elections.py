@@ -105,3 +105,40 @@ def test_an_election_for_kota_kupang_from_the_command_line(app: Flask, tmp_path:
         assert not db.session.scalars(
             select(PlanLine).where(PlanLine.destination == "5371011001003")
         ).all()
+
+
+def test_remove_missing_keeps_a_tps_whose_labels_are_printed(app: Flask, tmp_path: Path) -> None:
+    from datetime import date
+
+    from app.items import keys
+    from app.items.service import issue_items
+
+    load_kupang(app)
+    assert run(app, "elections", "create", "k", "--name", "K", "--day", "2024-11-27").exit_code == 0
+    assert run(app, "elections", "races", "k", "--add", f"WAL:{KUPANG}").exit_code == 0
+    rows = [f"53.71.01.1001,{n},300,2" for n in (1, 2, 3)]
+    path = tps_file(tmp_path, "all.csv", rows)
+    assert (
+        run(app, "plan", "import", str(path), "--election", "k", "--kabupaten", KUPANG).exit_code
+        == 0
+    )
+    with app.app_context():
+        key_dir = app.config["TEPAT_KEY_DIR"]
+        keys.create_key(key_dir, date(2024, 11, 1))
+        issue_items(db.session, "k", "5371011001003", ["KOTAK"], keys.load_signer(key_dir), None)
+    shorter = tps_file(tmp_path, "two.csv", rows[:2])
+    kept = run(
+        app,
+        "plan",
+        "import",
+        str(shorter),
+        "--election",
+        "k",
+        "--kabupaten",
+        KUPANG,
+        "--remove-missing",
+    )
+    assert kept.exit_code == 0
+    assert "tetap disimpan" in kept.output and "5371011001003" in kept.output
+    with app.app_context():
+        assert db.session.get(Tps, "5371011001003") is not None
