@@ -57,7 +57,10 @@ def verify(pinned: Path | None) -> None:
         f"{report.checkpoints} checkpoint diperiksa."
     )
     if report.ok:
-        click.echo("OK: rantai hash, log Merkle dan checkpoint cocok.")
+        click.echo(
+            "OK: rantai hash, tanda tangan perangkat, log Merkle, checkpoint, status barang, "
+            "tally TPS, temuan dan baris rencana cocok dengan log."
+        )
         return
     for problem in report.problems:
         click.echo(f"GAGAL: {problem}", err=True)

@@ -19,6 +19,7 @@ from app.custody.errors import CustodyError
 from app.custody.ledger import rules_event
 from app.custody.models import CustodyEvent, FindingRow, ItemStateRow, TpsTallyRow
 from app.custody.planview import build_plan, to_rules_item
+from app.custody.service import scalars_in
 from app.items.models import Item
 from app.plan.models import Election, PlanLine
 from app.plan.needs import compute_needs
@@ -67,10 +68,19 @@ def derived_problems(session: Session, default: Election) -> Iterator[str]:
         | set(session.scalars(select(ItemStateRow.kabkota_code).distinct()))
         | set(session.scalars(select(PlanLine.kabkota_code).distinct()))
     )
+    # Ingest folds each kabupaten's events on its own: an item scanned in two kabupaten
+    # (ballots "tertukar") has a history no single fold repeats; it is left out below.
+    kabs_of: dict[str, set[str]] = defaultdict(set)
+    for serial, kab in session.execute(
+        select(CustodyEvent.serial, CustodyEvent.kabkota_code).distinct()
+    ):
+        kabs_of[serial].add(kab)
+    crossing = {serial for serial, kabs in kabs_of.items() if len(kabs) > 1}
     for kab in kabupatens:
         election = _election_of(session, kab) or default
         yield from _plan_lines(session, election, kab)
-        yield from _kabupaten(session, election, kab)
+        only_here = {s for s, kabs in kabs_of.items() if kabs == {kab}}
+        yield from _kabupaten(session, election, kab, only_here, crossing)
 
 
 def _election_of(session: Session, kab: str) -> Election | None:
@@ -108,7 +118,9 @@ def _plan_lines(session: Session, election: Election, kab: str) -> Iterator[str]
             )
 
 
-def _kabupaten(session: Session, election: Election, kab: str) -> Iterator[str]:
+def _kabupaten(
+    session: Session, election: Election, kab: str, only_here: set[str], crossing: set[str]
+) -> Iterator[str]:
     rows = list(
         session.scalars(
             select(CustodyEvent)
@@ -116,9 +128,12 @@ def _kabupaten(session: Session, election: Election, kab: str) -> Iterator[str]:
             .order_by(CustodyEvent.serial, CustodyEvent.item_seq)
         )
     )
-    items = [
-        to_rules_item(i) for i in session.scalars(select(Item).where(Item.kabkota_code == kab))
-    ]
+    # The kabupaten's items and every item its events name (a carton from elsewhere too).
+    named_here = {row.serial for row in rows} | {row.container for row in rows if row.container}
+    loaded = {i.serial: i for i in session.scalars(select(Item).where(Item.kabkota_code == kab))}
+    missing = named_here - set(loaded)
+    loaded.update({i.serial: i for i in scalars_in(session, select(Item), Item.serial, missing)})
+    items = [to_rules_item(i) for i in loaded.values()]
     book, logged, refused = _fold(
         build_plan(session, election, kab), items, [rules_event(row) for row in rows]
     )
@@ -130,9 +145,8 @@ def _kabupaten(session: Session, election: Election, kab: str) -> Iterator[str]:
 
     named = 0
     stored_serials = set()
-    for row in session.scalars(
-        select(ItemStateRow).where(ItemStateRow.kabkota_code == kab).order_by(ItemStateRow.serial)
-    ):
+    state_rows = scalars_in(session, select(ItemStateRow), ItemStateRow.serial, only_here)
+    for row in sorted(state_rows, key=lambda r: r.serial):
         stored_serials.add(row.serial)
         state = states.get(row.serial)
         differs = state is None or (
@@ -146,13 +160,16 @@ def _kabupaten(session: Session, election: Election, kab: str) -> Iterator[str]:
         if differs and named < NAMED:
             named += 1
             yield f"item_state {row.serial}: tidak sama dengan hasil hitung ulang dari log"
-    for serial in sorted(set(heads) - stored_serials)[: max(0, NAMED - named)]:
+    for serial in sorted(set(heads) & only_here - stored_serials)[: max(0, NAMED - named)]:
         yield f"item_state {serial}: baris hilang (barang ini punya event di log)"
 
     named = 0
+    unsure = {item.destination for serial, item in loaded.items() if serial in crossing}
     for tally_row in session.scalars(
         select(TpsTallyRow).where(TpsTallyRow.kabkota_code == kab).order_by(TpsTallyRow.tps)
     ):
+        if tally_row.tps in unsure:
+            continue
         tally = tallies.get(tally_row.tps) or rules.TpsTally(tally_row.tps)
         if codec.tally_to_dict(tally) != tally_row.tally and named < NAMED:
             named += 1
@@ -162,7 +179,7 @@ def _kabupaten(session: Session, election: Election, kab: str) -> Iterator[str]:
     logged_ids = {str(row.event_id) for row in rows}
     recomputed: dict[tuple[str, str, tuple[str, ...]], int] = defaultdict(int)
     for finding in logged:
-        if finding.event_ids:
+        if finding.event_ids and finding.serial not in crossing:
             recomputed[_finding_key(finding.code, finding.serial, finding.event_ids)] += 1
     stored: dict[tuple[str, str, tuple[str, ...]], list[FindingRow]] = defaultdict(list)
     for finding_row in session.scalars(
@@ -172,7 +189,12 @@ def _kabupaten(session: Session, election: Election, kab: str) -> Iterator[str]:
         device = finding_row.code in DEVICE_CODES and not any(
             key[0] == finding_row.code for key in recomputed
         )
-        if ids and not device and all(e in logged_ids for e in ids):
+        if (
+            ids
+            and not device
+            and finding_row.serial not in crossing
+            and all(e in logged_ids for e in ids)
+        ):
             key = _finding_key(finding_row.code, finding_row.serial, ids)
             stored[key].append(finding_row)
     named = 0
