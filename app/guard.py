@@ -26,7 +26,7 @@ EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
 #: A string, or an unterminated one up to the end: possessive, so it never backtracks.
-_STRING = re.compile(rb'"(?:[^"\\]|\\.?)*+(?:"|\Z)', re.DOTALL)
+_STRING = re.compile(rb'"[^"\\]*+(?:\\.?[^"\\]*+)*+(?:"|\Z)', re.DOTALL)
 _NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
 
 
@@ -84,7 +84,10 @@ class BoundedJSONProvider(DefaultJSONProvider):
         """Parse JSON; ValueError (a 400 from ``request.get_json``) when nested too deep."""
         if json_depth_exceeds(s):
             raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
-        return super().loads(s, **kwargs)
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError as exc:  # not reachable after the check; never a 500 anyway
+            raise ValueError("JSON nested too deep") from exc
 
 
 def refuse_nul_in_request() -> None:
