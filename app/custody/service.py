@@ -865,7 +865,7 @@ class Ingestor:
                 counts=dict(scan.counts) or None,
                 identified_by=scan.identified_by,
                 clock_offset_s=(
-                    int(self.clock.offset.total_seconds())
+                    _clamp_int32(self.clock.offset.total_seconds())
                     if self.clock.offset is not None
                     else None
                 ),
@@ -976,7 +976,7 @@ class Ingestor:
         estimate, previous = self.clock, device.clock_offset_s
         device.clock_samples = list(estimate.samples)
         device.clock_offset_s = (
-            int(estimate.offset.total_seconds()) if estimate.offset is not None else None
+            _clamp_int32(estimate.offset.total_seconds()) if estimate.offset is not None else None
         )
         ids = tuple(s.event_id for s in scans[:20])
         jitter = self.policy.max_clock_jitter.total_seconds()
