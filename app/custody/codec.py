@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, cast
 
 from app.custody.rules import Condition, ItemState, ItemType, Race, TpsTally
@@ -69,6 +70,7 @@ def _key(key: tuple[Any, Any]) -> str:
     return f"{key[0]}|{key[1] or ''}"
 
 
+@lru_cache(maxsize=1024)  # a handful of distinct keys, parsed for every TPS's tally
 def _unkey(text: str) -> tuple[ItemType, Race | None]:
     item_type, race = text.split("|", 1)
     # Item types are data: a code the rules' enum lacks stays a plain string.

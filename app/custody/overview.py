@@ -11,6 +11,7 @@ are read a page at a time with a cursor.
 from __future__ import annotations
 
 import base64
+import bisect
 import hashlib
 import json
 import threading
@@ -50,6 +51,7 @@ def clear_caches(*, everything: bool = False) -> None:
         if everything:
             _tally_cache.clear()
             _quantity_cache.clear()
+            _final_deadlines.clear()
 
 
 def _empty_principles() -> dict[str, dict[str, Any]]:
@@ -347,6 +349,7 @@ def _live_of(session: Session, election: Election, kab: str, now: datetime) -> l
 #: are read and parsed again; quantity findings per kabupaten: (version, findings).
 _tally_cache: dict[tuple[str, str], tuple[Any, rules.TpsTally]] = {}
 _quantity_cache: dict[tuple[str, str], tuple[Any, tuple[rules.Finding, ...]]] = {}
+_final_deadlines: dict[tuple[str, str], list[datetime]] = {}
 
 
 def _tallies(session: Session, kab: str) -> tuple[dict[str, rules.TpsTally], Any]:
@@ -376,10 +379,13 @@ def _quantities(
     plan: rules.Plan, kab: str, tallies: dict[str, rules.TpsTally], version: Any, now: datetime
 ) -> tuple[rules.Finding, ...]:
     """Quantity findings, recomputed only when a tally changed or a final deadline passed."""
-    passed = sum(
-        1 for d in plan.destinations if (deadline := plan.final_deadline(d)) and now > deadline
-    )
     key = (str(id(plan)), kab)
+    deadlines = _final_deadlines.get(key)
+    if deadlines is None:  # once per plan: the destinations' last deadlines, sorted
+        deadlines = _final_deadlines[key] = sorted(
+            d for dest in plan.destinations if (d := plan.final_deadline(dest)) is not None
+        )
+    passed = bisect.bisect_left(deadlines, now)
     hit = _quantity_cache.get(key)
     if hit is not None and hit[0] == (version, passed):
         return hit[1]

@@ -96,10 +96,19 @@ def build_plan(session: Session, election: Election, kabkota: str) -> rules.Plan
             )
         )
     }
+    flat = kabkota.replace(".", "")
     legs = tuple(
-        rules.Leg(leg.from_node, leg.to_node, leg.deadline_at)
-        for leg in session.scalars(select(RouteLeg).where(RouteLeg.election_code == election.code))
-        if codes.within(leg.to_node, kabkota)  # TPS ids, PPS, PPK and the gudang itself
+        rules.Leg(from_node, to_node, deadline)
+        for from_node, to_node, deadline in session.execute(
+            select(RouteLeg.from_node, RouteLeg.to_node, RouteLeg.deadline_at).where(
+                RouteLeg.election_code == election.code,
+                # Legs into this kabupaten: TPS ids, PPS, PPK and the gudang itself.
+                (RouteLeg.to_node == kabkota)
+                | RouteLeg.to_node.like(kabkota + ".%")
+                | RouteLeg.to_node.like(flat + "%"),
+            )
+        )
+        if codes.within(to_node, kabkota)
     )
     plan = rules.Plan(region=kabkota, races=races, quantities=quantities, legs=legs)
     with _cache_lock:
