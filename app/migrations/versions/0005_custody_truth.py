@@ -1,7 +1,7 @@
 """custody truth: receipt counts, device clock offsets, findings as state
 
 Revision ID: 0005_custody_truth
-Revises: 0003_leg_costs
+Revises: 0004_labels
 Create Date: 2026-12-04 22:30:00
 
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0005_custody_truth"
-down_revision = "0003_leg_costs"
+down_revision = "0004_labels"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """hardening: devices owned by their token, append-only log tables, server-side sessions
 
 Revision ID: 0006_hardening
-Revises: 0003_leg_costs
+Revises: 0005_custody_truth
 Create Date: 2026-12-04 22:40:00
 
 """
@@ -23,7 +23,7 @@ $$ LANGUAGE plpgsql;
 
 # revision identifiers, used by Alembic.
 revision = "0006_hardening"
-down_revision = "0003_leg_costs"
+down_revision = "0005_custody_truth"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """scale: region counters kept on ingest; indexes for the hot queries
 
 Revision ID: 0007_scale
-Revises: 0003_leg_costs
+Revises: 0006_hardening
 Create Date: 2026-12-04 22:40:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_scale"
-down_revision = "0003_leg_costs"
+down_revision = "0006_hardening"
 branch_labels = None
 depends_on = None
 

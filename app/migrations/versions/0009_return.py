@@ -6,7 +6,7 @@ kabupaten; the KPPS's closing records (ballot accounting and seals) are stored
 append-only.
 
 Revision ID: 0009_return
-Revises: 0003_leg_costs
+Revises: 0007_scale
 Create Date: 2026-12-04 22:30:00
 
 """
@@ -16,7 +16,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0009_return"
-down_revision = "0003_leg_costs"
+down_revision = "0007_scale"
 branch_labels = None
 depends_on = None
 

@@ -5,7 +5,7 @@ and more lets the public proof endpoints read O(log n) rows instead of every lea
 Derived data: the table can be emptied at any time and is rebuilt on the next proof.
 
 Revision ID: 0010_public
-Revises: 0003_leg_costs
+Revises: 0009_return
 Create Date: 2026-12-04 23:00:00
 
 """
@@ -15,7 +15,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0010_public"
-down_revision = "0003_leg_costs"
+down_revision = "0009_return"
 branch_labels = None
 depends_on = None
 
