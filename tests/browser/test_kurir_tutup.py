@@ -52,3 +52,23 @@ def test_a_closing_filed_offline_is_sent_when_the_network_is_back(
         96,
         ["KS-1", "KS-2"],
     )
+
+
+def test_the_closing_page_opens_without_a_network_once_the_scan_page_was_opened(
+    page: Page,
+    story: scenario.Scenario,  # noqa: F811
+) -> None:
+    """The KPPS who opened the scan page once can open the closing page with no signal."""
+    sign_in(page, "kurir.tewah")
+    page.goto("/kurir")
+    assert page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    # The worker keeps the closing page when it installs, before anyone opens it.
+    page.wait_for_function(
+        "caches.keys().then((names) => Promise.all(names.map((n) => caches.open(n)"
+        ".then((c) => c.match('/kurir/tutup'))))).then((hits) => hits.some(Boolean))",
+        timeout=15_000,
+    )
+    page.context.set_offline(True)
+    page.goto("/kurir/tutup")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Penutupan TPS")
+    expect(page.locator("#tutup-form")).to_be_visible()
