@@ -268,6 +268,7 @@ def findings() -> Any:
         code=request.args.get("kode"),
         cursor=request.args.get("cursor"),
         limit=limit,
+        live_limit=limit,
     )
     return jsonify(page)
 

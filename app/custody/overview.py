@@ -483,12 +483,14 @@ def findings_page(
     code: str | None = None,
     cursor: str | None = None,
     limit: int = PAGE,
+    live_limit: int | None = PAGE,
 ) -> dict[str, Any]:
     """One page of findings in an area, newest first, with counts per group.
 
-    The first page also carries the live findings (quantities, deadlines, costs: one per
-    destination and kind, bounded by the number of TPS, not items). ``groups`` counts the
-    stored findings per principle, severity and code in the whole area (one GROUP BY).
+    The first page also carries the most severe live findings (quantities, deadlines,
+    costs: one per destination and kind, at most ``live_limit``; None: all, for
+    downloads). ``groups`` counts the open findings per principle, severity and code in
+    the whole area, stored (from the counters) and live.
     """
     if principle and principle not in PRINCIPLES:
         raise ValidationFailed("Prinsip tidak dikenal.")
@@ -522,25 +524,38 @@ def findings_page(
     more = len(rows) > limit
     rows = rows[:limit]
     page = [_stored(r) for r in rows]
-    live: list[dict[str, Any]] = []
+    live = [
+        f
+        for f in live_findings(session, election, area, now)
+        if _in_area(f, area)
+        and (not principle or f["principle"] == principle)
+        and (not severity or f["severity"] == severity)
+        and (not code or f["code"] == code)
+    ]
+    live_kinds: Counter[tuple[str, str, str]] = Counter()
+    for f in live:
+        live_kinds[(f["principle"], f["severity"], str(f["code"]))] += int(f.get("count", 1))
+    groups = sorted(
+        groups
+        + [
+            {"principle": p, "severity": s, "code": c, "count": n, "live": True}
+            for (p, s, c), n in live_kinds.items()
+        ],
+        key=lambda k: (-k["count"], k["code"]),
+    )
+    # The first page carries the most severe live findings (a page never grows with the
+    # region: at most ``limit`` of them; the filters and the downloads reach the rest).
+    shown: list[dict[str, Any]] = []
     if after is None:
-        for finding in live_findings(session, election, area, now):
-            if not _in_area(finding, area):
-                continue
-            if principle and finding["principle"] != principle:
-                continue
-            if severity and finding["severity"] != severity:
-                continue
-            if code and finding["code"] != code:
-                continue
-            live.append(finding)
+        shown = sorted(live, key=lambda f: (-SEVERITY_RANK[f["severity"]], f["region"], f["id"]))
+        shown = shown if live_limit is None else shown[:live_limit]
     # Most severe first; within a severity what scans proved (newest first), then live ones.
-    combined = sorted(page + live, key=lambda f: (-SEVERITY_RANK[f["severity"]], f["live"]))
+    combined = sorted(page + shown, key=lambda f: (-SEVERITY_RANK[f["severity"]], f["live"]))
     return {
         "findings": combined,
         "live": len(live),
         "groups": groups,
-        "count": sum(g["count"] for g in groups) + sum(int(f.get("count", 1)) for f in live),
+        "count": sum(g["count"] for g in groups),
         "next": _cursor_encode(rows[-1].created_at, rows[-1].id) if more and rows else None,
     }
 

@@ -303,6 +303,7 @@ def _every_finding(view: DeskView, area: str, filters: dict[str, str | None]) ->
             code=filters["code"],
             cursor=cursor,
             limit=500,
+            live_limit=None,  # a download holds every live finding too
         )
         found += [f for f in page["findings"] if not filters["leg"] or leg_of(f) == filters["leg"]]
         cursor = page["next"]
