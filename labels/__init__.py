@@ -30,6 +30,7 @@ from labels.errors import (
     UnknownKey,
     UnsupportedVersion,
 )
+from labels.forms import write_handover_form, write_kit_manifest
 from labels.keys import Keyring, KeyStatus, PublicKeyEntry, Signer, SigningKey
 from labels.layouts import (
     A4_DOCUMENT,
@@ -59,7 +60,7 @@ from labels.payload import (
     parse_unverified,
     sign,
 )
-from labels.pdf import write_handover_form, write_kit_manifest, write_labels
+from labels.pdf import write_labels
 from labels.qr import QrMatrix, draw_qr, qr_matrix
 
 __all__ = [
