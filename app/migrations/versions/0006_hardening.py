@@ -31,7 +31,9 @@ depends_on = None
 def upgrade():
     # A device row per (device_id, owner): another token naming the same device gets its own.
     with op.batch_alter_table("device", schema=None, recreate="always") as batch_op:
-        batch_op.add_column(sa.Column("owner", sa.String(length=40), nullable=False, server_default=""))
+        batch_op.add_column(
+            sa.Column("owner", sa.String(length=40), nullable=False, server_default="")
+        )
         batch_op.drop_constraint("pk_device", type_="primary")
         batch_op.create_primary_key("pk_device", ["device_id", "owner"])
         batch_op.add_column(sa.Column("public_key", sa.LargeBinary(length=32), nullable=True))
