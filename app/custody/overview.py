@@ -348,8 +348,8 @@ def _live_of(session: Session, election: Election, kab: str, now: datetime) -> l
 #: Parsed TPS tallies per (database, TPS): (row's updated_at, tally). Only changed rows
 #: are read and parsed again; quantity findings per kabupaten: (version, findings).
 _tally_cache: dict[tuple[str, str], tuple[Any, rules.TpsTally]] = {}
-_quantity_cache: dict[tuple[str, str], tuple[Any, tuple[rules.Finding, ...]]] = {}
-_final_deadlines: dict[tuple[str, str], list[datetime]] = {}
+_quantity_cache: dict[str, tuple[rules.Plan, Any, tuple[rules.Finding, ...]]] = {}
+_final_deadlines: dict[str, tuple[rules.Plan, list[datetime]]] = {}
 
 
 def _tallies(session: Session, kab: str) -> tuple[dict[str, rules.TpsTally], Any]:
@@ -371,7 +371,7 @@ def _tallies(session: Session, kab: str) -> tuple[dict[str, rules.TpsTally], Any
     ):
         _tally_cache[(db_key, tps)] = (at, codec.tally_from_dict(tps, tally))
     tallies = {t: _tally_cache[(db_key, t)][1] for t in stamps}
-    version = (len(stamps), max(stamps.values(), default=None))
+    version = (db_key, len(stamps), max(stamps.values(), default=None))
     return tallies, version
 
 
@@ -379,18 +379,20 @@ def _quantities(
     plan: rules.Plan, kab: str, tallies: dict[str, rules.TpsTally], version: Any, now: datetime
 ) -> tuple[rules.Finding, ...]:
     """Quantity findings, recomputed only when a tally changed or a final deadline passed."""
-    key = (str(id(plan)), kab)
-    deadlines = _final_deadlines.get(key)
-    if deadlines is None:  # once per plan: the destinations' last deadlines, sorted
-        deadlines = _final_deadlines[key] = sorted(
+    # Keyed by kabupaten; the entries hold the plan they were made from (a rebuilt plan,
+    # even one at a recycled address, never meets another plan's answers).
+    held = _final_deadlines.get(kab)
+    if held is None or held[0] is not plan:  # once per plan: last deadlines, sorted
+        deadlines = sorted(
             d for dest in plan.destinations if (d := plan.final_deadline(dest)) is not None
         )
-    passed = bisect.bisect_left(deadlines, now)
-    hit = _quantity_cache.get(key)
-    if hit is not None and hit[0] == (version, passed):
-        return hit[1]
+        held = _final_deadlines[kab] = (plan, deadlines)
+    passed = bisect.bisect_left(held[1], now)
+    hit = _quantity_cache.get(kab)
+    if hit is not None and hit[0] is plan and hit[1] == (version, passed):
+        return hit[2]
     found = rules.check_all_quantities(plan, tallies, now)
-    _quantity_cache[key] = ((version, passed), found)
+    _quantity_cache[kab] = (plan, (version, passed), found)
     return found
 
 
