@@ -310,7 +310,18 @@ def rebuild(session: Session, kab: str) -> None:
         )
     ):
         deltas.add(node, receipt_metrics(node, moment))
+    for node, identified_by in session.execute(
+        select(CustodyEvent.node, CustodyEvent.identified_by).where(
+            CustodyEvent.kabkota_code == kab, CustodyEvent.identified_by.is_not(None)
+        )
+    ):
+        deltas.add(node, identified_metrics(identified_by))
     deltas.write(session)
+
+
+def identified_metrics(identified_by: str | None) -> dict[str, int]:
+    """A scan counted by how it identified its item (signed QR, https QR, typed serial)."""
+    return {f"identified:{identified_by}": 1} if identified_by else {}
 
 
 def findings_resolved(session: Session, ids: Iterable[Any]) -> None:
