@@ -219,6 +219,19 @@ def record_closings(
         answers = list(results)
         _store(session, user, election, device_id, parsed, now, box_serial, answers)
         try:
+            # The reconciliation findings of what was stored, in the same transaction.
+            from app.closing.findings import file_sheet_findings
+
+            file_sheet_findings(
+                session,
+                election,
+                {
+                    (record.tps, record.race)
+                    for index, record in parsed
+                    if (answer := answers[index]) is not None and answer.status == "accepted"
+                },
+                now,
+            )
             session.commit()
         except IntegrityError:
             # Another request stored the same client id meanwhile: the second pass sees it

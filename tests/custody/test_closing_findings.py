@@ -1,0 +1,84 @@
+"""Reconciliation findings are stored findings: listed and counted on the desk, once, and
+resolved by the correcting record; a TPS with no closing past the return deadline shows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from app.custody.models import FindingRow
+from app.extensions import db
+from tests.conftest import login
+from tests.custody.conftest import Env
+from tests.custody.test_counts import KEPT, only, recount, stored
+from tests.custody.test_return_desk import closing, deliver
+
+
+def send(env: Env, records: list[dict[str, Any]], at: str) -> Any:
+    # Each filing at its own server time: the latest record per TPS and race counts.
+    env.app.config["TEPAT_NOW"] = at
+    headers = {"Authorization": f"Bearer {env.tokens['kurir.tewah']}"}
+    answer = env.client.post("/api/v1/closings", json={"records": records}, headers=headers)
+    assert answer.status_code == 200, answer.get_json()
+    return answer.get_json()
+
+
+def unbalanced() -> list[FindingRow]:
+    db.session.expire_all()  # the requests changed them in their own transactions
+    return list(
+        db.session.scalars(select(FindingRow).where(FindingRow.code == "sheets_unbalanced"))
+    )
+
+
+def test_a_closing_that_does_not_add_up_is_a_stored_counted_finding_until_corrected(
+    env: Env,
+) -> None:
+    deliver(env, env.tps)
+    box = next(i for i in env.items[env.tps] if i.item_type_code == "KOTAK")
+    wrong = closing(env, env.tps, box.race_kind, box, unused=1)
+    assert send(env, [wrong], "2024-11-27T13:00:00Z")["accepted"] == 1
+
+    (finding,) = unbalanced()
+    assert (finding.status, finding.principle, finding.severity) == ("open", "jumlah", "critical")
+    assert (finding.tps, finding.node, finding.kabkota_code) == (env.tps, env.tps, "62.10")
+    assert finding.detail["race"] == box.race_kind and finding.detail["record"]
+    assert only(stored(KEPT)) == only(recount("62.10"))
+
+    login(env.client, "desk")
+    listed = env.client.get("/api/v1/findings?wilayah=62.10.03&kode=sheets_unbalanced")
+    ids = [f["id"] for f in listed.get_json()["findings"] if not f.get("live")]
+    assert ids == [str(finding.id)]
+    page = env.client.get("/desk/temuan?wilayah=62.10.03").get_data(as_text=True)
+    assert "sheets_unbalanced" in page or "Lembar tidak seimbang" in page
+
+    # The phone sends it again: a duplicate, and no second finding.
+    assert send(env, [wrong], "2024-11-27T13:05:00Z")["duplicate"] == 1
+    assert len(unbalanced()) == 1
+    assert only(stored(KEPT)) == only(recount("62.10"))
+
+    fixed = closing(env, env.tps, box.race_kind, box, corrects=wrong["client_id"])
+    answer = send(env, [fixed], "2024-11-27T14:00:00Z")
+    (again,) = unbalanced()
+    assert again.status == "resolved" and again.resolved_by == answer["results"][0]["id"]
+    assert only(stored(KEPT)) == only(recount("62.10"))
+    after = env.client.get("/api/v1/findings?wilayah=62.10.03&kode=sheets_unbalanced")
+    assert not [f for f in after.get_json()["findings"] if not f.get("live")]
+
+
+def test_a_correction_that_is_still_wrong_keeps_one_open_finding(env: Env) -> None:
+    deliver(env, env.tps)
+    box = next(i for i in env.items[env.tps] if i.item_type_code == "KOTAK")
+    wrong = closing(env, env.tps, box.race_kind, box, unused=1)
+    send(env, [wrong], "2024-11-27T13:00:00Z")
+    still = closing(env, env.tps, box.race_kind, box, unused=2, corrects=wrong["client_id"])
+    send(env, [still], "2024-11-27T14:00:00Z")
+    assert [f.status for f in unbalanced()].count("open") == 1
+    assert only(stored(KEPT)) == only(recount("62.10"))
+
+
+def test_a_balanced_closing_stores_no_finding(env: Env) -> None:
+    deliver(env, env.tps)
+    box = next(i for i in env.items[env.tps] if i.item_type_code == "KOTAK")
+    send(env, [closing(env, env.tps, box.race_kind, box)], "2024-11-27T13:00:00Z")
+    assert not unbalanced()
