@@ -233,6 +233,10 @@ SENTENCES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             rf"{_P} belum dikembalikan dari {_P} ke {_P} padahal tenggat {_T} sudah lewat",
             r"\1 not yet returned from \2 to \3 although the deadline \4 has passed",
         ),
+        (
+            rf"{_P} belum mencatat penutupan kotak suara \({_P}\) padahal tenggat pengembalian {_T} sudah lewat",
+            r"\1 has not recorded the closing of its ballot box (\2) although the return deadline \3 has passed",
+        ),
         # biaya
         (
             rf"Biaya {_P} (Rp[\d.]+) tercatat tanpa anggaran",

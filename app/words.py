@@ -108,6 +108,7 @@ CODES = {
     "clock_unknown": N_("Jam perangkat tidak diketahui"),
     "clock_unstable": N_("Jam perangkat tidak stabil"),
     "arrived_mismatch": N_("Tiba tidak sesuai"),
+    "closing_missing": N_("Penutupan belum dicatat"),
     "opened_before_recap": N_("Dibuka sebelum rekapitulasi"),
     "reserve_unexplained": N_("Cadangan tidak terjelaskan"),
     "return_seal_changed": N_("Segel pengembalian berubah"),

@@ -24,6 +24,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from app import cache
+from app.closing.models import ClosingRecord
 from app.custody import codec, counts, rules
 from app.custody.models import FindingRow, ItemStateRow, TpsTallyRow
 from app.custody.names import PlaceNames
@@ -32,7 +33,8 @@ from app.errors import ValidationFailed
 from app.items.models import Item
 from app.plan import codes
 from app.plan import service as plan_service
-from app.plan.models import Election, LegCost, Region, RouteLeg, Tps
+from app.plan.models import Election, LegCost, NodeKind, Region, RouteLeg, Tps
+from app.timeutil import h_day, zone_for_region
 
 PRINCIPLES = ("jenis", "jumlah", "kualitas", "waktu", "sasaran", "biaya", "akuntabilitas")
 SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
@@ -233,6 +235,10 @@ def _version(session: Session, kab: str, now: datetime) -> Any:
         select(
             select(func.count(LegCost.id)).scalar_subquery(),
             select(func.sum(RouteLeg.budget_idr)).scalar_subquery(),
+            # A closing record filed ends the TPS' closing_missing finding.
+            select(func.count(ClosingRecord.id))
+            .where(ClosingRecord.kabkota_code == kab)
+            .scalar_subquery(),
         )
     ).one()
     return (sorted(own.items()), tuple(costs), now.replace(second=0, microsecond=0))
@@ -314,6 +320,7 @@ def _live_of(session: Session, election: Election, kab: str, now: datetime) -> l
         + rules.check_deadlines(plan, items, states, now)
     )
     found += rules.check_return_deadlines(plan, items, states, now)
+    found += _closings_missing(session, election, kab, now)
     names = PlaceNames(session)
     result = []
     for finding in found:
@@ -343,6 +350,34 @@ def _live_of(session: Session, election: Election, kab: str, now: datetime) -> l
         )
         result.append(data)
     return result
+
+
+def _closings_missing(
+    session: Session, election: Election, kab: str, now: datetime
+) -> tuple[rules.Finding, ...]:
+    """TPS of the kabupaten with no closing record once the KPPS return deadline passed."""
+    offset, local = plan_service.return_schedule(session, election.code, kab)[NodeKind.KPPS]
+    deadline = h_day(election.election_day, offset, local, zone_for_region(kab))
+    if now <= deadline:
+        return ()
+    races = {
+        tps: [rules.Race(r.kind.value) for r in plan_service.races_at(election, desa)]
+        for tps, desa in session.execute(
+            select(Tps.id, Tps.desa_code).where(Tps.id.like(kab.replace(".", "") + "%"))
+        )
+    }
+    closed = {
+        (tps, rules.Race(race))
+        for tps, race in session.execute(
+            select(ClosingRecord.tps, ClosingRecord.race_kind)
+            .where(
+                ClosingRecord.election_code == election.code,
+                ClosingRecord.kabkota_code == kab,
+            )
+            .distinct()
+        )
+    }
+    return rules.check_closings_missing(races, closed, deadline, now)
 
 
 #: Parsed TPS tallies per (database, TPS): (row's updated_at, tally). Only changed rows

@@ -3,12 +3,16 @@ resolved by the correcting record; a TPS with no closing past the return deadlin
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 
+from app.custody import overview
 from app.custody.models import FindingRow
 from app.extensions import db
+from app.plan import codes
+from app.plan.service import get_election
 from tests.conftest import login
 from tests.custody.conftest import Env
 from tests.custody.test_counts import KEPT, only, recount, stored
@@ -82,3 +86,58 @@ def test_a_balanced_closing_stores_no_finding(env: Env) -> None:
     box = next(i for i in env.items[env.tps] if i.item_type_code == "KOTAK")
     send(env, [closing(env, env.tps, box.race_kind, box)], "2024-11-27T13:00:00Z")
     assert not unbalanced()
+
+
+def missing_closings(area: str, now: datetime) -> set[str | None]:
+    overview.clear_caches()
+    election = get_election(db.session, "pilkada-2024")
+    found = overview.live_findings(db.session, election, area, now)
+    return {f["tps"] for f in found if f["code"] == "closing_missing"}
+
+
+def test_a_tps_without_closing_past_the_return_deadline_is_a_finding(env: Env) -> None:
+    deliver(env, env.tps)
+    boxes = {i.race_kind: i for i in env.items[env.tps] if i.item_type_code == "KOTAK"}
+    send(
+        env,
+        [closing(env, env.tps, race, box) for race, box in boxes.items()],
+        "2024-11-27T13:00:00Z",
+    )
+    # H+0 23.59 WIB is the KPPS' return deadline (boxes at the PPS).
+    assert not missing_closings("62.10", datetime(2024, 11, 27, 16, 0, tzinfo=UTC))
+    late = missing_closings("62.10", datetime(2024, 11, 28, 3, 0, tzinfo=UTC))
+    assert env.other_tps in late and env.tps not in late
+    assert all(codes.TPS_ID.match(t or "") for t in late)
+
+    env.app.config["TEPAT_NOW"] = "2024-11-28T03:00:00Z"
+    env.app.extensions.pop("tepat_clock_started", None)
+    overview.clear_caches()
+    login(env.client, "desk")
+    desa = codes.desa_of_tps(env.other_tps)
+    body = env.client.get(f"/api/v1/findings?wilayah={desa}&kode=closing_missing&limit=500")
+    listed = [f for f in body.get_json()["findings"] if f["code"] == "closing_missing"]
+    assert {f["tps"] for f in listed} >= {env.other_tps} and env.tps not in {
+        f["tps"] for f in listed
+    }
+    (mine,) = [f for f in listed if f["tps"] == env.other_tps]
+    assert (mine["principle"], mine["severity"], mine["live"]) == ("akuntabilitas", "warning", True)
+
+
+def test_the_rule_names_each_late_tps_once_with_its_open_races() -> None:
+    from app.custody import rules
+
+    deadline = datetime(2024, 11, 27, 16, 59, tzinfo=UTC)
+    races = {"6210030001001": [rules.Race.GUB, rules.Race.BUP], "6210030001002": [rules.Race.GUB]}
+    closed = {("6210030001001", rules.Race.GUB), ("6210030001002", rules.Race.GUB)}
+    assert rules.check_closings_missing(races, closed, deadline, deadline) == ()
+    (late,) = rules.check_closings_missing(
+        races, closed, deadline, datetime(2024, 11, 28, tzinfo=UTC)
+    )
+    assert (late.tps, late.code, dict(late.detail)["races"]) == (
+        "6210030001001",
+        "closing_missing",
+        "BUP",
+    )
+    assert (
+        late.principle is rules.Principle.AKUNTABILITAS and late.severity is rules.Severity.WARNING
+    )

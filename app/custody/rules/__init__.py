@@ -67,8 +67,10 @@ from app.custody.rules.custody import initial_state
 from app.custody.rules.fold import apply
 from app.custody.rules.jumlah import check_all_quantities, check_tps_quantities, tally_items
 from app.custody.rules.kembali import (
+    CLOSING_MISSING,
     RETURN_SKIPPED_NODE,
     RETURNING_TYPES,
+    check_closings_missing,
     check_return_deadlines,
     check_return_receipt,
     is_return_dispatch,
@@ -119,6 +121,7 @@ from app.custody.rules.status import count_statuses, item_status
 from app.custody.rules.waktu import check_deadlines
 
 __all__ = [
+    "CLOSING_MISSING",
     "CODES",
     "DEFAULT_POLICY",
     "GENESIS_HASH",
@@ -154,6 +157,7 @@ __all__ = [
     "canonical_event_bytes",
     "check_all_quantities",
     "check_chain",
+    "check_closings_missing",
     "check_costs",
     "check_deadlines",
     "check_replay",

@@ -11,7 +11,7 @@ from further down than the level just below skipped that level.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime
 
 from app.custody.rules.chain import _utc, occurred_at
@@ -27,6 +27,7 @@ from app.custody.rules.model import (
     NodeKind,
     Plan,
     Principle,
+    Race,
     Severity,
     _aware,
 )
@@ -37,6 +38,8 @@ RETURNING_TYPES = frozenset({ItemType.KOTAK})
 
 #: The finding code of the way back that the outbound checks have no twin for.
 RETURN_SKIPPED_NODE = "return_skipped_node"
+#: A TPS that filed no closing record (C.Hasil numbers, seals) by its return deadline.
+CLOSING_MISSING = "closing_missing"
 
 
 def is_return_receipt(
@@ -199,4 +202,41 @@ def check_return_deadlines(
                     leg="kembali",
                 )
             )
+    return tuple(findings)
+
+
+def check_closings_missing(
+    races: Mapping[str, Collection[Race]],
+    closed: Collection[tuple[str, Race]],
+    deadline: datetime,
+    now: datetime,
+) -> tuple[Finding, ...]:
+    """TPS with a race held but no closing record for it once the return deadline passed.
+
+    ``races`` are the races held per TPS, ``closed`` the (TPS, race) with a closing record,
+    ``deadline`` when the boxes must be at the PPS (the KPPS level's return deadline).
+    One finding per TPS, naming the races still open.
+    """
+    if not _aware(now) or not _aware(deadline):
+        raise ValueError("now and deadline must be timezone-aware")
+    if now <= deadline:
+        return ()
+    findings: list[Finding] = []
+    for tps in sorted(races):
+        missing = sorted(str(race) for race in races[tps] if (tps, race) not in closed)
+        if not missing:
+            continue
+        findings.append(
+            Finding(
+                code=CLOSING_MISSING,
+                principle=Principle.AKUNTABILITAS,
+                severity=Severity.WARNING,
+                message=f"{_sentence(_place(tps))} belum mencatat penutupan kotak suara "
+                f"({', '.join(missing)}) padahal tenggat pengembalian {_when(deadline, tps)} "
+                "sudah lewat",
+                tps=tps,
+                node=tps,
+                detail=(("deadline", _utc(deadline)), ("races", ",".join(missing))),
+            )
+        )
     return tuple(findings)
