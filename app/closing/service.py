@@ -368,9 +368,14 @@ def _one(
 def latest_closings(
     session: Session, election_code: str, tps_ids: Iterable[str]
 ) -> dict[tuple[str, str], ClosingRecord]:
-    """The record that counts per (TPS, race): the latest recorded (corrections come later)."""
+    """The record that counts per (TPS, race): the latest one no other record corrects.
+
+    A record and its correction sent in one batch share ``recorded_at``, so time alone
+    cannot order them: a record named in another's ``corrects`` never counts while the
+    correction exists (if every record is corrected, a cycle, the latest recorded counts).
+    """
     wanted = sorted(set(tps_ids))
-    latest: dict[tuple[str, str], ClosingRecord] = {}
+    records: dict[tuple[str, str], list[ClosingRecord]] = {}
     for start in range(0, len(wanted), 900):  # SQLite allows ~999 bound parameters
         for row in session.scalars(
             select(ClosingRecord)
@@ -380,7 +385,12 @@ def latest_closings(
             )
             .order_by(ClosingRecord.recorded_at, ClosingRecord.id)
         ):
-            latest[(row.tps, row.race_kind)] = row
+            records.setdefault((row.tps, row.race_kind), []).append(row)
+    latest: dict[tuple[str, str], ClosingRecord] = {}
+    for key, rows in records.items():
+        corrected = {row.corrects for row in rows if row.corrects}
+        standing = [row for row in rows if row.client_id not in corrected]
+        latest[key] = (standing or rows)[-1]
     return latest
 
 

@@ -98,6 +98,18 @@ def test_a_correction_is_a_new_record_and_the_latest_counts(env: Env) -> None:
     assert latest[(env.tps, "GUB")].unused == 96
 
 
+def test_a_record_and_its_correction_in_one_batch_the_correction_counts(env: Env) -> None:
+    """Regression: both share recorded_at, and the random id used to pick either one."""
+    from app.closing.service import latest_closings
+
+    for round_ in range(4):  # the old tie-break passed four rounds by chance 1 time in 16
+        first = record(env, unused=90 - round_)
+        fixed = record(env, corrects=first["client_id"], unused=96)
+        assert statuses(post(env, [first, fixed])) == ["accepted", "accepted"]
+        latest = latest_closings(db.session, "pilkada-2024", [env.tps])
+        assert latest[(env.tps, "GUB")].client_id == fixed["client_id"]
+
+
 @pytest.mark.parametrize(
     ("changes", "code", "words"),
     [
