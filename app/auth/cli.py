@@ -21,7 +21,12 @@ tokens_cli = AppGroup("tokens", help="Kelola token perangkat pemindai / scanner 
 @users_cli.command("create")
 @click.argument("username")
 @click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
-@click.option("--scope", required=True, help="Region code (62.10, 62.10.05 ...) or TPS id.")
+@click.option(
+    "--scope",
+    required=True,
+    help="Region code (62.10, 62.10.05 ...), TPS id, or ID: the whole country (desk, "
+    "pengawas, admin).",
+)
 @click.option("--name", "full_name", default="")
 @click.password_option(help="Prompted when not given.")
 def create_user(username: str, role: str, scope: str, full_name: str, password: str) -> None:

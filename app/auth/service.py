@@ -37,13 +37,20 @@ def hash_token(token: str) -> str:
 
 #: Roles that may watch a whole province (the KPU Provinsi desk, the provincial Bawaslu).
 PROVINCE_ROLES = frozenset({"desk", "pengawas"})
+#: Roles that may hold the whole country (``codes.NATIONAL``): the KPU RI desk, Bawaslu RI,
+#: and the admin who creates their accounts and the provinces'.
+NATIONAL_ROLES = frozenset({"desk", "pengawas", "admin"})
 
 
 def validate_scope(scope: str, role: str | None = None) -> str:
     """Return ``scope`` if it is a kabupaten/kota, kecamatan, desa code or TPS id (a province
-    too for the roles that watch one)."""
+    too for the roles that watch one, the whole country for the national roles)."""
     scope = scope.strip()
     if codes.TPS_ID.match(scope):
+        return scope
+    if scope == codes.NATIONAL:
+        if role not in NATIONAL_ROLES:
+            raise ValidationFailed(_("Cakupan nasional hanya untuk desk, pengawas dan admin."))
         return scope
     try:
         level = codes.region_level(scope)
@@ -54,9 +61,9 @@ def validate_scope(scope: str, role: str | None = None) -> str:
     return scope
 
 
-def scope_inside(session: Session, scope: str, outer: str) -> str:
+def scope_inside(session: Session, scope: str, outer: str, role: str | None = None) -> str:
     """Return ``scope`` if it is a known region or TPS lying inside ``outer`` (an admin's scope)."""
-    scope = validate_scope(scope)
+    scope = validate_scope(scope, role)
     if not codes.within(scope, outer):
         raise ValidationFailed(
             _(
@@ -65,6 +72,8 @@ def scope_inside(session: Session, scope: str, outer: str) -> str:
                 outer=outer,
             )
         )
+    if scope == codes.NATIONAL:
+        return scope
     known = session.get(Tps, scope) if codes.TPS_ID.match(scope) else session.get(Region, scope)
     if known is None:
         raise ValidationFailed(_("Wilayah atau TPS %(scope)s tidak dikenal.", scope=scope))
@@ -140,7 +149,7 @@ def create_user(
     scope = (
         validate_scope(scope, role_value.value)
         if inside is None
-        else scope_inside(session, scope, inside)
+        else scope_inside(session, scope, inside, role_value.value)
     )
     if session.scalar(select(User).where(User.username == username)) is not None:
         raise ValidationFailed(_("Nama pengguna %(name)s sudah dipakai.", name=username))
@@ -153,6 +162,8 @@ def create_user(
 
 def users_in_scope(session: Session, scope: str) -> list[User]:
     """Return the users whose scope lies inside ``scope``, by username."""
+    if scope == codes.NATIONAL:
+        return list(session.scalars(select(User).order_by(User.username)))
     digits = scope.replace(".", "")
     tps_inside = User.scope_code.startswith(digits) & (func.length(User.scope_code) == 13)
     query = select(User).where(
@@ -174,7 +185,8 @@ def update_user(
 ) -> User:
     """Change a user's role, scope and name as admin ``by``: the scope stays inside theirs."""
     _check_full_name(full_name)
-    new_role, new_scope = _role(role), scope_inside(session, scope, by.scope_code)
+    new_role = _role(role)
+    new_scope = scope_inside(session, scope, by.scope_code, new_role.value)
     if user.id == by.id and (new_role, new_scope) != (user.role, user.scope_code):
         # An admin who narrows their own rights may lock the whole kabupaten out.
         raise ValidationFailed(_("Anda tidak dapat mengubah peran atau cakupan Anda sendiri."))

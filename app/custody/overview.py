@@ -33,7 +33,7 @@ from app.errors import ValidationFailed
 from app.items.models import Item
 from app.plan import codes
 from app.plan import service as plan_service
-from app.plan.models import Election, LegCost, NodeKind, Region, RouteLeg, Tps
+from app.plan.models import Election, LegCost, NodeKind, Region, RegionLevel, RouteLeg, Tps
 from app.timeutil import h_day, zone_for_region
 
 PRINCIPLES = ("jenis", "jumlah", "kualitas", "waktu", "sasaran", "biaya", "akuntabilitas")
@@ -178,6 +178,42 @@ def region_summary(
         "delivered": sum(r["delivered"] for r in rows),
         "stages": dict(sum((Counter(r["stages"]) for r in rows), Counter())),
         "races": _races(counters.get(area, Counter())),
+        "statuses": dict(sum((Counter(r["statuses"]) for r in rows), Counter())),
+        "principles": totals,
+        "children": rows,
+    }
+
+
+def national_summary(session: Session, now: datetime) -> dict[str, Any]:
+    """Per province: items by stage and status, delivered, complete TPS, stored findings.
+
+    Reads only the provinces' own counters (38 regions), so its cost does not grow with the
+    country. Live findings (deadlines, quantities, costs) are computed per kabupaten and
+    are left to the province pages; TPS per province are not counted (no counter holds them).
+    """
+    provinces = dict(
+        session.execute(
+            select(Region.code, Region.name)
+            .where(Region.level == RegionLevel.PROVINSI)
+            .order_by(Region.code)
+        ).all()
+    )
+    counters = counts.read(session, list(provinces))
+    rows = [_row(code, name, 0, counters.get(code, Counter())) for code, name in provinces.items()]
+    totals = _empty_principles()
+    for row in rows:
+        for principle, entry in row["principles"].items():
+            if entry["count"]:
+                _note(totals[principle], entry["worst"], entry["count"])
+    return {
+        "region": codes.NATIONAL,
+        "name": "Indonesia",
+        "now": now.isoformat(),
+        "tps_complete": sum(r["tps_complete"] for r in rows),
+        "items": sum(r["items"] for r in rows),
+        "delivered": sum(r["delivered"] for r in rows),
+        "stages": dict(sum((Counter(r["stages"]) for r in rows), Counter())),
+        "races": _races(sum((counters.get(c, Counter()) for c in provinces), Counter())),
         "statuses": dict(sum((Counter(r["statuses"]) for r in rows), Counter())),
         "principles": totals,
         "children": rows,

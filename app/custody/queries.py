@@ -284,8 +284,11 @@ def region_summary(
 ) -> dict[str, Any]:
     """Per child region: TPS, items by stage and status, delivered, findings per principle.
 
-    Read from the counters kept on ingest (``app.custody.overview``), never the items.
+    Read from the counters kept on ingest (``app.custody.overview``), never the items;
+    the whole country (``codes.NATIONAL``): per province, from the provinces' counters.
     """
+    if area == codes.NATIONAL:
+        return overview.national_summary(session, now)
     return overview.region_summary(session, election, area, now)
 
 

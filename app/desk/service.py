@@ -111,8 +111,11 @@ class DeskView:
         """The regions one level below ``area`` (for the region filter)."""
         if codes.TPS_ID.match(area) or area.count(".") >= 3:
             return []
+        parent = (
+            Region.parent_code.is_(None) if area == codes.NATIONAL else (Region.parent_code == area)
+        )
         rows = self.session.execute(
-            select(Region.code).where(Region.parent_code == area).order_by(Region.code)
+            select(Region.code).where(parent).order_by(Region.code)
         ).scalars()
         return [{"code": code, "name": self.label(code)} for code in rows]
 
@@ -321,5 +324,3 @@ class DeskView:
             points.append({"hour": cursor, **point, "delivered": done})
             cursor += timedelta(hours=1)
         return {"points": points, "total": total}
-
-

@@ -17,6 +17,7 @@ import labels
 from app import english
 from app.auth.access import check_scope, require, signed_in_user
 from app.clock import now
+from app.custody import queries
 from app.custody.timeline import item_timeline
 from app.desk import exports
 from app.desk.chart import progress_svg
@@ -27,6 +28,7 @@ from app.desk.service import (
     DeskView,
     area_exists,
     leg_of,
+    stage_line,
 )
 from app.errors import NotFound
 from app.extensions import db
@@ -47,9 +49,13 @@ PAGE_ROWS = 200
 
 
 def _area(code: str | None) -> str:
-    """A province, kabupaten, kecamatan, desa or TPS inside the user's scope (else 404)."""
+    """The country, a province, kabupaten, kecamatan, desa or TPS inside the user's scope
+    (else 404)."""
     user = signed_in_user()
     area = (code or "").strip() or user.scope_code
+    if area == codes.NATIONAL:
+        check_scope(user, area)
+        return area
     if not codes.TPS_ID.match(area):
         try:
             codes.region_level(area)
@@ -70,10 +76,18 @@ def _crumbs(view: DeskView, area: str) -> list[dict[str, str]]:
         chain.append(code)
         if code == scope:
             break
-        code = codes.node_parent(code)
-        if code is not None and not codes.within(code, scope):
+        code = (
+            codes.desa_of_tps(code)
+            if codes.TPS_ID.match(code)
+            else codes.region_parent(code) or codes.NATIONAL
+        )
+        if not codes.within(code, scope):
             break
-    return [{"code": c, "name": view.label(c)} for c in reversed(chain)]
+    return [{"code": c, "name": _name(view, c)} for c in reversed(chain)]
+
+
+def _name(view: DeskView, code: str) -> str:
+    return _("Indonesia") if code == codes.NATIONAL else view.label(code)
 
 
 def _filters() -> dict[str, str | None]:
@@ -102,6 +116,8 @@ def region(code: str) -> Any:
 
 
 def _region_page(area: str) -> Any:
+    if area == codes.NATIONAL:
+        return _national_page()
     view = DeskView.open(db.session, current_election(), area, now())
     summary = view.summary(area)
     page = view.findings_page(area, limit=PAGE_ROWS)
@@ -133,6 +149,21 @@ def _region_page(area: str) -> Any:
     )
 
 
+def _national_page() -> Any:
+    """Every province with its counters: the provinces' own rows only, never their items."""
+    view = DeskView.open(db.session, current_election(), codes.NATIONAL, now())
+    summary = queries.region_summary(db.session, view.election, codes.NATIONAL, view.now)
+    summary["stage_line"] = stage_line(summary["stages"])
+    return render_template(
+        "desk/nasional.html",
+        area=codes.NATIONAL,
+        summary=summary,
+        crumbs=_crumbs(view, codes.NATIONAL),
+        principles=PRINCIPLES,
+        at=view.now,
+    )
+
+
 def _level(area: str) -> str:
     if codes.TPS_ID.match(area):
         return "tps"
@@ -143,7 +174,7 @@ def _level(area: str) -> str:
 @require("desk")
 def findings() -> Any:
     """Findings with filters (principle, severity, region, leg, code) and their evidence."""
-    area = _area(request.args.get("wilayah"))
+    area = _regional(_area(request.args.get("wilayah")))
     filters = _filters()
     view = DeskView.open(db.session, current_election(), area, now())
     page = view.findings_page(
@@ -182,6 +213,14 @@ def findings() -> Any:
     )
 
 
+def _regional(area: str) -> str:
+    """Findings are listed per province or below: the national page counts them per province
+    (a list across the country would read every province's findings)."""
+    if area == codes.NATIONAL:
+        raise NotFound(_("Pilih provinsi untuk melihat daftar temuan."))
+    return area
+
+
 def _query() -> dict[str, str]:
     """The current filters, to carry into the download links."""
     keep = ("wilayah", "prinsip", "tingkat", "tahap", "kode")
@@ -202,7 +241,7 @@ def item(serial: str) -> Any:
 @require("desk")
 def export_findings(fmt: str) -> Any:
     """The filtered findings (one row per kind, place and message) as CSV, XLSX or PDF."""
-    area = _area(request.args.get("wilayah"))
+    area = _regional(_area(request.args.get("wilayah")))
     filters = _filters()
     view = DeskView.open(db.session, current_election(), area, now())
     groups = view.groups(_every_finding(view, area, filters))
@@ -253,7 +292,11 @@ def export_status(fmt: str) -> Any:
     """Status per child region (TPS, items, delivered, findings per principle)."""
     area = _area(request.args.get("wilayah"))
     view = DeskView.open(db.session, current_election(), area, now())
-    summary = view.summary(area)
+    summary = (
+        queries.region_summary(db.session, view.election, area, view.now)
+        if area == codes.NATIONAL
+        else view.summary(area)
+    )
     rows = summary["children"] or [dict(summary, code=area, name=summary["name"])]
     columns = [_("Kode"), _("Nama"), "TPS", _("Barang"), _("Sampai di TPS"), "%"]
     pdf = fmt == "pdf"  # a page: one coloured count per principle; files: count and worst
@@ -266,7 +309,7 @@ def export_status(fmt: str) -> Any:
         line = [
             row["code"],
             row["name"],
-            row["tps"],
+            "" if area == codes.NATIONAL else row["tps"],  # no counter holds a province's TPS
             row["items"],
             row["delivered"],
             exports.Percent(100 * row["delivered"] / row["items"]) if row["items"] else "",
@@ -281,7 +324,7 @@ def export_status(fmt: str) -> Any:
                 line += [entry["count"], _(WORDS["severities"][worst]) if worst else ""]
         body.append(line)
     table = exports.Table(
-        title=_("Status %(area)s", area=_area_name(view, area)),
+        title=_("Status %(area)s", area=f"{_name(view, area)} ({area})"),
         subtitle=_("Keadaan per %(time)s", time=local_time(view.now, area)),
         columns=columns,
         rows=body,

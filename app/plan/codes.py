@@ -8,6 +8,9 @@ from app.plan.models import NodeKind, RegionLevel
 
 REGION_CODE = re.compile(r"^\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?$")
 TPS_ID = re.compile(r"^\d{13}$")
+#: The whole country: the scope of a national desk, above every province (Kemendagri
+#: codes have no national level, so the ISO country code stands for it).
+NATIONAL = "ID"
 
 
 def region_level(code: str) -> RegionLevel:
@@ -83,6 +86,8 @@ def route(tps: str) -> tuple[str, str, str, str]:
 
 def within(code: str, scope: str) -> bool:
     """Return whether a region code, node code or TPS id lies inside ``scope``."""
+    if scope == NATIONAL:
+        return code == NATIONAL or bool(TPS_ID.match(code) or REGION_CODE.match(code))
     if TPS_ID.match(scope):
         return code == scope
     region = node_region(code) if TPS_ID.match(code) else code

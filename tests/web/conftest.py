@@ -1,6 +1,6 @@
 """Fixtures for the page tests: one demo world per module, clients signed in per account.
 
-The access matrix and the route sweep send hundreds of requests as 26 accounts, so they
+The access matrix and the route sweep send hundreds of requests as about thirty accounts, so they
 share one world per module (a private copy of the demo database); each request still gets a
 fresh app context (FreshContextClient).
 """
@@ -36,6 +36,12 @@ _worlds = itertools.count(1)
 
 #: One scope per level: kabupaten, kecamatan, desa, TPS (all inside the Gunung Mas demo).
 SCOPES = ("62.10", "62.10.03", "62.10.03.2003", "6210032003001")
+#: Wider scopes held only by some roles: a province (its desk and Bawaslu) and the country.
+WIDE_SCOPES = {
+    "desk": ("62", codes.NATIONAL),
+    "pengawas": ("62", codes.NATIONAL),
+    "admin": (codes.NATIONAL,),
+}
 TARGET_SCOPE = "6210032003001"  # inside every scope above
 OUTSIDER_SCOPE = "62.11"  # another kabupaten: outside every scope above
 
@@ -62,7 +68,7 @@ class World:
     target_token_id: Any
     outsider_id: Any  # a user outside every scope, with a device token
     outsider_token_id: Any
-    outside: dict[str, str] = field(default_factory=dict)  # scope -> a code of its level outside
+    outside: dict[str, str | None] = field(default_factory=dict)  # scope -> a code outside
     _clients: dict[Any, tuple[FlaskClient, str]] = field(default_factory=dict)
 
     def client(self, account: Account | None) -> FlaskClient:
@@ -87,8 +93,11 @@ class World:
         return self._clients[key]
 
 
-def _outside_code(scope: str) -> str:
-    """An existing code of the scope's level that lies outside it (kabupaten: the next one)."""
+def _outside_code(scope: str) -> str | None:
+    """An existing code of the scope's level that lies outside it (kabupaten: the next one;
+    the country: None, nothing lies outside it)."""
+    if scope == codes.NATIONAL:
+        return None
     if codes.TPS_ID.match(scope):
         query = select(Tps.id).where(Tps.id != scope)
     else:
@@ -107,7 +116,7 @@ def translations() -> None:
 
 @pytest.fixture(scope="module")
 def world(demo_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    """The demo, 20 role x scope accounts, and a target and an outsider user with tokens."""
+    """The demo, 25 role x scope accounts, and a target and an outsider user with tokens."""
     folder = tmp_path_factory.mktemp("world")
     url = fresh_database(demo_database_url, folder)
     app = make_app(url, folder)
@@ -118,9 +127,12 @@ def world(demo_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> I
             name: Account(name, role, scope, auth.find_user(db.session, name).id)
             for name, role, scope, _ in DEMO_ACCOUNTS
         }
+        # A second province, so a province account has somewhere it must not see.
+        db.session.add(Region(code="53", name="Nusa Tenggara Timur", level=RegionLevel.PROVINSI))
+        db.session.commit()
         accounts = []
         for role in Role:
-            for scope in SCOPES:
+            for scope in (*SCOPES, *WIDE_SCOPES.get(role.value, ())):
                 name = f"{role.value}-{scope}"
                 user = auth.create_user(db.session, name, "rahasia-uji-1", role.value, scope)
                 accounts.append(Account(name, role.value, scope, user.id))
