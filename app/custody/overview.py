@@ -565,6 +565,8 @@ def findings_page(
     downloads). ``groups`` counts the open findings per principle, severity and code in
     the whole area, stored (from the counters) and live.
     """
+    if area == codes.NATIONAL:  # a country-wide list would read every province's findings
+        raise ValidationFailed("Pilih provinsi untuk melihat daftar temuan.")
     if principle and principle not in PRINCIPLES:
         raise ValidationFailed("Prinsip tidak dikenal.")
     if severity and severity not in SEVERITY_RANK:

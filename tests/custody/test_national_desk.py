@@ -81,6 +81,8 @@ def test_a_national_desk_sees_every_province_and_drills_down(env: Env) -> None:
     # Findings are listed per province: the national level says so, never a 500.
     assert env.client.get("/desk/temuan").status_code == 404
     assert env.client.get("/desk/temuan?wilayah=53").status_code == 200
+    assert env.client.get("/api/v1/findings").status_code == 422  # not an empty "0 findings"
+    assert env.client.get("/api/v1/findings?wilayah=62").status_code == 200
 
 
 def test_the_national_page_reads_only_the_provinces_counters(env: Env) -> None:
