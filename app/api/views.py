@@ -14,6 +14,7 @@ from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from flask_wtf.csrf import CSRFError
 
 import labels
+from app import english
 from app.auth import service as auth
 from app.auth.access import acting_user, check_scope, require, signed_in_user
 from app.clock import now
@@ -23,7 +24,6 @@ from app.custody import overview, queries
 from app.custody import service as custody
 from app.custody.names import PlaceNames
 from app.custody.service import MAX_BATCH, Ingestor, Rejected, serial_from_label
-from app import english
 from app.errors import BadRequest, NotConfigured, PayloadTooLarge, Unauthorized, ValidationFailed
 from app.extensions import csrf, db
 from app.guard import MAX_INT32, bounded_instant, has_nul, int_in_range
