@@ -32,6 +32,7 @@ from sqlalchemy import Integer, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.custody import codec, rules
+from app.custody.chunks import chunked, rows_in
 from app.custody.models import CustodyEvent, FindingRow, ItemStateRow
 from app.custody.planview import to_rules_item
 from app.extensions import db
@@ -200,8 +201,6 @@ def read(
     session: Session, places: Iterable[str], metrics: Iterable[str] | None = None
 ) -> dict[str, Counter[str]]:
     """The counters of the given places (all metrics, or only the named ones)."""
-    from app.custody.service import chunked
-
     result: dict[str, Counter[str]] = defaultdict(Counter)
     wanted = list(metrics) if metrics is not None else None
     for chunk in chunked(places):
@@ -326,8 +325,6 @@ def identified_metrics(identified_by: str | None) -> dict[str, int]:
 
 def findings_resolved(session: Session, ids: Iterable[Any]) -> None:
     """Stored findings were resolved: they leave the open counts (call after the UPDATE)."""
-    from app.custody.service import rows_in
-
     deltas = Deltas()
     stmt = select(
         FindingRow.region_code, FindingRow.principle, FindingRow.severity, FindingRow.code

@@ -15,11 +15,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.custody import codec, rules
+from app.custody.chunks import scalars_in
 from app.custody.errors import CustodyError
 from app.custody.ledger import rules_event
 from app.custody.models import CustodyEvent, FindingRow, ItemStateRow, TpsTallyRow
 from app.custody.planview import build_plan, to_rules_item
-from app.custody.service import scalars_in
 from app.items.models import Item
 from app.plan.models import Election, PlanLine
 from app.plan.needs import compute_needs

@@ -1,0 +1,31 @@
+"""Chunked IN lists: one query per chunk, below every driver's bind-parameter limit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+#: Bind parameters per IN list: far below PostgreSQL's 65,535 and SQLite's 32,766.
+CHUNK = 2000
+
+
+def chunked(values: Iterable[Any], size: int = CHUNK) -> Iterator[list[Any]]:
+    """The values in sorted lists of at most ``size`` (one IN list each)."""
+    ordered = sorted(set(values))
+    for start in range(0, len(ordered), size):
+        yield ordered[start : start + size]
+
+
+def rows_in(session: Session, stmt: Any, column: Any, values: Iterable[Any]) -> list[Any]:
+    """``stmt`` restricted to ``column IN values``, one query per chunk of the values."""
+    rows: list[Any] = []
+    for chunk in chunked(values):
+        rows.extend(session.execute(stmt.where(column.in_(chunk))))
+    return rows
+
+
+def scalars_in(session: Session, stmt: Any, column: Any, values: Iterable[Any]) -> list[Any]:
+    """Like :func:`rows_in`, the first column of each row."""
+    return [row[0] for row in rows_in(session, stmt, column, values)]
