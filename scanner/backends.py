@@ -187,10 +187,10 @@ class WeChatBackend:
     name = WECHAT
 
     def __init__(self) -> None:
-        module = getattr(cv2, "wechat_qrcode", None)
-        if module is None:
-            raise ImportError("cv2.wechat_qrcode is not in this OpenCV build")
-        self._detector: Any = module.WeChatQRCode()
+        make = getattr(cv2, "wechat_qrcode_WeChatQRCode", None)
+        if make is None:  # plain opencv-python: no contrib modules
+            raise ImportError("cv2.wechat_qrcode_WeChatQRCode is not in this OpenCV build")
+        self._detector: Any = make()
 
     def read(self, image: Image) -> list[RawRead]:
         texts, points = self._detector.detectAndDecode(image)

@@ -10,15 +10,18 @@ may hold more than was read:
    first, until one reads something;
 2. a code was seen but not read (zxing's failed detections, OpenCV's candidate
    regions): enlarged crops and rectified warps of that region, zxing on each of them
-   and zbar on the two best;
+   and zbar on the two best. With nothing read at all and WeChat named among the
+   decoders (it is not by default), it gets small crops of the patches densest with
+   edges: a code whose finder pattern is blotted out hides from every other detector;
 3. two or more codes were read (a sheet, a stack of boxes): an upscaled pass for the
    small ones, since a third code is as likely as the second.
 
 Every step checks the budget first (``budget_ms``, default :data:`DEFAULT_BUDGET_MS`);
 when it is spent the rest is skipped and the result says so (``ScanResult.exhausted``).
 
-Decoders whose library is missing (pyzbar without libzbar, OpenCV built without the
-WeChat module) are reported once with a logging warning and skipped.
+Decoders whose library is missing (pyzbar without libzbar) are reported once with a
+logging warning and skipped; OpenCV without the contrib WeChat module (plain
+``opencv-python``) only drops the WeChat steps, noted in the debug log.
 """
 
 from __future__ import annotations
@@ -27,7 +30,6 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from itertools import product
 from typing import cast
 
 import cv2
@@ -55,9 +57,13 @@ from scanner.errors import InvalidImage
 logger = logging.getLogger(__name__)
 
 #: The decoders a default pipeline loads. OpenCV contrib's WeChat decoder is not among
-#: them: measured, it read nothing the others missed on the photo set, and one call can
-#: take 0.7 s even on a 480 px copy, which no budget can cut short. Name it explicitly
-#: (``Pipeline((*ALL_DECODERS, WECHAT))``) to try it on crops of unread regions.
+#: them: on small crops of patches dense with edges it reads synthetic codes whose finder
+#: pattern is blotted out, but on the photo set it read nothing new, and its calls on
+#: crops that hold no readable code (100-250 ms, no budget can cut one short) made the
+#: slowest photo 202 ms instead of 179, or 357 instead of 191 with a second process on
+#: the box, where they also cost three codes (docs/BENCHMARKS.md, "## Scanner"). Name it
+#: explicitly (``Pipeline((*ALL_DECODERS, WECHAT))``) to try it on those crops; it is
+#: skipped when the OpenCV build lacks it (plain ``opencv-python``).
 ALL_DECODERS: tuple[str, ...] = (ZXING, ZBAR, OPENCV)
 
 #: The default time budget for the fallbacks of one frame. The cheap pass always runs;
@@ -65,6 +71,10 @@ ALL_DECODERS: tuple[str, ...] = (ZXING, ZBAR, OPENCV)
 DEFAULT_BUDGET_MS = 150.0
 #: Region crops tried per frame at most (a sheet of stickers has eight).
 MAX_REGIONS = 12
+#: Long side of the crops WeChat gets: on damaged frames it reads as many at 200 px as
+#: at 240 px; it is fast when it reads (under 20 ms) and slowest (100-250 ms measured on
+#: 200 px crops of blurred or creased photos) when it cannot.
+WECHAT_SIDE = 200
 
 __all__ = [
     "ALL_DECODERS",
@@ -304,6 +314,16 @@ class Pipeline:
         def regions(f: _Frame) -> list[Detection]:
             return self._regions(f, [])
 
+        def wechat_busy(f: _Frame) -> list[Detection]:
+            hits: list[Detection] = []
+            if self.backend(WECHAT) is None:
+                return hits
+            for corners in enhance.busy_regions(f.gray, limit=2):
+                if hits or not f.clock.left():
+                    break
+                hits = self._read(WECHAT, *_wechat_crop(f.gray, corners), "busy+wechat")
+            return hits
+
         def opencv_regions(f: _Frame) -> list[Detection]:
             cv = self.backend(OPENCV)
             if isinstance(cv, OpenCVBackend):
@@ -318,6 +338,7 @@ class Pipeline:
             regions,
             variant("sharpen", enhance.sharpen, zxing),
             upscale,
+            wechat_busy,
             variant("clahe", enhance.clahe, zxing),
             regions,
             variant("threshold", enhance.threshold, zxing),
@@ -349,7 +370,7 @@ class Pipeline:
         most productive ones (zbar takes ten times as long on a crop).
         """
         attempts = [(ZXING, v) for v in _REGION_VARIANTS] + [
-            (name, v) for name, v in product((ZBAR, WECHAT), _REGION_VARIANTS[:2])
+            (ZBAR, v) for v in _REGION_VARIANTS[:2]
         ]
         attempts = [(n, v) for n, v in attempts if self.backend(n) is not None]
         hits: list[Detection] = []
@@ -410,6 +431,10 @@ def _rectified_sharp(gray: Image, corners: Corners) -> enhance.Variant:
 def _crop_clahe(gray: Image, corners: Corners) -> enhance.Variant:
     image, back = enhance.crop(gray, corners)
     return enhance.clahe(image), back
+
+
+def _wechat_crop(gray: Image, corners: Corners) -> enhance.Variant:
+    return enhance.crop(gray, corners, margin=0.15, side=WECHAT_SIDE)
 
 
 def _crop_threshold(gray: Image, corners: Corners) -> enhance.Variant:

@@ -30,10 +30,13 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from scanner import Pipeline  # noqa: E402
+from scanner.backends import WECHAT  # noqa: E402
+from scanner.decode import ALL_DECODERS  # noqa: E402
 from tests.scanner import labelkit, photobench, stress  # noqa: E402
 from tests.scanner.baselines import BASELINES  # noqa: E402
 
 OURS = "pipeline"
+WITH_WECHAT = "pipeline + WeChat"
 
 
 def main() -> int:
@@ -52,6 +55,9 @@ def main() -> int:
 
     pipeline = Pipeline()
     contenders = {**BASELINES, OURS: lambda image: {d.payload for d in pipeline.decode(image)}}
+    wechat = Pipeline((*ALL_DECODERS, WECHAT))
+    if WECHAT in wechat.available:  # what the contrib build would buy, in the same run
+        contenders[WITH_WECHAT] = lambda image: {d.payload for d in wechat.decode(image)}
     frames = list(stress.stress_set(args.per_category))
     for frame in frames[: args.warmup]:
         for read in contenders.values():

@@ -27,9 +27,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from scanner import Pipeline
+from scanner.backends import WECHAT
+from scanner.decode import ALL_DECODERS
 from tests.scanner.baselines import LOCATED, Located
 
 OURS = "pipeline"
+WITH_WECHAT = "pipeline + WeChat"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
@@ -134,6 +137,9 @@ def run(root: Path, repeat: int = 1, budget_ms: float | None = None) -> int:
         return 1
     pipeline = Pipeline()
     readers = {**LOCATED, OURS: _pipeline_reader(pipeline, budget_ms)}
+    wechat = Pipeline((*ALL_DECODERS, WECHAT))
+    if WECHAT in wechat.available:  # what the contrib build would buy, in the same run
+        readers[WITH_WECHAT] = _pipeline_reader(wechat, budget_ms)
     scores: dict[str, dict[str, Score]] = defaultdict(lambda: defaultdict(Score))
     present: dict[str, int] = defaultdict(int)
     warm = cv2.imread(str(photos[0].path), cv2.IMREAD_COLOR)

@@ -14,6 +14,8 @@ import pytest
 import qrcode
 
 from scanner import Detection, InvalidImage, Pipeline, ScanError, decode
+from scanner.backends import WECHAT
+from scanner.decode import ALL_DECODERS
 from tests.scanner import stress
 from tests.scanner.baselines import BASELINES, locate_zxing
 
@@ -140,6 +142,32 @@ def test_pipeline_reads_at_least_as_much_as_every_single_decoder_per_category() 
     assert time.perf_counter() - started < 120  # a hang, not a slow box
 
 
+HAS_WECHAT = hasattr(cv2, "wechat_qrcode_WeChatQRCode")
+
+
+@pytest.mark.skipif(not HAS_WECHAT, reason="plain opencv-python: no contrib WeChat decoder")
+def test_a_code_with_a_blotted_finder_pattern_is_read_on_a_small_crop_by_wechat() -> None:
+    """A stain over a finder pattern hides the code from zxing, zbar and OpenCV."""
+    [frame] = [f for f in stress.stress_set(1) if f.category == "damage"]
+    assert Pipeline().decode(frame.image, budget_ms=UNHURRIED) == []
+    found = Pipeline((*ALL_DECODERS, WECHAT)).decode(frame.image)
+    assert [d.payload for d in found] == list(frame.expected)
+    assert found[0].decoder == WECHAT and found[0].stage == "busy+wechat"
+    assert found.elapsed_ms < 300
+
+
+def test_without_the_contrib_build_the_wechat_steps_are_skipped_quietly(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.delattr(cv2, "wechat_qrcode_WeChatQRCode", raising=False)
+    pipeline = Pipeline((*ALL_DECODERS, WECHAT))
+    with caplog.at_level(logging.WARNING, logger="scanner.decode"):
+        assert pipeline.decode(np.full((300, 300), 90, np.uint8)) == []
+        frame, _ = _frame_with(["TP1:POLOS"])
+        assert [d.payload for d in pipeline.decode(frame)] == ["TP1:POLOS"]
+    assert WECHAT not in pipeline.available and not caplog.records
+
+
 # --------------------------------------------------------------------------- photos
 
 PHOTOS = Path(__file__).parent / "photos"
@@ -229,9 +257,14 @@ def _code_free_images() -> list[np.ndarray]:
     ]
 
 
-def test_images_without_a_code_give_nothing_even_with_every_fallback() -> None:
+@pytest.mark.parametrize("decoders", [ALL_DECODERS, (*ALL_DECODERS, WECHAT)])
+def test_images_without_a_code_give_nothing_even_with_every_fallback(
+    decoders: tuple[str, ...],
+) -> None:
+    """With WeChat, busy patches (text, a checkerboard, random blocks) go to it: still nothing."""
+    pipeline = Pipeline(decoders)
     for image in _code_free_images():
-        assert decode(image, budget_ms=UNHURRIED) == []
+        assert pipeline.decode(image, budget_ms=UNHURRIED) == []
 
 
 def test_photos_give_only_the_texts_printed_on_them() -> None:
