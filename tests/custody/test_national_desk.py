@@ -30,8 +30,6 @@ PASSWORD = "rahasia-nasional-1"
 
 def plan_kupang(env: Env) -> None:
     """Kota Kupang in the demo election: two TPS in Namosain, labels for the first."""
-    if not WILAYAH.exists():
-        pytest.skip("the shared region codes (../shared/data/wilayah.csv) are not here")
     session = db.session
     plan_service.load_regions(session, WILAYAH, [KUPANG])
     plan_service.add_race(session, "pilkada-2024", "GUB", "53")
