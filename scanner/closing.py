@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import base64
 import json
-import sqlite3
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from scanner.durable import DurableStore
 from scanner.errors import ScanError, SyncError
 from scanner.outbox import utc_now
 from scanner.sync import ScanApi
@@ -81,39 +80,11 @@ class ClosingAnswer:
     message: str
 
 
-class ClosingOutbox:
+class ClosingOutbox(DurableStore):
     """Durable queue of closing records, beside the scan outbox."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        with self._transaction():
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    self._db.execute(statement)
-
-    def close(self) -> None:
-        """Close the database connection."""
-        self._db.close()
-
-    def __enter__(self) -> ClosingOutbox:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        super().__init__(path, _SCHEMA)
 
     def add(self, sheet: ClosingSheet, now: datetime | None = None) -> dict[str, Any]:
         """Store a record durably (with a fresh client id) and return it."""
