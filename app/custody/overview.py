@@ -643,7 +643,8 @@ def _in_area(finding: dict[str, Any], area: str) -> bool:
     return bool(place) and (place == area or codes.within(place, area))
 
 
-def _stored(row: FindingRow) -> dict[str, Any]:
+def stored_finding(row: FindingRow) -> dict[str, Any]:
+    """A stored finding as the API and the desk show it (the fields every view shares)."""
     return {
         "id": str(row.id),
         "code": row.code,
@@ -657,7 +658,10 @@ def _stored(row: FindingRow) -> dict[str, Any]:
         "event_ids": row.event_ids,
         "created_at": row.created_at.isoformat(),
         "live": False,
-        # One finding per container and cause says how many items it stands for.
-        "count": int((row.detail or {}).get("items") or 1),
         "status": row.status,
     }
+
+
+def _stored(row: FindingRow) -> dict[str, Any]:
+    # One finding per container and cause says how many items it stands for.
+    return stored_finding(row) | {"count": int((row.detail or {}).get("items") or 1)}

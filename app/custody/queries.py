@@ -219,20 +219,7 @@ def item_history(session: Session, user: User, serial: str) -> dict[str, Any]:
 
 
 def _finding_row_dict(row: FindingRow) -> dict[str, Any]:
-    return {
-        "id": str(row.id),
-        "code": row.code,
-        "principle": row.principle,
-        "severity": row.severity,
-        "message": row.message,
-        "serial": row.serial,
-        "tps": row.tps,
-        "node": row.node,
-        "region": row.region_code,
-        "event_ids": row.event_ids,
-        "created_at": row.created_at.isoformat(),
-        "live": False,
-        "status": row.status,
+    return overview.stored_finding(row) | {
         "resolved_by": row.resolved_by,
         "resolved_at": row.resolved_at.isoformat() if row.resolved_at else None,
     }
