@@ -35,7 +35,7 @@ from typing import cast
 import cv2
 import numpy as np
 
-from scanner import enhance
+from scanner import enhance, resample
 from scanner.backends import (
     FACTORIES,
     OPENCV,
@@ -69,6 +69,8 @@ ALL_DECODERS: tuple[str, ...] = (ZXING, ZBAR, OPENCV)
 #: The default time budget for the fallbacks of one frame. The cheap pass always runs;
 #: one step may overrun the budget by its own length (measured: under 60 ms).
 DEFAULT_BUDGET_MS = 150.0
+#: The decoder name of codes read by re-sampling their module grid (``scanner.resample``).
+GRID = "grid"
 #: Region crops tried per frame at most (a sheet of stickers has eight).
 MAX_REGIONS = 12
 #: Long side of the crops WeChat gets: on damaged frames it reads as many at 200 px as
@@ -187,6 +189,7 @@ class _Frame:
     seen: list[Corners] = field(default_factory=list)  # detected, maybe not read
     tried: list[Corners] = field(default_factory=list)  # regions already cropped
     cache: dict[str, Image] = field(default_factory=dict)
+    grid_done: bool = False
 
     def variant(self, key: str, make: Callable[[Image], Image]) -> Image:
         if key not in self.cache:
@@ -268,7 +271,18 @@ class Pipeline:
             found = _dedupe(found + self._small_codes(primary, f))
         if _unread(f.seen, found) and f.clock.left():
             found = _dedupe(found + self._regions(f, found))
+            if _unread(f.seen, found) and f.clock.left():
+                found = _dedupe(found + self._grid(f, found))
         return found
+
+    def _grid(self, f: _Frame, found: list[Detection]) -> list[Detection]:
+        """Codes re-read from their finder patterns' module grid, stains as erasures
+        (``scanner.resample``): what reads a blotted or torn code."""
+        if f.grid_done:
+            return []
+        f.grid_done = True
+        reads = resample.read(f.gray, [d.corners for d in found])
+        return self._wrap(GRID, reads, None, "grid")
 
     def _whole_frame(self, primary: str) -> list[Step]:
         """Steps for a frame where nothing was read, in the order tried.
@@ -314,6 +328,9 @@ class Pipeline:
         def regions(f: _Frame) -> list[Detection]:
             return self._regions(f, [])
 
+        def grid(f: _Frame) -> list[Detection]:
+            return self._grid(f, [])
+
         def wechat_busy(f: _Frame) -> list[Detection]:
             hits: list[Detection] = []
             if self.backend(WECHAT) is None:
@@ -336,6 +353,7 @@ class Pipeline:
             binarizer("global"),
             binarizer("fixed"),
             regions,
+            grid,
             variant("sharpen", enhance.sharpen, zxing),
             upscale,
             wechat_busy,
