@@ -196,7 +196,7 @@ def test_anyone_can_check_inclusion_and_consistency_without_the_database(logged:
         ("/api/v1/ledger/consistency?first=6", 422),
         ("/api/v1/ledger/consistency?first=7&second=18", 404),
         ("/api/v1/ledger/inclusion/not-a-uuid", 404),
-        ("/api/v1/ledger/inclusion/6f1c2b9e-0d3a-4c55-9b7e-2a41d8e0c9f3", 404),  # a well-formed unknown id
+        ("/api/v1/ledger/inclusion/6f1c2b9e-0d3a-4c55-9b7e-2a41d8e0c9f3", 404),  # unknown id
     ],
 )
 def test_bad_proof_requests_get_clear_errors(logged: Env, url: str, status: int) -> None:
