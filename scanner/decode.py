@@ -281,7 +281,7 @@ class Pipeline:
         if f.grid_done:
             return []
         f.grid_done = True
-        reads = resample.read(f.gray, [d.corners for d in found])
+        reads = resample.read(f.gray, [d.corners for d in found], f.clock.left)
         return self._wrap(GRID, reads, None, "grid")
 
     def _whole_frame(self, primary: str) -> list[Step]:

@@ -20,19 +20,18 @@ candidate squares), not with the frame's contents otherwise.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import cast
 
 import cv2
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from scanner.backends import Corners, Image, RawRead, corners_of
 from scanner.symbol import decode_grid, pattern_agreement, version_of
 
 #: Candidate squares tried per frame at most (each costs 1-5 ms).
-MAX_SQUARES = 8
+MAX_SQUARES = 6
 #: Finder patterns considered per frame at most (largest first).
 MAX_FINDERS = 10
 _BLOT = 4  # a uniform patch this many modules wide is not code
@@ -49,10 +48,11 @@ class Finder:
 
 def finders(gray: Image) -> list[Finder]:
     """Finder patterns in a gray image, largest first."""
-    block = max(15, (min(gray.shape[:2]) // 16) | 1)
-    binary = cv2.adaptiveThreshold(
-        gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, 7
-    )
+    binary = _binary(gray)
+    if _busy(binary):  # sensor noise: tracing its specks would take 100s of ms
+        binary = _binary(cast(Image, cv2.medianBlur(gray, 5)))
+        if _busy(binary):
+            return []
     contours, hierarchy = cv2.findContours(binary, cv2.RETR_TREE, cv2.CHAIN_APPROX_SIMPLE)
     if hierarchy is None:
         return []
@@ -82,12 +82,42 @@ def finders(gray: Image) -> list[Finder]:
     return found[:MAX_FINDERS]
 
 
+def _binary(gray: Image) -> Image:
+    block = max(15, (min(gray.shape[:2]) // 16) | 1)
+    return cast(
+        Image,
+        cv2.adaptiveThreshold(
+            gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, 7
+        ),
+    )
+
+
+def _busy(binary: Image) -> bool:
+    """More than 8 % of horizontal neighbours differ: photos of labels measure 1-4 %
+    (dim, pushed gain 14 %), noise 40-50 %."""
+    return bool((binary[:, 1:] != binary[:, :-1]).mean() > 0.08)
+
+
 Square = tuple[tuple[float, float], ...]  # four finder-centre positions, clockwise
 
 
 def squares(found: list[Finder]) -> list[tuple[Square, float, int]]:
     """Candidate symbols from pairs of finders: (corner centres, module px, support)."""
     out: list[tuple[Square, float, int]] = []
+    for a in found:  # three finders at the corners of an L: the usual case
+        for j, b in enumerate(found):
+            for c in found[j + 1 :]:
+                if a in (b, c) or max(f.side for f in (a, b, c)) > 1.6 * min(
+                    a.side, b.side, c.side
+                ):
+                    continue
+                pa, pb, pc = (np.array([f.x, f.y]) for f in (a, b, c))
+                u, v = pb - pa, pc - pa
+                cosine = float(u @ v) / max(float(np.hypot(*u) * np.hypot(*v)), 1e-6)
+                ratio = float(np.hypot(*u) / max(np.hypot(*v), 1e-6))
+                if abs(cosine) < 0.35 and 0.7 < ratio < 1.4:
+                    module = (a.side + b.side + c.side) / 21
+                    out.append(_square((pa, pb, pb + v, pc), module))
     for i, a in enumerate(found):
         for b in found[i + 1 :]:
             if max(a.side, b.side) > 1.6 * min(a.side, b.side):
@@ -104,13 +134,15 @@ def squares(found: list[Finder]) -> list[tuple[Square, float, int]]:
                 mid, half = (pa + pb) / 2, perp / 2
                 out.append(_square((pa, mid + half, pb, mid - half), module))
     kept: list[tuple[Square, float, int]] = []
-    for square, module, _ in out:
-        support = sum(
-            any(abs(f.x - x) + abs(f.y - y) < f.side / 2 for f in found) for x, y in square
-        )
-        if support >= 3 or support == 2:
-            if not any(_same_square(square, k[0], module) for k in kept):
-                kept.append((square, module, support))
+    for guess, module, _ in out:
+        corners, support = [], 0
+        for x, y in guess:  # a corner where a finder was found is that finder's centre
+            near = [f for f in found if abs(f.x - x) + abs(f.y - y) < f.side / 2]
+            corners.append((near[0].x, near[0].y) if near else (x, y))
+            support += bool(near)
+        square = tuple(corners)
+        if not any(_same_square(square, k[0], module) for k in kept):
+            kept.append((square, module, support))
     kept.sort(key=lambda k: -k[2])
     return kept[:MAX_SQUARES]
 
@@ -127,21 +159,82 @@ def _same_square(a: Square, b: Square, module: float) -> bool:
     return all(min(abs(x - u) + abs(y - v) for u, v in b) < 2 * module for x, y in a)
 
 
-def sample(gray: Image, square: Square, size: int, module: float) -> np.ndarray:
-    """Mean brightness at each module centre of a ``size`` x ``size`` grid whose finder
-    centres are at ``square``."""
-    src = np.array(
-        [[3.5, 3.5], [size - 3.5, 3.5], [size - 3.5, size - 3.5], [3.5, size - 3.5]], np.float32
-    )
-    matrix = cv2.getPerspectiveTransform(src, np.array(square, np.float32))
+Homography = np.ndarray  # 3 x 3: module coordinates to image pixels
+
+
+def _to_image(square: Square, size: int) -> Homography:
+    """Module coordinates to pixels, affine from the three corners that hold finders
+    (the first, second and last of ``square``): a fourth point guessed from them would
+    bend the grid under perspective; :func:`_refined` then finds the real fourth."""
+    src = np.array([[3.5, 3.5], [size - 3.5, 3.5], [3.5, size - 3.5]], np.float32)
+    dst = np.array([square[0], square[1], square[3]], np.float32)
+    return np.vstack([cv2.getAffineTransform(src, dst), [0.0, 0.0, 1.0]])
+
+
+def sample(smooth: Image, matrix: Homography, size: int) -> np.ndarray:
+    """Brightness at each module centre of a ``size`` x ``size`` grid placed by
+    ``matrix`` (module coordinates to pixels) on a lightly blurred image."""
     centres = (np.stack(np.meshgrid(np.arange(size), np.arange(size)), -1) + 0.5).astype(np.float32)
     points = cv2.perspectiveTransform(centres.reshape(-1, 1, 2), matrix).reshape(size, size, 2)
-    k = max(1, int(module * 0.5)) | 1
-    smooth = cv2.blur(gray, (k, k)) if k > 1 else gray
     values = cv2.remap(
         smooth, points[..., 0], points[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     )
     return cast(np.ndarray, values.astype(np.float32))
+
+
+_ZOOM = 6  # pixels per module when looking for a pattern near where it should be
+
+
+def _pattern(stone: int) -> np.ndarray:
+    """A finder (stone=3) or alignment (stone=1) pattern with a light margin, dark -1."""
+    cells = np.pad(np.pad(np.pad(np.ones((stone, stone)), 1), 1, constant_values=1), 1)
+    return np.kron(1 - 2 * cells, np.ones((_ZOOM, _ZOOM))).astype(np.float32)
+
+
+_FINDER_T = _pattern(3)
+_ALIGNMENT_T = _pattern(1)
+
+
+def _refined(gray: Image, matrix: Homography, size: int) -> Homography:
+    """The grid placed again on the finder and bottom-right alignment patterns found
+    near where the first guess puts them: a finder's stone is a few pixels off under
+    blur and tape, and under perspective three points misplace the far corner by
+    modules. A pattern that is not found (stained) keeps its guessed place."""
+    anchors = [(3.5, 3.5, _FINDER_T), (size - 3.5, 3.5, _FINDER_T), (3.5, size - 3.5, _FINDER_T)]
+    if size >= 25:
+        anchors.append((size - 6.5, size - 6.5, _ALIGNMENT_T))
+    src, dst = [], []
+    for mx, my, template in anchors:
+        span = template.shape[0] // _ZOOM + 8  # modules searched: +-4 around the pattern
+        lo_x, lo_y = mx - span / 2, my - span / 2
+        shift = np.array(
+            [[_ZOOM, 0, -lo_x * _ZOOM], [0, _ZOOM, -lo_y * _ZOOM], [0, 0, 1]], np.float64
+        )
+        patch = cv2.warpPerspective(
+            gray,
+            shift @ np.linalg.inv(matrix),
+            (span * _ZOOM, span * _ZOOM),
+            flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
+        score = cv2.matchTemplate(patch.astype(np.float32), template, cv2.TM_CCOEFF_NORMED)
+        _, best, _, (px, py) = cv2.minMaxLoc(score)
+        if best < (0.45 if template is _FINDER_T else 0.3):  # stained or torn off
+            continue
+        half = template.shape[0] / 2 / _ZOOM
+        at = np.array([[(lo_x + px / _ZOOM + half, lo_y + py / _ZOOM + half)]], np.float32)
+        point = cv2.perspectiveTransform(at, matrix).reshape(2)
+        src.append((mx, my))
+        dst.append((float(point[0]), float(point[1])))
+    if len(src) == 4:
+        return cast(
+            Homography,
+            cv2.getPerspectiveTransform(np.array(src, np.float32), np.array(dst, np.float32)),
+        )
+    if len(src) == 3:
+        affine = cv2.getAffineTransform(np.array(src, np.float32), np.array(dst, np.float32))
+        return np.vstack([affine, [0, 0, 1]])
+    return matrix
 
 
 def binarise(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -152,35 +245,51 @@ def binarise(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     spread = np.sqrt(
         np.maximum(cv2.blur(values**2, (7, 7), borderType=cv2.BORDER_REFLECT) - local**2, 1.0)
     )
-    low, high = np.percentile(values, (5, 95))
+    flat_values = values.reshape(-1)
+    k5, k95 = int(0.05 * (flat_values.size - 1)), int(0.95 * (flat_values.size - 1))
+    ranked = np.partition(flat_values, (k5, k95))
+    low, high = float(ranked[k5]), float(ranked[k95])
     # a flat patch (inside a stain) has no contrast of its own: judge it by the code's
-    flat = spread < 0.25 * float(high - low)
+    flat = spread < 0.25 * (high - low)
     dark = values < np.where(flat, (low + high) / 2, local)
     unsure = flat | (np.abs(values - local) < 0.25 * spread)
-    windows = sliding_window_view(dark, (_BLOT, _BLOT))
-    uniform = windows.all(axis=(2, 3)) | (~windows).all(axis=(2, 3))
-    blot = np.zeros_like(dark)
-    span = size - _BLOT + 1
-    for dy in range(_BLOT):
-        for dx in range(_BLOT):
-            blot[dy : dy + span, dx : dx + span] |= uniform
-    blot = cv2.dilate(blot.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-    return dark, blot | unsure
+    sums = np.pad(np.cumsum(np.cumsum(dark, 0, dtype=np.int32), 1), ((1, 0), (1, 0)))
+    window = (
+        sums[_BLOT:, _BLOT:]
+        - sums[:-_BLOT, _BLOT:]
+        - sums[_BLOT:, :-_BLOT]
+        + sums[:-_BLOT, :-_BLOT]
+    )
+    uniform = ((window == 0) | (window == _BLOT * _BLOT)).astype(np.uint8)
+    # every module under a uniform window, then one more module around (the blot's rim)
+    covered = np.zeros((size, size), np.uint8)
+    covered[: size - _BLOT + 1, : size - _BLOT + 1] = uniform
+    blot = cv2.dilate(covered, np.ones((_BLOT + 2, _BLOT + 2), np.uint8), anchor=(_BLOT, _BLOT))
+    return dark, blot.astype(bool) | unsure
 
 
-def read(gray: Image, skip: Sequence[Corners] = ()) -> list[RawRead]:
+def read(
+    gray: Image, skip: Sequence[Corners] = (), left: Callable[[], bool] = lambda: True
+) -> list[RawRead]:
     """Every code re-read from the finder patterns in ``gray`` (usually a damaged one
-    the other decoders gave up on), except those whose centre lies in a ``skip`` quad."""
+    the other decoders gave up on), except those whose centre lies in a ``skip`` quad;
+    stops trying when ``left()`` says the caller's time is spent."""
     found = finders(gray)
     reads: list[RawRead] = []
     done = list(skip)
+    blurred: dict[int, Image] = {}
     for square, module, _ in squares(found):
         centre = (sum(x for x, _ in square) / 4, sum(y for _, y in square) / 4)
         if any(_inside(quad, centre) for quad in done):
             continue
+        k = max(1, int(module * 0.5)) | 1
+        if k not in blurred:
+            blurred[k] = cast(Image, cv2.blur(gray, (k, k))) if k > 1 else gray
         side = math.dist(square[0], square[1]) / module + 7
         for size in _sizes(side):
-            hit = _read_square(gray, square, size, module)
+            if not left():
+                return reads
+            hit = _read_square(gray, blurred[k], square, size)
             if hit is not None:
                 reads.append(hit)
                 done.append(hit[1])
@@ -199,18 +308,22 @@ def _sizes(side: float) -> list[int]:
     return [n for n in out if version_of(n) is not None]
 
 
-def _read_square(gray: Image, square: Square, size: int, module: float) -> RawRead | None:
-    values = sample(gray, square, size, module)
-    dark, erased = binarise(values)
-    best = max(range(4), key=lambda r: _finder_score(np.rot90(dark, r)))
-    for turn in (best,):
-        upright, lost = np.rot90(dark, turn), np.rot90(erased, turn)
-        if pattern_agreement(upright, lost) < 0.8:
-            return None
-        payload = decode_grid(np.ascontiguousarray(upright), np.ascontiguousarray(lost))
+def _read_square(gray: Image, smooth: Image, square: Square, size: int) -> RawRead | None:
+    first = binarise(sample(smooth, _to_image(square, size), size))
+    # sampled from the square's i-th corner on, the grid is the first one turned i times
+    turn = max(range(4), key=lambda i: _finder_score(np.rot90(first[0], i)))
+    upright = square[turn:] + square[:turn]
+    matrix = _to_image(upright, size)
+    dark, erased = (np.ascontiguousarray(np.rot90(g, turn)) for g in first)
+    if erased.mean() > 0.5 or pattern_agreement(dark, erased) < 0.6:
+        return None
+    aligned = _refined(gray, matrix, size)
+    if aligned is not matrix:
+        payload = decode_grid(*binarise(sample(smooth, aligned, size)))
         if payload is not None:
-            return payload, _outer_corners(square, size)
-    return None
+            return payload, _outer_corners(aligned, size)
+    payload = decode_grid(dark, erased)
+    return None if payload is None else (payload, _outer_corners(matrix, size))
 
 
 _FINDER = np.ones((7, 7), bool)
@@ -228,10 +341,6 @@ def _finder_score(dark: np.ndarray) -> float:
     return like(dark[:7, :7]) + like(dark[:7, -7:]) + like(dark[-7:, :7]) - like(dark[-7:, -7:])
 
 
-def _outer_corners(square: Square, size: int) -> Corners:
-    src = np.array(
-        [[3.5, 3.5], [size - 3.5, 3.5], [size - 3.5, size - 3.5], [3.5, size - 3.5]], np.float32
-    )
-    matrix = cv2.getPerspectiveTransform(src, np.array(square, np.float32))
+def _outer_corners(matrix: Homography, size: int) -> Corners:
     outer = np.array([[0, 0], [size, 0], [size, size], [0, size]], np.float32).reshape(-1, 1, 2)
     return corners_of(cv2.perspectiveTransform(outer, matrix).reshape(-1, 2).tolist())
