@@ -205,7 +205,9 @@ def _refined(gray: Image, matrix: Homography, size: int) -> Homography:
         anchors.append((size - 6.5, size - 6.5, _ALIGNMENT_T))
     src, dst = [], []
     for mx, my, template in anchors:
-        span = template.shape[0] // _ZOOM + 8  # modules searched: +-4 around the pattern
+        # modules searched: +-4 around a finder, +-7 around the alignment pattern (where a
+        # guessed fourth corner misplaces it most)
+        span = template.shape[0] // _ZOOM + (8 if template is _FINDER_T else 14)
         lo_x, lo_y = mx - span / 2, my - span / 2
         shift = np.array(
             [[_ZOOM, 0, -lo_x * _ZOOM], [0, _ZOOM, -lo_y * _ZOOM], [0, 0, 1]], np.float64
@@ -250,7 +252,7 @@ def binarise(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ranked = np.partition(flat_values, (k5, k95))
     low, high = float(ranked[k5]), float(ranked[k95])
     # a flat patch (inside a stain) has no contrast of its own: judge it by the code's
-    flat = spread < 0.25 * (high - low)
+    flat = spread < 0.12 * (high - low)
     dark = values < np.where(flat, (low + high) / 2, local)
     unsure = flat | (np.abs(values - local) < 0.25 * spread)
     sums = np.pad(np.cumsum(np.cumsum(dark, 0, dtype=np.int32), 1), ((1, 0), (1, 0)))
@@ -310,9 +312,27 @@ def _sizes(side: float) -> list[int]:
 
 def _read_square(gray: Image, smooth: Image, square: Square, size: int) -> RawRead | None:
     first = binarise(sample(smooth, _to_image(square, size), size))
-    # sampled from the square's i-th corner on, the grid is the first one turned i times
-    turn = max(range(4), key=lambda i: _finder_score(np.rot90(first[0], i)))
-    upright = square[turn:] + square[:turn]
+    # sampled from the square's i-th corner on, the grid is the first one turned i times;
+    # with a finder torn off, two turns can look alike: try both
+    scores = [_finder_score(np.rot90(first[0], i)) for i in range(4)]
+    turns = sorted(range(4), key=lambda i: -scores[i])[:2]
+    for turn in turns:
+        if scores[turn] < scores[turns[0]] - 0.3:
+            break
+        hit = _read_turn(gray, smooth, square[turn:] + square[:turn], size, first, turn)
+        if hit is not None:
+            return hit
+    return None
+
+
+def _read_turn(
+    gray: Image,
+    smooth: Image,
+    upright: Square,
+    size: int,
+    first: tuple[np.ndarray, np.ndarray],
+    turn: int,
+) -> RawRead | None:
     matrix = _to_image(upright, size)
     dark, erased = (np.ascontiguousarray(np.rot90(g, turn)) for g in first)
     if erased.mean() > 0.5 or pattern_agreement(dark, erased) < 0.6:
