@@ -281,7 +281,8 @@ class Pipeline:
         if f.grid_done:
             return []
         f.grid_done = True
-        reads = resample.read(f.gray, [d.corners for d in found], f.clock.left)
+        hints = enhance.busy_regions(f.gray, limit=2) if not found else []
+        reads = resample.read(f.gray, [d.corners for d in found], f.clock.left, hints)
         return self._wrap(GRID, reads, None, "grid")
 
     def _whole_frame(self, primary: str) -> list[Step]:

@@ -66,20 +66,33 @@ def finders(gray: Image) -> list[Finder]:
         if stone < 0:
             continue
         outer, ring, core = (cv2.contourArea(contours[i]) for i in (index, child, stone))
-        if core < 4 or not (1.3 < outer / max(ring, 1) < 3.2 and 1.5 < ring / core < 5.0):
+        if core < 4 or not 1.5 < ring / core < 5.0:
             continue
-        (_, _), (w, h), _ = cv2.minAreaRect(contour)
-        if min(w, h) < 7 or max(w, h) > 1.6 * min(w, h):
+        if 1.3 < outer / max(ring, 1) < 3.2 and _square_ish(contour, 1.6, 0.0):
+            side = math.sqrt(outer)
+        elif _square_ish(contours[child], 1.3, 0.75):  # the dark ring merged with a stain
+            side = math.sqrt(ring) * 7 / 5
+        else:
             continue
         moments = cv2.moments(contours[stone])
         if moments["m00"] <= 0:
             continue
         cx, cy = moments["m10"] / moments["m00"], moments["m01"] / moments["m00"]
-        finder = Finder(cx, cy, math.sqrt(outer))
+        finder = Finder(cx, cy, side)
         if all(abs(f.x - cx) + abs(f.y - cy) > f.side / 2 for f in found):
             found.append(finder)
     found.sort(key=lambda f: -f.side)
     return found[:MAX_FINDERS]
+
+
+def _square_ish(contour: np.ndarray, aspect: float, fill: float) -> bool:
+    """A roughly square contour at least 7 px wide, filling ``fill`` of its box."""
+    (_, _), (w, h), _ = cv2.minAreaRect(contour)
+    return bool(
+        min(w, h) >= 7
+        and max(w, h) <= aspect * min(w, h)
+        and cv2.contourArea(contour) >= fill * w * h
+    )
 
 
 def _binary(gray: Image) -> Image:
@@ -195,11 +208,11 @@ _FINDER_T = _pattern(3)
 _ALIGNMENT_T = _pattern(1)
 
 
-def _refined(gray: Image, matrix: Homography, size: int) -> Homography:
+def _refined(gray: Image, matrix: Homography, size: int) -> list[Homography]:
     """The grid placed again on the finder and bottom-right alignment patterns found
-    near where the first guess puts them: a finder's stone is a few pixels off under
+    near where the first guess puts them (a finder's stone is a few pixels off under
     blur and tape, and under perspective three points misplace the far corner by
-    modules. A pattern that is not found (stained) keeps its guessed place."""
+    modules): on all four when all are found, on the three finders, on any three."""
     anchors = [(3.5, 3.5, _FINDER_T), (size - 3.5, 3.5, _FINDER_T), (3.5, size - 3.5, _FINDER_T)]
     if size >= 25:
         anchors.append((size - 6.5, size - 6.5, _ALIGNMENT_T))
@@ -228,15 +241,22 @@ def _refined(gray: Image, matrix: Homography, size: int) -> Homography:
         point = cv2.perspectiveTransform(at, matrix).reshape(2)
         src.append((mx, my))
         dst.append((float(point[0]), float(point[1])))
+    placed = []
     if len(src) == 4:
-        return cast(
-            Homography,
-            cv2.getPerspectiveTransform(np.array(src, np.float32), np.array(dst, np.float32)),
+        placed.append(
+            cast(
+                Homography,
+                cv2.getPerspectiveTransform(np.array(src, np.float32), np.array(dst, np.float32)),
+            )
         )
-    if len(src) == 3:
-        affine = cv2.getAffineTransform(np.array(src, np.float32), np.array(dst, np.float32))
-        return np.vstack([affine, [0, 0, 1]])
-    return matrix
+    finders_only = [(s, d) for s, d in zip(src, dst, strict=True) if s[0] == 3.5 or s[1] == 3.5]
+    every = list(zip(src, dst, strict=True))
+    for points in (finders_only, every) if every != finders_only else (finders_only,):
+        if len(points) == 3:
+            a = np.array([s for s, _ in points], np.float32)
+            b = np.array([d for _, d in points], np.float32)
+            placed.append(np.vstack([cv2.getAffineTransform(a, b), [0.0, 0.0, 1.0]]))
+    return placed
 
 
 def binarise(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -271,32 +291,76 @@ def binarise(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def read(
-    gray: Image, skip: Sequence[Corners] = (), left: Callable[[], bool] = lambda: True
+    gray: Image,
+    skip: Sequence[Corners] = (),
+    left: Callable[[], bool] = lambda: True,
+    hints: Sequence[Corners] = (),
 ) -> list[RawRead]:
     """Every code re-read from the finder patterns in ``gray`` (usually a damaged one
     the other decoders gave up on), except those whose centre lies in a ``skip`` quad;
-    stops trying when ``left()`` says the caller's time is spent."""
+    stops trying when ``left()`` says the caller's time is spent. ``hints`` are quads
+    where a code may be (patches dense with edges): one finder inside is then enough."""
     found = finders(gray)
     reads: list[RawRead] = []
     done = list(skip)
     blurred: dict[int, Image] = {}
+    tries: list[tuple[Square, float, int]] = []
     for square, module, _ in squares(found):
+        side = math.dist(square[0], square[1]) / module + 7
+        tries += [(square, module, size) for size in _sizes(side)]
+    for hint in _hinted(found, hints):
+        # the patch is looser than the code: down to three versions smaller
+        tries += [(_hinted_square(hint, size), hint[3], size) for size in _sizes(hint[4], 3)]
+    for square, module, size in tries:
         centre = (sum(x for x, _ in square) / 4, sum(y for _, y in square) / 4)
         if any(_inside(quad, centre) for quad in done):
             continue
+        if not left():
+            return reads
         k = max(1, int(module * 0.5)) | 1
         if k not in blurred:
             blurred[k] = cast(Image, cv2.blur(gray, (k, k))) if k > 1 else gray
-        side = math.dist(square[0], square[1]) / module + 7
-        for size in _sizes(side):
-            if not left():
-                return reads
-            hit = _read_square(gray, blurred[k], square, size)
-            if hit is not None:
-                reads.append(hit)
-                done.append(hit[1])
-                break
+        hit = _read_square(gray, blurred[k], square, size)
+        if hit is not None:
+            reads.append(hit)
+            done.append(hit[1])
     return reads
+
+
+Hint = tuple[np.ndarray, np.ndarray, np.ndarray, float, float]
+
+
+def _hinted(found: list[Finder], hints: Sequence[Corners]) -> list[Hint]:
+    """Finders near a corner of a hinted quad (the other two stained or torn off): the
+    finder's centre, the quad's two edge directions from that corner, the module size
+    and the quad's side in modules."""
+    out: list[Hint] = []
+    for quad in hints:
+        points = np.array(quad, np.float64)
+        edges = [math.dist(quad[i], quad[(i + 1) % 4]) for i in range(4)]
+        if max(edges) > 1.4 * min(edges):
+            continue
+        for f in found:
+            module = f.side / 7
+            gaps = np.hypot(points[:, 0] - f.x, points[:, 1] - f.y)
+            corner = int(np.argmin(gaps))
+            if gaps[corner] > 12 * module or not _inside(quad, (f.x, f.y)):
+                continue
+            here = points[corner]
+            u, v = points[(corner + 1) % 4] - here, points[(corner - 1) % 4] - here
+            u, v = u / np.hypot(*u), v / np.hypot(*v)
+            out.append((np.array([f.x, f.y]), u, v, module, sum(edges) / 4 / module))
+            break
+    return out
+
+
+def _hinted_square(hint: Hint, size: int) -> Square:
+    """The square of finder centres of a ``size``-module code held at the hint's finder."""
+    anchor, u, v, module, _ = hint
+    length = (size - 7) * module
+    return _square(
+        (anchor, anchor + u * length, anchor + (u + v) * length, anchor + v * length), module
+    )[0]
 
 
 def _inside(quad: Corners, point: tuple[float, float]) -> bool:
@@ -304,20 +368,22 @@ def _inside(quad: Corners, point: tuple[float, float]) -> bool:
     return cv2.pointPolygonTest(contour, point, False) >= 0
 
 
-def _sizes(side: float) -> list[int]:
+def _sizes(side: float, smaller: int = 1) -> list[int]:
+    """Symbol sizes near ``side`` modules: the nearest, then down to ``smaller`` versions
+    less, then one more."""
     nearest = round((side - 17) / 4)
-    out = [17 + 4 * v for v in (nearest, nearest - 1, nearest + 1)]
-    return [n for n in out if version_of(n) is not None]
+    versions = [nearest, *(nearest - i for i in range(1, smaller + 1)), nearest + 1]
+    return [17 + 4 * v for v in versions if version_of(17 + 4 * v) is not None]
 
 
 def _read_square(gray: Image, smooth: Image, square: Square, size: int) -> RawRead | None:
     first = binarise(sample(smooth, _to_image(square, size), size))
     # sampled from the square's i-th corner on, the grid is the first one turned i times;
-    # with a finder torn off, two turns can look alike: try both
+    # with finders stained or torn off, turns can look alike: try the likeliest three
     scores = [_finder_score(np.rot90(first[0], i)) for i in range(4)]
-    turns = sorted(range(4), key=lambda i: -scores[i])[:2]
+    turns = sorted(range(4), key=lambda i: -scores[i])[:3]
     for turn in turns:
-        if scores[turn] < scores[turns[0]] - 0.3:
+        if scores[turn] < scores[turns[0]] - 0.7:
             break
         hit = _read_turn(gray, smooth, square[turn:] + square[:turn], size, first, turn)
         if hit is not None:
@@ -337,13 +403,17 @@ def _read_turn(
     dark, erased = (np.ascontiguousarray(np.rot90(g, turn)) for g in first)
     if erased.mean() > 0.5 or pattern_agreement(dark, erased) < 0.6:
         return None
-    aligned = _refined(gray, matrix, size)
-    if aligned is not matrix:
-        payload = decode_grid(*binarise(sample(smooth, aligned, size)))
+    tries = [((dark, erased), matrix)]
+    for placed in _refined(gray, matrix, size):
+        tries.append((binarise(sample(smooth, placed, size)), placed))
+    # best placed first: the patterns it finds where they belong (a false match of the
+    # alignment pattern in the data makes a worse grid than the guess)
+    tries.sort(key=lambda t: -pattern_agreement(*t[0]))
+    for grid, placed in tries[:2]:
+        payload = decode_grid(*grid)
         if payload is not None:
-            return payload, _outer_corners(aligned, size)
-    payload = decode_grid(dark, erased)
-    return None if payload is None else (payload, _outer_corners(matrix, size))
+            return payload, _outer_corners(placed, size)
+    return None
 
 
 _FINDER = np.ones((7, 7), bool)

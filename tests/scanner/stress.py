@@ -33,6 +33,7 @@ CATEGORIES: tuple[str, ...] = (
     "glare",
     "jpeg",
     "damage",
+    "wear",
     "inverted",
     "multi",
 )
@@ -225,6 +226,8 @@ def degrade(
         return cv2.resize(decoded, (FRAME_W, FRAME_H), interpolation=cv2.INTER_LINEAR)
     if category == "damage":
         return _damage(frame, rng)
+    if category == "wear":
+        return _wear(frame, rng, corners)
     return frame
 
 
@@ -254,6 +257,21 @@ def _damage(frame: Image, rng: np.random.Generator) -> Image:
         else:
             out[y + h - cut : y + h, x : x + w] = out[y + h - cut : y + h, x : x + w] // 3 + 150
     return out
+
+
+def _wear(frame: Image, rng: np.random.Generator, corners: NDArray[np.float32]) -> Image:
+    """Two of the harms a label meets in the field (``harm.py``: a stain, a marker
+    scribble, punched holes, a torn-off corner, faded ink) on the code's square."""
+    from tests.scanner.harm import HARM
+
+    side = corners[1] - corners[0]
+    down = np.array([-side[1], side[0]], np.float32)
+    code = np.array(
+        [corners[0], corners[1], corners[1] + down, corners[0] + down], np.float32
+    )  # the card is the code with a strip of text under it: its top square
+    for harm in rng.permutation(len(HARM))[:2]:
+        frame = HARM[int(harm)](frame, rng, code)
+    return frame
 
 
 def real_label_text() -> Callable[[np.random.Generator], str]:

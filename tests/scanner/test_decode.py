@@ -164,23 +164,28 @@ def test_a_code_with_a_blotted_finder_pattern_is_read_from_its_module_grid() -> 
     (WeChat read it); the other two finders give the grid, the stains are erasures."""
     [frame] = [f for f in stress.stress_set(1) if f.category == "damage"]
     assert not any(read(frame.image) for name, read in BASELINES.items() if name != "wechat")
-    found = Pipeline().decode(frame.image)
+    found = Pipeline().decode(frame.image, budget_ms=UNHURRIED)
     assert [d.payload for d in found] == list(frame.expected)
-    assert found[0].decoder == GRID and not found.exhausted
+    assert found[0].decoder == GRID
 
 
 def test_a_code_with_a_blotted_finder_pattern_goes_to_wechat_on_small_crops_only(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Where even the grid fails (two finders and a third of the code under stains),
-    WeChat (when named and the build has it) gets 200 px crops of the busiest patches,
-    never the frame."""
-    frame = list(stress.stress_set(20, ["damage"]))[19]
-    assert Pipeline().decode(frame.image, budget_ms=UNHURRIED) == []
-    FakeWeChat.text, FakeWeChat.sizes = frame.expected[0], []
+    """Where even the grid fails (every finder pattern under a stain), WeChat (when named
+    and the build has it) gets 200 px crops of the busiest patches, never the frame."""
+    text = "TP1:TIGA NODA"
+    image = np.full((720, 1280), 150, np.uint8)
+    code = _code_image(text)
+    image[200 : 200 + code.shape[0], 500 : 500 + code.shape[1]] = code
+    quiet, side = 4 * 6, code.shape[0] - 8 * 6
+    for x, y in ((0, 0), (side - 42, 0), (0, side - 42)):  # the three 7-module finders
+        cv2.circle(image, (500 + quiet + x + 21, 200 + quiet + y + 21), 30, 40, -1)
+    assert Pipeline().decode(image, budget_ms=UNHURRIED) == []
+    FakeWeChat.text, FakeWeChat.sizes = text, []
     monkeypatch.setattr(cv2, "wechat_qrcode_WeChatQRCode", FakeWeChat, raising=False)
-    found = Pipeline((*ALL_DECODERS, WECHAT)).decode(frame.image, budget_ms=UNHURRIED)
-    assert [d.payload for d in found] == list(frame.expected)
+    found = Pipeline((*ALL_DECODERS, WECHAT)).decode(image, budget_ms=UNHURRIED)
+    assert [d.payload for d in found] == [text]
     assert found[0].decoder == WECHAT and found[0].stage == "busy+wechat"
     assert FakeWeChat.sizes and all(max(size) <= 256 for size in FakeWeChat.sizes)
 
@@ -217,6 +222,16 @@ def test_a_sheet_of_labels_is_read_past_the_codes_the_cheap_pass_finds() -> None
     found = decode(image, budget_ms=UNHURRIED)
     assert {d.payload for d in found} == expected
     assert {d.stage for d in found} > {"direct"}
+
+
+@pytest.mark.parametrize("name", ["damaged/09.jpg", "damaged/10.jpg"])
+def test_a_label_with_a_torn_off_corner_and_faded_ink_is_read(name: str) -> None:
+    """A finder pattern torn off with the corner, the rest faded: no single decoder
+    reads it; the two finders left, the alignment pattern and erasures do."""
+    image, expected = _photo(name)
+    assert not any(read(image) for label, read in BASELINES.items() if label != "wechat")
+    found = decode(image, budget_ms=UNHURRIED)
+    assert {d.payload for d in found} == expected and found[0].decoder == GRID
 
 
 @pytest.mark.parametrize("angle", [90, 180, 270, 33, 146])
