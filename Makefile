@@ -9,6 +9,9 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 5000
 PYTEST_ARGS ?=
+# Test processes (pytest-xdist): one per core; a file's tests stay in one process, since some
+# share a port or a Redis database. TEST_WORKERS=0 runs everything in this process.
+TEST_WORKERS ?= auto
 # The demo stands on the afternoon of H-1: 26 November 2024, 15:00 WIB. After election
 # day (e.g. DEMO_NOW=2024-11-28T08:00:00Z, H+1 15:00 WIB) the way back is played too.
 DEMO_NOW ?= 2024-11-26T08:00:00Z
@@ -42,7 +45,7 @@ serve-prod: install translations
 	$(BIN)/gunicorn -c app/gunicorn.conf.py
 
 test: install translations
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # System libraries: zbar for pyzbar, Chromium for the browser tests, poppler for PDF checks.
 sysdeps:
