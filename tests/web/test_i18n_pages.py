@@ -35,7 +35,9 @@ ENGLISH = frozenset(
     "warehouse deadline late missing sign users findings received sent arrived region".split()
 )
 SKIPPED_TAGS = frozenset({"script", "style", "code", "noscript"})
-WORD = re.compile(r"[A-Za-z_]+")  # sent_at is a field name, not English
+#: A word: letters not touching a digit (sent_at is a field name, not English; "7KE9" is a
+#: piece of a random serial, not the Indonesian "ke").
+WORD = re.compile(r"(?<![A-Za-z0-9])[A-Za-z_]+(?![A-Za-z0-9])")
 
 
 class _Text(HTMLParser):
