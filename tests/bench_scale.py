@@ -11,9 +11,15 @@ the findings page, database size, peak RSS, and the raw-insert baseline measured
 same run. It checks that the desk's counts equal a recomputation from the item table.
 
 Not a test (not timed by pytest): run it by hand; 8,000 TPS takes long, run it in the
-background.
+background. The databases are kept (``tepat_scale_<size>``): ``--reuse`` measures the desk
+on them again, each time in a new server process, without building anything.
+``--province N`` builds Jawa Barat (every kabupaten/kota of 32, N TPS shared by
+population), issues labels for as many kabupaten as ``--issue-kab``/``--issue-seconds``
+allow, and times the province desk in a new process (no scans played).
 
     .venv/bin/python tests/bench_scale.py --sizes 219,1000 [--clients 4] [--port 8120]
+    .venv/bin/python tests/bench_scale.py --sizes 8000 --reuse
+    .venv/bin/python tests/bench_scale.py --province 40000 --issue-seconds 1200
 """
 
 from __future__ import annotations
@@ -22,8 +28,10 @@ import argparse
 import csv
 import hashlib
 import io
+import json
 import queue
 import resource
+import subprocess
 import sys
 import tempfile
 import threading
@@ -37,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -111,6 +119,48 @@ def bogor(target: int, wilayah: Path, penduduk: Path) -> Region:
         ),
         out.getvalue().encode(),
         {k: -2 for k in kecamatan},
+    )
+
+
+def jawa_barat(target: int, wilayah: Path, penduduk: Path) -> list[Region]:
+    """Every kabupaten/kota of Jawa Barat (32), ``target`` TPS shared by population, each
+    built like :func:`bogor` (real desa codes, seeded split); the governor race over all."""
+    with penduduk.open(encoding="utf-8") as f:
+        population = {
+            r["kode"]: int(r["total"])
+            for r in csv.DictReader(f)
+            if r["kode"].startswith("32.") and r["kode"].count(".") == 1
+        }
+    kabs = sorted(population)
+    shares = allocate_largest_remainder(target, [population[k] for k in kabs])
+    return [_kabupaten(k, n, wilayah, population[k]) for k, n in zip(kabs, shares, strict=True)]
+
+
+def _kabupaten(kab: str, target: int, wilayah: Path, population: int) -> Region:
+    with wilayah.open(encoding="utf-8") as f:
+        rows = [r for r in csv.DictReader(f) if r["kode"].startswith(kab + ".")]
+    desa = sorted(r["kode"] for r in rows if r["kode"].count(".") == 3)
+    if target < len(desa):
+        desa = desa[:target]
+    weights = [_weight(d) for d in desa]
+    per_desa = [1 + n for n in allocate_largest_remainder(target - len(desa), weights)]
+    per_tps = min(560, int(population * 0.71 / target))
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["kode desa", "nomor tps", "dpt", "dptb"])
+    for code, count in zip(desa, per_desa, strict=True):
+        for number in range(1, count + 1):
+            dpt = min(600, int(per_tps * (0.85 + 0.3 * (_weight(f"{code}/{number}") - 0.6) / 0.8)))
+            writer.writerow([code, number, dpt, 0])
+    kota = int(kab.split(".")[1]) >= 71
+    with wilayah.open(encoding="utf-8") as f:
+        name = next((r["nama"] for r in csv.DictReader(f) if r["kode"] == kab), kab)
+    return Region(
+        kab,
+        name,
+        (("WAL" if kota else "BUP", kab, f"Pemilihan {'Wali Kota' if kota else 'Bupati'} {name}"),),
+        out.getvalue().encode(),
+        {k: -1 for k in sorted({d.rsplit(".", 1)[0] for d in desa})},
     )
 
 
@@ -340,11 +390,9 @@ def recount(session: Any, kab: str) -> dict[str, Counter[str]]:
 def clear_caches(*, process: bool = False) -> None:
     """Forget the desk's cached answers (cold); ``process``: also what a server process
     keeps between requests (the pure plan, parsed tallies), as in a process just started."""
-    from app.custody import overview, planview
+    from app.custody import overview
 
     overview.clear_caches(everything=process)
-    if process:
-        planview._cache.clear()
 
 
 def run(
@@ -450,8 +498,8 @@ def run(
         row["batch_p95"] = batch_times[int(0.95 * (len(batch_times) - 1))]
         row["batch_max"] = batch_times[-1]
 
-        clear_caches(process=True)
-        row["desk_first"] = timed_get(desk, "/desk")
+        # A server process that just started: a new Python process on the same database.
+        row["desk_first"] = tuple(desk_in_new_process(url, "b.desk", region.kab, port + 1)["first"])
         clear_caches()
         row["desk_cold"] = timed_get(desk, "/desk")
         row["desk_cached"] = timed_get(desk, "/desk")
@@ -504,6 +552,140 @@ def run(
     return row
 
 
+def _config(url: str, workdir: Path, key_dir: Path, pool: int = 8) -> dict[str, Any]:
+    return {
+        "SQLALCHEMY_DATABASE_URI": url,
+        "SECRET_KEY": "bench",
+        "TEPAT_KEY_DIR": str(key_dir),
+        "TEPAT_JOB_DIR": str(workdir / "jobs"),
+        "WTF_CSRF_ENABLED": False,
+        "RATELIMIT_ENABLED": False,
+        "TEPAT_NOW": START.isoformat(),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": pool, "max_overflow": 4},
+    }
+
+
+def desk_probe(url: str, user: str, area: str, port: int) -> None:
+    """In this (new) process: serve the app and time the desk as ``user`` sees it; print
+    one JSON line. The first request is the one a freshly started server answers."""
+    began = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        app = create_app(_config(url, Path(tmp), Path(tmp) / "keys"))
+        server = serve(app, port)
+        started = time.perf_counter() - began
+        try:
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=600) as desk:
+                desk.post("/masuk", data={"username": user, "password": PASSWORD})
+                first = timed_get(desk, "/desk")
+                clear_caches()
+                cold = timed_get(desk, "/desk")
+                cached = timed_get(desk, "/desk")
+                clear_caches()
+                api = timed_get(desk, f"/api/v1/regions/{area}/summary")
+                findings = timed_get(desk, f"/desk/temuan?wilayah={area}")
+                way_back = timed_get(desk, "/desk/kembali")
+        finally:
+            server.shutdown()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    print(
+        json.dumps(
+            {
+                "startup_s": started,
+                "first": first,
+                "cold": cold,
+                "cached": cached,
+                "api_cold": api,
+                "findings_page": findings,
+                "way_back": way_back,
+                "rss_gb": rss,
+            }
+        )
+    )
+
+
+def desk_in_new_process(url: str, user: str, area: str, port: int) -> dict[str, Any]:
+    """Run :func:`desk_probe` in a new Python process (nothing cached, nothing imported)."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--probe",
+            url,
+            "--user",
+            user,
+            "--area",
+            area,
+            "--port",
+            str(port),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-2000:])
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def province(
+    target: int, url: str, workdir: Path, port: int, issue_kab: int, deadline_s: float
+) -> dict[str, Any]:
+    """Jawa Barat with ``target`` TPS: plan import of every kabupaten/kota, labels issued
+    for the first ``issue_kab`` of them (or until ``deadline_s``), then the province desk
+    page in a new process. No scans are played."""
+    row: dict[str, Any] = {"size": target}
+    regions = jawa_barat(target, SHARED / "wilayah.csv", SHARED / "penduduk.csv")
+    key_dir = workdir / "keys-province"
+    app = create_app(_config(url, workdir, key_dir))
+    with app.app_context():
+        from flask_migrate import upgrade
+
+        upgrade(revision="heads")
+        session = db.session
+        began = time.perf_counter()
+        plan_service.load_regions(session, SHARED / "wilayah.csv", ["32"])
+        plan_service.ensure_item_types(session)
+        races = [("GUB", "32", "Pemilihan Gubernur dan Wakil Gubernur Jawa Barat")]
+        races += [race for r in regions for race in r.races]
+        plan_service.ensure_election(session, ELECTION, "Pilkada 2024", date(2024, 11, 27), races)
+        row["tps"] = 0
+        for region in regions:
+            result = plan_service.import_tps(
+                session,
+                ELECTION,
+                region.kab,
+                "tps.csv",
+                region.tps_csv,
+                dispatch_days=region.dispatch,
+            )
+            row["tps"] += result.created
+        row["plan_s"] = time.perf_counter() - began
+        row["kabupaten"] = len(regions)
+        keys.create_key(key_dir, date(2024, 11, 1))
+        signer = keys.load_signer(key_dir)
+        began = time.perf_counter()
+        issued = []
+        for region in regions[:issue_kab]:
+            if time.perf_counter() - began > deadline_s:
+                break
+            issue_items(session, ELECTION, region.kab, None, signer, None)
+            issued.append(region.kab)
+            print(f"  issued {region.kab} at {time.perf_counter() - began:.0f} s", flush=True)
+        row["issue_s"] = time.perf_counter() - began
+        row["issued_kab"] = issued
+        row["items"] = session.scalar(select(func.count(Item.serial)))
+        auth.create_user(session, "b.desk.32", PASSWORD, "desk", "32", "Desk Jawa Barat")
+        session.commit()
+        row["db_mb"] = session.scalar(text("SELECT pg_database_size(current_database())")) / 2**20
+        session.remove()
+        db.engine.dispose()
+    row["desk"] = desk_in_new_process(url, "b.desk.32", "32", port + 1)
+    row["desk_kab"] = desk_in_new_process(
+        url, "b.desk.32", issued[0] if issued else "32.01", port + 2
+    )
+    return row
+
+
 def ms(measure: tuple[float, int, int]) -> str:
     seconds, status, size = measure
     text_ = f"{seconds * 1000:,.0f} ms"
@@ -539,6 +721,46 @@ def report(rows: list[dict[str, Any]], clients: int) -> None:
         )
 
 
+def report_reuse(size: int, once: dict[str, Any], again: list[dict[str, Any]]) -> None:
+    """The desk of a kept database, each run a new server process."""
+    print(
+        f"\n{size:,} TPS, kept database, desk in a new process each run "
+        "(the first run also counts what older code did not keep)\n"
+    )
+    print(
+        "| run | process start | desk page: first request / cold / cached | API summary cold "
+        "| findings page | way back | peak RSS |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for n, r in enumerate([once, *again]):
+        print(
+            f"| {'first (counts once)' if n == 0 else n} | {r['startup_s'] * 1000:,.0f} ms "
+            f"| {ms(r['first'])} / {ms(r['cold'])} / {ms(r['cached'])} | {ms(r['api_cold'])} "
+            f"| {ms(r['findings_page'])} | {ms(r['way_back'])} | {r['rss_gb']:.2f} GB |"
+        )
+
+
+def report_province(row: dict[str, Any]) -> None:
+    """The province row: what was built and the desk pages in a new process."""
+    print(
+        f"\nJawa Barat (32): {row['tps']:,} TPS in {row['kabupaten']} kabupaten/kota, plan "
+        f"import {row['plan_s']:.0f} s; labels issued for {len(row['issued_kab'])} of them "
+        f"({row['items']:,} items, {row['issue_s']:.0f} s); DB {row['db_mb']:,.0f} MB; no scans\n"
+    )
+    print(
+        "| page | first request (new process) / cold / cached | API summary cold | findings page |"
+    )
+    print("|---|---|---|---|")
+    for name, r in (
+        ("province 32", row["desk"]),
+        (f"kabupaten {row['issued_kab'][:1]}", row["desk_kab"]),
+    ):
+        print(
+            f"| {name} | {ms(r['first'])} / {ms(r['cold'])} / {ms(r['cached'])} "
+            f"| {ms(r['api_cold'])} | {ms(r['findings_page'])} |"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="219,1000", help="comma-separated: 219, 1000, 8000")
@@ -551,7 +773,39 @@ def main() -> None:
         default=0,
         help="at 8,000 TPS play only this many kecamatan (plan, labels and desk stay full size)",
     )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="measure the desk on the databases a previous run left (tepat_scale_<size>), "
+        "each in a new process, without building anything",
+    )
+    parser.add_argument("--province", type=int, default=0, help="Jawa Barat with this many TPS")
+    parser.add_argument("--issue-kab", type=int, default=99, help="province: issue this many kab")
+    parser.add_argument("--issue-seconds", type=float, default=1800, help="province: stop issuing")
+    parser.add_argument("--probe", help=argparse.SUPPRESS)
+    parser.add_argument("--user", default="b.desk", help=argparse.SUPPRESS)
+    parser.add_argument("--area", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.probe:
+        desk_probe(args.probe, args.user, args.area, args.port)
+        return
+    if args.province:
+        url = fresh_postgres(args.postgres, "tepat_scale_province")
+        with tempfile.TemporaryDirectory() as tmp:
+            row = province(
+                args.province, url, Path(tmp), args.port, args.issue_kab, args.issue_seconds
+            )
+        report_province(row)
+        return
+    if args.reuse:
+        for size in [int(s) for s in args.sizes.split(",")]:
+            url = make_url(args.postgres.replace("postgresql://", "postgresql+psycopg://", 1))
+            url = url.set(database=f"tepat_scale_{size}").render_as_string(hide_password=False)
+            kab = demo.KABKOTA if size == 219 else "32.01"
+            once = desk_in_new_process(url, "b.desk", kab, args.port)  # older data: counted once
+            again = [desk_in_new_process(url, "b.desk", kab, args.port) for _ in range(3)]
+            report_reuse(size, once, again)
+        return
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for size in [int(s) for s in args.sizes.split(",")]:

@@ -20,13 +20,13 @@ from sqlalchemy.orm import Session
 
 from app.closing.models import ClosingRecord
 from app.closing.service import latest_closings
-from app.custody import codec, rules
+from app.custody import codec, counts, overview, rules
 from app.custody.models import CustodyEvent, ItemStateRow, TpsTallyRow
 from app.custody.names import PlaceNames
 from app.desk import exports
 from app.items.models import Item
 from app.plan import codes
-from app.plan.models import Election, PlanLine, Tps
+from app.plan.models import Election, PlanLine, Region, RegionLevel, Tps
 from app.plan.service import races_at
 from app.words import local_time
 
@@ -193,6 +193,56 @@ def way_back(session: Session, election: Election, area: str) -> WayBack:
         for code in sorted(set(per_child) | set(by_child_status))
     ]
     return WayBack(area, stages, children, reconciled)
+
+
+@dataclass
+class WayBackRollup:
+    """The way back of a province or the country, per kabupaten or province: ballot boxes
+    per stage, closing records filed per race and open reconciliation findings, all from
+    the counters kept on ingest and filing (``app.custody.counts``)."""
+
+    area: str
+    totals: dict[str, Any]
+    children: list[dict[str, Any]]
+
+
+#: Reconciliation findings (stored when a closing record is filed), by code.
+RECON_CODES = frozenset(str(c) for c in rules.ReconCode)
+
+
+def way_back_rollup(session: Session, area: str) -> WayBackRollup:
+    """Boxes per way-back stage, closings and reconciliation findings of a province
+    (per kabupaten/kota) or of the country (per province): a bounded read of counters."""
+    level = (
+        Region.level == RegionLevel.PROVINSI
+        if area == codes.NATIONAL
+        else Region.parent_code == area
+    )
+    children = dict(session.execute(select(Region.code, Region.name).where(level)).all())
+    if area != codes.NATIONAL:  # kabupaten counted before the counters knew the way back
+        overview.ensure_counted(session, area)
+    have = counts.read(session, list(children))
+    rows = [
+        {"code": code, "name": name, **_return_counts(have.get(code, Counter()))}
+        for code, name in sorted(children.items())
+    ]
+    totals = _return_counts(sum((have.get(c, Counter()) for c in children), Counter()))
+    return WayBackRollup(area, totals, rows)
+
+
+def _return_counts(have: Counter[str]) -> dict[str, Any]:
+    stages = Counter({s: have[f"kembali:{s}"] for s in counts.RETURN_STAGES})
+    closed = {
+        key.split(":", 1)[1]: n
+        for key, n in sorted(have.items())
+        if key.startswith("closed:") and n
+    }
+    recon = sum(
+        n
+        for key, n in have.items()
+        if key.startswith("kind:") and n > 0 and key.rsplit(":", 1)[1] in RECON_CODES
+    )
+    return {"stages": stages, "closed": closed, "recon_findings": recon}
 
 
 def area_label(names: PlaceNames, code: str) -> str:

@@ -103,10 +103,14 @@ def file_sheet_findings(
     deltas = counts.Deltas()
     added: list[dict[str, Any]] = []
     resolved = 0
+    # The first record of a TPS and race counts as closed (the desk's way back, rolled up).
+    have = counts.read(session, [counts.OWN + tps for tps, _ in wanted])
     for tps, race in wanted:
         record_id, found = sheet_findings(session, election, tps, race)
         if record_id is None:
             continue
+        if not have.get(counts.OWN + tps, {}).get(f"closed:{race}"):
+            counts.closed(deltas, tps, race)
         open_rows = [
             row
             for row in session.execute(
@@ -146,5 +150,5 @@ def file_sheet_findings(
         session.execute(FindingRow.__table__.insert(), added)
         for values in added:
             deltas.finding(values)
-        deltas.write(session)
+    deltas.write(session)
     return len(added), resolved

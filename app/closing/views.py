@@ -11,14 +11,14 @@ from typing import Any
 from flask import Blueprint, Response, render_template, request
 from flask_babel import gettext as _
 
-from app.auth.access import check_scope, require, signed_in_user
+from app.auth.access import require, signed_in_user
 from app.clock import now
 from app.closing import desk
-from app.custody import queries
+from app.custody import counts, queries
 from app.custody.names import PlaceNames
 from app.desk import exports
-from app.desk.service import area_exists
-from app.errors import NotFound
+from app.desk.views import area_in_scope
+from app.errors import ValidationFailed
 from app.extensions import db
 from app.plan import codes
 from app.plan.models import NodeKind
@@ -52,28 +52,24 @@ def closing_page() -> Any:
 # --- the desk's way back ---------------------------------------------------------------
 
 
-def _desk_area(code: str | None) -> str:
-    """A region or TPS inside the user's scope (else 404)."""
-    user = signed_in_user()
-    area = (code or "").strip() or user.scope_code
-    if not codes.TPS_ID.match(area):
-        try:
-            codes.region_level(area)
-        except ValueError as exc:
-            raise NotFound(_("Wilayah tidak ditemukan.")) from exc
-    check_scope(user, area)
-    if not area_exists(db.session, area):
-        raise NotFound(_("Wilayah tidak ditemukan."))
-    return area
-
-
 @bp.get("/desk/kembali")
 @require("desk")
 def desk_way_back() -> Any:
     """The way back of an area: boxes per stage, per child area, reconciliation per TPS."""
-    area = _desk_area(request.args.get("wilayah"))
-    view = desk.way_back(db.session, current_election(), area)
+    area = area_in_scope(request.args.get("wilayah"))
     names = PlaceNames(db.session)
+    if area == codes.NATIONAL or "." not in area:
+        # A province or the country: rolled up from the counters, per kabupaten/province.
+        return render_template(
+            "desk/kembali_wilayah.html",
+            area=area,
+            area_name=_("Indonesia") if area == codes.NATIONAL else desk.area_label(names, area),
+            view=desk.way_back_rollup(db.session, area),
+            stages=counts.RETURN_STAGES,
+            races={r.kind.value: r.name for r in current_election().races},
+            at=now(),
+        )
+    view = desk.way_back(db.session, current_election(), area)
     findings = [names.humanize(f, None) for entry in view.tps for f in entry.findings]
     return render_template(
         "desk/kembali.html",
@@ -96,7 +92,9 @@ def desk_way_back() -> Any:
 @require("desk")
 def export_reconciliation(fmt: str) -> Any:
     """The reconciliation table for the recapitulation meeting: per TPS and race, per kecamatan."""
-    area = _desk_area(request.args.get("wilayah"))
+    area = area_in_scope(request.args.get("wilayah"))
+    if area == codes.NATIONAL or "." not in area:
+        raise ValidationFailed(_("Pilih kabupaten/kota untuk mengunduh rekonsiliasi per TPS."))
     names = PlaceNames(db.session)
     view = desk.way_back(db.session, current_election(), area)
     table = desk.reconciliation_table(view, names, now())

@@ -105,7 +105,34 @@ def metrics_of(
             metrics[f"delivered:{hour_of(state.delivered_at)}"] += 1
     if stage == "gudang" and state.container is None:
         metrics["loose_gudang"] += 1
+    way_back = return_stage(item, state)
+    if way_back is not None:
+        metrics[f"kembali:{way_back}"] += 1
     return metrics
+
+
+#: Where a TPS's ballot box is on the way back (the desk's return page, rolled up).
+RETURN_STAGES = ("tps", "jalan", "di_pps", "di_ppk", "di_gudang")
+
+
+def return_stage(item: Any, state: rules.ItemState) -> str | None:
+    """A TPS's ballot box: still out (at or on its way to the TPS: ``tps``), on the road
+    back, or back at the PPS, PPK or gudang. Other items: None."""
+    if item.item_type_code != "KOTAK" or not codes.TPS_ID.match(item.destination):
+        return None
+    if state.returning and state.transit_to is not None:
+        return "jalan"
+    if state.returning and state.holder:
+        try:
+            kind = codes.node_kind(state.holder).value
+        except ValueError:
+            return "tps"
+        return {"pps": "di_pps", "ppk": "di_ppk", "gudang": "di_gudang"}.get(kind, "tps")
+    return "tps"
+
+
+#: Rows of one destination's own values (not added up the regions): ``=<destination>``.
+OWN = "="
 
 
 class Deltas:
@@ -113,6 +140,8 @@ class Deltas:
 
     def __init__(self) -> None:
         self.by_place: dict[str, Counter[str]] = defaultdict(Counter)
+        #: Changes to single rows, not added to the regions above (``app.custody.quantities``).
+        self.own: Counter[tuple[str, str]] = Counter()
 
     def item(
         self, item: Any, before: rules.ItemState | None, after: rules.ItemState | None
@@ -153,12 +182,27 @@ class Deltas:
                 for metric, n in change.items():
                     if n:
                         totals[(region, metric)] += n
+            # A destination's own items delivered but unconfirmed (missing after its
+            # deadline): app.custody.quantities files them by that deadline.
+            if change.get("status:delivered_unconfirmed"):
+                totals[(OWN + place, "du")] += change["status:delivered_unconfirmed"]
+        for key, n in self.own.items():
+            totals[key] += n
         rows = [
             {"region_code": r, "metric": m, "n": n} for (r, m), n in sorted(totals.items()) if n
         ]
         if rows:
             _upsert(session, rows)
+            # Flag rows exist only while they flag something (the desk lists them).
+            flagged = sorted({r["region_code"] for r in rows if r["region_code"][0] == "!"})
+            for chunk in chunked(flagged):
+                session.execute(
+                    RegionCount.__table__.delete().where(
+                        RegionCount.region_code.in_(chunk), RegionCount.n == 0
+                    )
+                )
         self.by_place.clear()
+        self.own.clear()
 
     def _complete_tps(self, session: Session) -> None:
         """A TPS becomes complete (every item delivered) or stops being: count it once."""
@@ -197,6 +241,13 @@ def _upsert(session: Session, rows: list[dict[str, Any]]) -> None:
         session.execute(stmt, rows[start : start + 1000])
 
 
+def set_own(session: Session, region: str, metric: str, value: int) -> None:
+    """Set one single (not added up) counter to ``value``."""
+    have = read(session, [region], [metric]).get(region, Counter())[metric]
+    if value != have:
+        _upsert(session, [{"region_code": region, "metric": metric, "n": value - have}])
+
+
 def read(
     session: Session, places: Iterable[str], metrics: Iterable[str] | None = None
 ) -> dict[str, Counter[str]]:
@@ -217,9 +268,25 @@ def read(
 def count_issued(session: Session, items: Iterable[Any]) -> None:
     """New items start at their gudang: count them."""
     deltas = Deltas()
+    kabs = set()
     for item in items:
         deltas.add(item.destination, metrics_of(item, None))
+        kabs.add(item.kabkota_code)
+    # A kabupaten counted from its first label on needs no recount.
+    fresh = [k for k in kabs if not is_counted(session, k) and not _has_counters(session, k)]
     deltas.write(session)
+    mark_counted(session, fresh)
+
+
+def _has_counters(session: Session, kab: str) -> bool:
+    return (
+        session.scalar(
+            select(RegionCount.n).where(
+                RegionCount.region_code == kab, RegionCount.metric == "items"
+            )
+        )
+        is not None
+    )
 
 
 def count_voided(session: Session, item: Any, state: rules.ItemState | None) -> None:
@@ -243,16 +310,27 @@ class _Unvoided:
         return getattr(self._item, name)
 
 
+#: What the counters of a kabupaten hold; older ones are counted again once (``rebuild``).
+#: 2: the way back (``kembali:<stage>``, ``closed:<race>``).
+VERSION = 2
+
+
 def is_counted(session: Session, kab: str) -> bool:
-    """Whether the kabupaten's counters exist (items issued before counting began: no)."""
+    """Whether the kabupaten's counters exist and hold what this version counts."""
     return (
         session.scalar(
             select(RegionCount.n).where(
-                RegionCount.region_code == kab, RegionCount.metric == "items"
+                RegionCount.region_code == OWN + kab, RegionCount.metric == "counts_version"
             )
         )
-        is not None
+        == VERSION
     )
+
+
+def mark_counted(session: Session, kabs: Iterable[str]) -> None:
+    """The kabupaten's counters hold what this version counts (new ones, from issuing)."""
+    for kab in sorted(set(kabs)):
+        set_own(session, OWN + kab, "counts_version", VERSION)
 
 
 def rebuild(session: Session, kab: str) -> None:
@@ -266,11 +344,17 @@ def rebuild(session: Session, kab: str) -> None:
         session,
         [{"region_code": province, "metric": m, "n": -n} for m, n in sorted(old.items()) if n],
     )
+    flat = kab.replace(".", "")
     session.execute(
         RegionCount.__table__.delete().where(
             (RegionCount.region_code == kab)
             | RegionCount.region_code.like(kab + ".%")
-            | RegionCount.region_code.like(kab.replace(".", "") + "%")
+            | RegionCount.region_code.like(flat + "%")
+            # Own and flag rows (app.custody.quantities): rebuilt on the next read.
+            | RegionCount.region_code.like(OWN + kab + "%")
+            | RegionCount.region_code.like(OWN + flat + "%")
+            | RegionCount.region_code.like("!" + kab + "%")
+            | RegionCount.region_code.like("!" + flat + "%")
         )
     )
     deltas = Deltas()
@@ -315,7 +399,22 @@ def rebuild(session: Session, kab: str) -> None:
         )
     ):
         deltas.add(node, identified_metrics(identified_by))
+    from app.closing.models import ClosingRecord
+
+    for tps, race in session.execute(
+        select(ClosingRecord.tps, ClosingRecord.race_kind)
+        .where(ClosingRecord.kabkota_code == kab)
+        .distinct()
+    ):
+        closed(deltas, tps, race)
     deltas.write(session)
+    mark_counted(session, [kab])
+
+
+def closed(deltas: Deltas, tps: str, race: str) -> None:
+    """A TPS filed its first closing record (C.Hasil) for a race."""
+    deltas.add(tps, {f"closed:{race}": 1})
+    deltas.own[(OWN + tps, f"closed:{race}")] += 1
 
 
 def identified_metrics(identified_by: str | None) -> dict[str, int]:

@@ -11,12 +11,12 @@ are read a page at a time with a cursor.
 from __future__ import annotations
 
 import base64
-import bisect
 import hashlib
 import json
 import threading
 import uuid
 from collections import Counter
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -25,10 +25,11 @@ from sqlalchemy.orm import Session
 
 from app import cache
 from app.closing.models import ClosingRecord
-from app.custody import codec, counts, rules
-from app.custody.models import FindingRow, ItemStateRow, TpsTallyRow
+from app.custody import codec, counts, quantities, rules
+from app.custody.models import FindingRow, ItemStateRow
 from app.custody.names import PlaceNames
-from app.custody.planview import build_plan, to_rules_item
+from app.custody.planview import clear_cache as clear_plans
+from app.custody.planview import partial_plan, to_rules_item
 from app.errors import ValidationFailed
 from app.items.models import Item
 from app.plan import codes
@@ -47,13 +48,11 @@ _live_lock = threading.Lock()
 
 def clear_caches(*, everything: bool = False) -> None:
     """Forget cached answers (tests and benchmarks measure cold reads); ``everything``:
-    the parsed tallies and quantity findings too, as in a process that just started."""
+    the pure plans too, as in a process that just started."""
     with _live_lock:
         _live.clear()
-        if everything:
-            _tally_cache.clear()
-            _quantity_cache.clear()
-            _final_deadlines.clear()
+    if everything:
+        clear_plans()
 
 
 def _empty_principles() -> dict[str, dict[str, Any]]:
@@ -220,6 +219,22 @@ def national_summary(session: Session, now: datetime) -> dict[str, Any]:
     }
 
 
+def status_counts(session: Session, election: Election, area: str, now: datetime) -> dict[str, int]:
+    """Items per ``rules.ItemStatus`` in an area as of ``now``, from its counters: the
+    statuses before any deadline, the items delivered unconfirmed whose last leg's
+    deadline passed moved to missing, and the planned destinations with no label."""
+    ensure_counted(session, area)
+    for kab in kabupaten_under(session, area):
+        quantities.ensure(session, election, kab)
+    have = counts.read(session, [area]).get(area, Counter())
+    result = {status.value: have[f"status:{status.value}"] for status in rules.ItemStatus}
+    overdue = quantities.unconfirmed_overdue(have, now)
+    result[rules.ItemStatus.DELIVERED_UNCONFIRMED.value] -= overdue
+    result[rules.ItemStatus.MISSING.value] += overdue
+    result[rules.ItemStatus.NOT_ISSUED.value] = have["not_issued"]
+    return result
+
+
 def _races(have: Counter[str]) -> dict[str, dict[str, int]]:
     """Items and delivered items per race in an area (a province: summed over its kabupaten)."""
     races: dict[str, dict[str, int]] = {}
@@ -306,8 +321,6 @@ def live_findings(
 
 def _live_of(session: Session, election: Election, kab: str, now: datetime) -> list[dict[str, Any]]:
     now = now.replace(second=0, microsecond=0)
-    plan = build_plan(session, election, kab)
-    tallies, tally_version = _tallies(session, kab)
     # What can still be late: not inside a container, not delivered, not at the gudang.
     moving = session.execute(
         select(
@@ -337,35 +350,30 @@ def _live_of(session: Session, election: Election, kab: str, now: datetime) -> l
     ).all()
     items = {r.serial: to_rules_item(r) for r in moving}
     states = {r.serial: codec.state_from_dict(r.state) for r in moving}
-    # Loose at the gudang: one stand-in per destination, for as many items as wait there.
-    waiting = _loose_at_gudang(session, kab)
-    for destination, n in waiting.items():
-        stand_in = rules.Item(
-            serial=f"~{destination}",
-            item_type=rules.ItemType.KIT,
-            race=None,
-            destination=destination,
-            quantity=n,
-            region=kab,
-        )
-        items[stand_in.serial] = stand_in
+    # The plan of what can be late only (not the kabupaten's: that grew with it).
+    plan = partial_plan(session, election, kab, {i.destination for i in items.values()})
+    at_gudang, waiting = _waiting_deadlines(session, election, kab, now)
     budgets, costs = plan_service.leg_costs(session, election.code, kab)
     found = (
         rules.check_costs(budgets, costs)
-        + _quantities(plan, kab, tallies, tally_version, now)
+        + tuple(quantities.live(session, election, kab, now))
         + rules.check_deadlines(plan, items, states, now)
+        + at_gudang
     )
     found += rules.check_return_deadlines(plan, items, states, now)
     found += _closings_missing(session, election, kab, now)
     names = PlaceNames(session)
+    said: dict[str, str] = {}  # the stand-ins of one PPK share their message
     result = []
     for finding in found:
         stand_in = (finding.serial or "").startswith("~")
+        if finding.message not in said or finding.code == rules.Code.WRONG_TPS:
+            said[finding.message] = names.humanize(finding, None).message
         data = {
             "code": finding.code,
             "principle": finding.principle.value,
             "severity": finding.severity.value,
-            "message": names.humanize(finding, None).message,
+            "message": said[finding.message],
             "serial": None if stand_in else finding.serial,
             "tps": finding.tps,
             "node": finding.node,
@@ -386,6 +394,55 @@ def _live_of(session: Session, election: Election, kab: str, now: datetime) -> l
         )
         result.append(data)
     return result
+
+
+def _waiting_deadlines(
+    session: Session, election: Election, kab: str, now: datetime
+) -> tuple[tuple[rules.Finding, ...], dict[str, int]]:
+    """Deadline findings of the goods still loose at the gudang, one stand-in per
+    destination (``~<destination>``, for as many items as wait for it), and those counts.
+
+    Everything at the gudang has the gudang -> PPK leg next: the rules check one stand-in
+    per PPK (the kecamatan's ``loose_gudang`` counter) against that leg, and only a PPK
+    with a finding reads its destinations to give each its copy. The cost follows the
+    kecamatan and the findings given, not the TPS of the kabupaten."""
+    kecamatan = list(session.scalars(select(Region.code).where(Region.parent_code == kab)))
+    loose = counts.read(session, kecamatan, ["loose_gudang"])
+    waiting_ppk = sorted(k for k in kecamatan if loose.get(k, Counter())["loose_gudang"] > 0)
+    if not waiting_ppk:
+        return (), {}
+    legs = tuple(
+        rules.Leg(from_node, to_node, deadline)
+        for from_node, to_node, deadline in session.execute(
+            select(RouteLeg.from_node, RouteLeg.to_node, RouteLeg.deadline_at).where(
+                RouteLeg.election_code == election.code,
+                RouteLeg.from_node == kab,
+                RouteLeg.to_node.in_(waiting_ppk),
+            )
+        )
+    )
+    plan = rules.Plan(
+        region=kab, races={p: frozenset() for p in waiting_ppk}, quantities={}, legs=legs
+    )
+    found: list[rules.Finding] = []
+    waiting: dict[str, int] = {}
+    for ppk in waiting_ppk:
+        stand_in = rules.Item(
+            serial=f"~{ppk}",
+            item_type=rules.ItemType.KIT,
+            race=None,
+            destination=ppk,  # the same first leg as every destination behind the PPK
+            quantity=loose[ppk]["loose_gudang"],
+            region=kab,
+        )
+        checked = rules.check_deadlines(plan, {stand_in.serial: stand_in}, {}, now)
+        if not checked:
+            continue
+        here = _loose_at_gudang(session, ppk)
+        waiting.update(here)
+        for finding in checked:
+            found += [replace(finding, serial=f"~{d}", tps=d) for d in sorted(here)]
+    return tuple(found), waiting
 
 
 def _closings_missing(
@@ -416,71 +473,21 @@ def _closings_missing(
     return rules.check_closings_missing(races, closed, deadline, now)
 
 
-#: Parsed TPS tallies per (database, TPS): (row's updated_at, tally). Only changed rows
-#: are read and parsed again; quantity findings per kabupaten: (version, findings).
-_tally_cache: dict[tuple[str, str], tuple[Any, rules.TpsTally]] = {}
-_quantity_cache: dict[str, tuple[rules.Plan, Any, tuple[rules.Finding, ...]]] = {}
-_final_deadlines: dict[str, tuple[rules.Plan, list[datetime]]] = {}
-
-
-def _tallies(session: Session, kab: str) -> tuple[dict[str, rules.TpsTally], Any]:
-    """The kabupaten's TPS tallies, parsing only the rows that changed since last time."""
-    from app.custody.service import rows_in
-
-    db_key = str(session.get_bind().url)
-    stamps = dict(
-        session.execute(
-            select(TpsTallyRow.tps, TpsTallyRow.updated_at).where(TpsTallyRow.kabkota_code == kab)
-        ).all()
-    )
-    stale = [t for t, at in stamps.items() if _tally_cache.get((db_key, t), (None,))[0] != at]
-    for tps, at, tally in rows_in(
-        session,
-        select(TpsTallyRow.tps, TpsTallyRow.updated_at, TpsTallyRow.tally),
-        TpsTallyRow.tps,
-        stale,
-    ):
-        _tally_cache[(db_key, tps)] = (at, codec.tally_from_dict(tps, tally))
-    tallies = {t: _tally_cache[(db_key, t)][1] for t in stamps}
-    version = (db_key, len(stamps), max(stamps.values(), default=None))
-    return tallies, version
-
-
-def _quantities(
-    plan: rules.Plan, kab: str, tallies: dict[str, rules.TpsTally], version: Any, now: datetime
-) -> tuple[rules.Finding, ...]:
-    """Quantity findings, recomputed only when a tally changed or a final deadline passed."""
-    # Keyed by kabupaten; the entries hold the plan they were made from (a rebuilt plan,
-    # even one at a recycled address, never meets another plan's answers).
-    held = _final_deadlines.get(kab)
-    if held is None or held[0] is not plan:  # once per plan: last deadlines, sorted
-        deadlines = sorted(
-            d for dest in plan.destinations if (d := plan.final_deadline(dest)) is not None
-        )
-        held = _final_deadlines[kab] = (plan, deadlines)
-    passed = bisect.bisect_left(held[1], now)
-    hit = _quantity_cache.get(kab)
-    if hit is not None and hit[0] is plan and hit[1] == (version, passed):
-        return hit[2]
-    found = rules.check_all_quantities(plan, tallies, now)
-    _quantity_cache[kab] = (plan, (version, passed), found)
-    return found
-
-
-def _loose_at_gudang(session: Session, kab: str) -> dict[str, int]:
-    """Destinations in the kabupaten with items at the gudang not yet packed, and how many."""
-    flat = kab.replace(".", "")
+def _loose_at_gudang(session: Session, kecamatan: str) -> dict[str, int]:
+    """Destinations of a kecamatan (its TPS and the PPK itself) with items at the gudang
+    not yet packed, and how many."""
     rows = session.execute(
         select(counts.RegionCount.region_code, counts.RegionCount.n).where(
             counts.RegionCount.metric == "loose_gudang",
             counts.RegionCount.n > 0,
-            or_(
-                counts.RegionCount.region_code.like(flat + "%"),
-                counts.RegionCount.region_code.like(kab + ".__"),
-            ),
+            counts.RegionCount.region_code.like(kecamatan.replace(".", "") + "%")
+            | (counts.RegionCount.region_code == kecamatan),
         )
-    )
-    return {code: n for code, n in rows if codes.TPS_ID.match(code) or code.count(".") == 2}
+    ).all()
+    found = {code: n for code, n in rows if codes.TPS_ID.match(code)}
+    # The kecamatan's counter adds up its TPS and the PPK's own (spare boxes).
+    own = sum(n for code, n in rows if code == kecamatan) - sum(found.values())
+    return {kecamatan: own, **found} if own > 0 else found
 
 
 # --- stored findings, a page at a time -------------------------------------------------

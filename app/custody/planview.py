@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.custody import rules
+from app.custody.errors import UnknownNode
 from app.items.models import Item
 from app.plan import codes
 from app.plan.models import Election, ItemType, PlanLine, RouteLeg, Tps
 
 _cache: dict[tuple[str, str], tuple[Any, rules.Plan]] = {}
 _cache_lock = threading.Lock()
+
+
+def clear_cache() -> None:
+    """Forget the built plans (benchmarks: a process that just started)."""
+    with _cache_lock:
+        _cache.clear()
 
 
 def item_type_of(code: str) -> Any:
@@ -114,3 +122,60 @@ def build_plan(session: Session, election: Election, kabkota: str) -> rules.Plan
     with _cache_lock:
         _cache[key] = (fingerprint, plan)
     return plan
+
+
+def partial_plan(
+    session: Session, election: Election, kabkota: str, destinations: Iterable[str]
+) -> rules.Plan:
+    """The kabupaten's plan for some destinations only: their races, planned quantities and
+    the legs along their routes (both ways). What :func:`build_plan` says of them, read in
+    rows bounded by the destinations asked for, not by the kabupaten."""
+    from app.custody.chunks import rows_in
+
+    wanted = sorted(set(destinations))
+    races = {
+        tps_id: frozenset(
+            rules.Race(r.kind.value)
+            for r in election.races
+            if desa == r.region_code or desa.startswith(r.region_code + ".")
+        )
+        for tps_id, desa in rows_in(session, select(Tps.id, Tps.desa_code), Tps.id, wanted)
+    }
+    labelled = set(session.scalars(select(ItemType.code).where(ItemType.labelled.is_(True))))
+    quantities = {
+        (destination, item_type_of(item_type), race_of(race_kind)): quantity
+        for destination, item_type, race_kind, quantity in rows_in(
+            session,
+            select(
+                PlanLine.destination,
+                PlanLine.item_type_code,
+                PlanLine.race_kind,
+                PlanLine.quantity,
+            ).where(
+                PlanLine.election_code == election.code,
+                PlanLine.kabkota_code == kabkota,
+                PlanLine.item_type_code.in_(labelled),
+            ),
+            PlanLine.destination,
+            wanted,
+        )
+    }
+    nodes: set[str] = set()
+    for destination in wanted:
+        try:
+            nodes.update(rules.derive_route(destination))
+        except UnknownNode:
+            continue
+    legs = tuple(
+        rules.Leg(from_node, to_node, deadline)
+        for from_node, to_node, deadline in rows_in(
+            session,
+            select(RouteLeg.from_node, RouteLeg.to_node, RouteLeg.deadline_at).where(
+                RouteLeg.election_code == election.code
+            ),
+            RouteLeg.to_node,
+            nodes,
+        )
+        if codes.within(to_node, kabkota)
+    )
+    return rules.Plan(region=kabkota, races=races, quantities=quantities, legs=legs)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 import labels
 from app.auth.models import User
-from app.custody import codec, merkle, overview, rules
+from app.custody import merkle, overview
 from app.custody.errors import ProofError
 from app.custody.ledger import (
     KEY_NAME,
@@ -29,7 +29,6 @@ from app.custody.models import (
     ItemStateRow,
     LedgerEntry,
 )
-from app.custody.planview import build_plan, to_rules_item
 from app.errors import NotFound, ValidationFailed
 from app.items.models import Item
 from app.plan import codes
@@ -227,43 +226,12 @@ def _finding_row_dict(row: FindingRow) -> dict[str, Any]:
 
 def status_counts(session: Session, election: Election, area: str, now: datetime) -> dict[str, int]:
     """Items per ``rules.ItemStatus`` for the destinations inside an area, as of ``now``
-    (deadlines included: delivered but unconfirmed after the last leg is missing).
+    (deadlines included: delivered but unconfirmed after the last leg is missing);
+    ``not_issued`` counts planned destinations with no label issued.
 
-    Reads the area's items and states only; ``not_issued`` counts planned destinations
-    with no label issued.
+    Read from the area's counters (``overview.status_counts``), never its items.
     """
-    kab = codes.kabkota_of(area)
-    plan = build_plan(session, election, kab)
-    prefix = area.replace(".", "") if codes.TPS_ID.match(area) else area
-    flat = area.replace(".", "")
-    rows = session.execute(
-        _STATUS_ROW.where(
-            Item.kabkota_code == kab,
-            (Item.destination == area)
-            | Item.destination.like(prefix + ".%")
-            | Item.destination.like(flat + "%"),
-        )
-    ).all()
-    items = [to_rules_item(r) for r in rows if codes.within(r.destination, area)]
-    states = {
-        r.serial: codec.state_from_dict(r.state)
-        for r in rows
-        if r.state is not None and codes.within(r.destination, area)
-    }
-    counted = rules.count_statuses(plan, items, states, now, within=area)
-    return {status.value: n for status, n in counted.items()}
-
-
-_STATUS_ROW = select(
-    Item.serial,
-    Item.item_type_code,
-    Item.race_kind,
-    Item.destination,
-    Item.quantity,
-    Item.kabkota_code,
-    Item.voided_at,
-    ItemStateRow.state,
-).outerjoin(ItemStateRow, ItemStateRow.serial == Item.serial)
+    return overview.status_counts(session, election, area, now)
 
 
 def region_summary(

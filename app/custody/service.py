@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 import labels
 from app import locks
 from app.auth.models import DeviceToken, User
-from app.custody import clock, codec, counts, rules
+from app.custody import clock, codec, counts, quantities, rules
 from app.custody.batch_load import BatchLoad
 from app.custody.batch_store import BatchStore
 from app.custody.chunks import CHUNK, chunked, rows_in, scalars_in
@@ -205,6 +205,10 @@ class Ingestor(BatchLoad, BatchStore):
                     self._track_device([scan for _, scan in parsed])
                     self._report_refusals()
                     self._write()
+                    for kab, destinations in sorted(self._touched.items()):
+                        quantities.collect(
+                            self.session, self.election, kab, destinations, self._deltas
+                        )
                     self._deltas.write(self.session)
                     self.session.commit()
             except (IntegrityError, OperationalError) as exc:
@@ -225,6 +229,7 @@ class Ingestor(BatchLoad, BatchStore):
         self._heads, self._state_rows = {}, {}
         self._refusals = {}
         self._deltas = counts.Deltas()
+        self._touched: dict[str, set[str]] = {}
         self._before: dict[str, rules.ItemState] = {}
         self._last_time = None
 
@@ -295,6 +300,7 @@ class Ingestor(BatchLoad, BatchStore):
             r.serial: r for r in rows_in(session, _STATE_ROW, ItemStateRow.serial, set(items))
         }
         destinations = {i.destination for i in items.values()}
+        self._touched.setdefault(kab, set()).update(destinations)
         self._lock(TpsTallyRow.tps, destinations)
         tally_rows = {
             r.tps: r

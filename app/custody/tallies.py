@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.custody import codec, rules
-from app.custody.chunks import chunked, scalars_in
+from app.custody.chunks import chunked, rows_in, scalars_in
 from app.custody.models import ItemStateRow, TpsTallyRow
 from app.custody.planview import to_rules_item
 from app.items.models import Item
@@ -47,3 +47,17 @@ def forget_tallies(session: Session, destinations: Iterable[str]) -> None:
         session.execute(TpsTallyRow.__table__.delete().where(TpsTallyRow.tps.in_(chunk)))
     for chunk in chunked(wanted, 500):  # a few hundred TPS of items at a time
         ensure_tallies(session, chunk, {})
+    # Their quantity findings follow the new tallies (app.custody.quantities).
+    from app.custody import quantities
+    from app.plan.models import Election
+
+    by_kab: dict[tuple[str, str], set[str]] = {}
+    for election_code, destination in rows_in(
+        session, select(Item.election_code, Item.destination).distinct(), Item.destination, wanted
+    ):
+        by_kab.setdefault((election_code, codes.kabkota_of(destination)), set()).add(destination)
+    for (election_code, kab), destinations in sorted(by_kab.items()):
+        election = session.get(Election, election_code)
+        if election is not None:
+            for chunk in chunked(destinations, 500):
+                quantities.refresh(session, election, kab, chunk)

@@ -48,7 +48,7 @@ bp.add_app_template_filter(english.say_place, "say_place")
 PAGE_ROWS = 200
 
 
-def _area(code: str | None) -> str:
+def area_in_scope(code: str | None) -> str:
     """The country, a province, kabupaten, kecamatan, desa or TPS inside the user's scope
     (else 404)."""
     user = signed_in_user()
@@ -105,14 +105,14 @@ def _filters() -> dict[str, str | None]:
 @require("desk")
 def index() -> Any:
     """The user's whole scope at a glance (for the kabupaten desk: the kabupaten)."""
-    return _region_page(_area(None))
+    return _region_page(area_in_scope(None))
 
 
 @bp.get("/wilayah/<code>")
 @require("desk")
 def region(code: str) -> Any:
     """Drill-down: a kecamatan's desa, a desa's TPS, or one TPS with its items."""
-    return _region_page(_area(code))
+    return _region_page(area_in_scope(code))
 
 
 def _region_page(area: str) -> Any:
@@ -174,7 +174,7 @@ def _level(area: str) -> str:
 @require("desk")
 def findings() -> Any:
     """Findings with filters (principle, severity, region, leg, code) and their evidence."""
-    area = _regional(_area(request.args.get("wilayah")))
+    area = _regional(area_in_scope(request.args.get("wilayah")))
     filters = _filters()
     view = DeskView.open(db.session, current_election(), area, now())
     page = view.findings_page(
@@ -241,7 +241,7 @@ def item(serial: str) -> Any:
 @require("desk")
 def export_findings(fmt: str) -> Any:
     """The filtered findings (one row per kind, place and message) as CSV, XLSX or PDF."""
-    area = _regional(_area(request.args.get("wilayah")))
+    area = _regional(area_in_scope(request.args.get("wilayah")))
     filters = _filters()
     view = DeskView.open(db.session, current_election(), area, now())
     groups = view.groups(_every_finding(view, area, filters))
@@ -290,7 +290,7 @@ def export_findings(fmt: str) -> Any:
 @require("desk")
 def export_status(fmt: str) -> Any:
     """Status per child region (TPS, items, delivered, findings per principle)."""
-    area = _area(request.args.get("wilayah"))
+    area = area_in_scope(request.args.get("wilayah"))
     view = DeskView.open(db.session, current_election(), area, now())
     summary = (
         queries.region_summary(db.session, view.election, area, view.now)

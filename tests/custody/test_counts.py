@@ -58,7 +58,16 @@ def stored(metric_prefixes: tuple[str, ...]) -> dict[str, Counter[str]]:
     return result
 
 
-KEPT = ("items", "delivered", "stage:", "status:", "loose_gudang", "tps_complete", "finding:")
+KEPT = (
+    "items",
+    "delivered",
+    "stage:",
+    "status:",
+    "loose_gudang",
+    "tps_complete",
+    "finding:",
+    "kembali:",
+)
 
 
 def only(counters: dict[str, Counter[str]]) -> dict[str, Counter[str]]:

@@ -138,3 +138,60 @@ def test_the_reconciliation_api_gives_statuses_numbers_and_evidence(env: Env) ->
     assert bad.status_code in (404, 422)
     outside = env.client.get("/api/v1/regions/63.01/reconciliation", headers=desk)
     assert outside.status_code == 404
+
+
+def test_the_way_back_rolls_up_for_a_province_and_the_country(env: Env) -> None:
+    """A province (per kabupaten) and the national desk (per province) see the boxes on
+    the way back, the closings filed and the reconciliation findings, from the counters:
+    the same numbers the kabupaten's own page counts from its boxes."""
+    from app.auth import service as auth
+    from app.custody import counts, overview
+    from app.extensions import db
+
+    deliver(env, env.tps)
+    boxes = {i.race_kind: i for i in env.items[env.tps] if i.item_type_code == "KOTAK"}
+    races = sorted(boxes)
+    env.clock[0] = ELECTION_NIGHT
+    env.app.config["TEPAT_NOW"] = "2024-11-28T03:00:00Z"
+    records = [closing(env, env.tps, races[0], boxes[races[0]], unused=1)]  # does not add up
+    records.append(dict(records[0], client_id=str(uuid.uuid4()), unused=0))  # sent twice
+    headers = {"Authorization": f"Bearer {env.tokens['kurir.tewah']}"}
+    answer = env.client.post("/api/v1/closings", json={"records": records}, headers=headers)
+    assert answer.status_code == 200
+    _, _, pps, tps = codes.route(env.tps)
+    first = boxes[races[0]]
+    env.post(
+        [
+            env.event(first, "kembali", tps, target=pps, seals=["KS-1", "KS-2"]),
+            env.event(first, "terima", pps, seals=["KS-1", "KS-2"]),
+        ]
+    )
+    password = "rahasia-kembali-1"
+    auth.create_user(db.session, "desk.kalteng", password, "desk", "62", "KPU Provinsi")
+    auth.create_user(db.session, "desk.ri", password, "desk", codes.NATIONAL, "KPU RI")
+    login(env.client, "desk")
+    own = env.client.get("/desk/kembali").get_data(as_text=True)  # the kabupaten, per box
+    assert 'data-stage="di_pps"><b>1</b>' in own
+    for user, area, child in (("desk.kalteng", "62", "62.10"), ("desk.ri", "ID", "62")):
+        login(env.client, user, password)
+        page = env.client.get("/desk/kembali")
+        html = page.get_data(as_text=True)
+        assert page.status_code == 200, (user, html[:300])
+        assert f"({area})" in html and f'data-code="{child}"' in html
+        assert 'data-stage="di_pps"><b>1</b>' in html
+        assert f'data-race="{races[0]}"><b>1</b>' in html  # one TPS closed that race, once
+        assert 'data-recon="0"' not in html  # the unbalanced sheet is counted
+        refused = env.client.get("/desk/kembali/rekonsiliasi.csv")
+        assert refused.status_code == 422
+    # The counters equal a recount (closings and the way back included).
+    db.session.expire_all()
+    kept = counts.read(db.session, ["62.10"])["62.10"]
+    counts.rebuild(db.session, "62.10")
+    again = counts.read(db.session, ["62.10"])["62.10"]
+    wanted = ("kembali:", "closed:")
+    assert {k: n for k, n in kept.items() if k.startswith(wanted) and n} == {
+        k: n for k, n in again.items() if k.startswith(wanted) and n
+    }
+    assert again[f"closed:{races[0]}"] == 1
+    db.session.rollback()
+    overview.clear_caches()

@@ -65,7 +65,14 @@ from app.custody.rules.chain import (
 )
 from app.custody.rules.custody import initial_state
 from app.custody.rules.fold import apply
-from app.custody.rules.jumlah import check_all_quantities, check_tps_quantities, tally_items
+from app.custody.rules.jumlah import (
+    area_of,
+    check_all_quantities,
+    check_destination,
+    check_tps_quantities,
+    not_issued_finding,
+    tally_items,
+)
 from app.custody.rules.kembali import (
     CLOSING_MISSING,
     RETURN_SKIPPED_NODE,
@@ -154,11 +161,13 @@ __all__ = [
     "Transition",
     "Update",
     "apply",
+    "area_of",
     "canonical_event_bytes",
     "check_all_quantities",
     "check_chain",
     "check_closings_missing",
     "check_costs",
+    "check_destination",
     "check_deadlines",
     "check_replay",
     "check_return",
@@ -176,6 +185,7 @@ __all__ = [
     "is_return_receipt",
     "item_status",
     "node_kind",
+    "not_issued_finding",
     "occurred_at",
     "parent_node",
     "recompute",

@@ -138,28 +138,41 @@ def check_all_quantities(
     not_issued: dict[str, list[str]] = {}
     for destination in sorted(plan.destinations):
         tally = tallies.get(destination) or TpsTally(destination)
-        if not tally.issued:
-            if sum(plan.planned_for(destination).values()):
-                not_issued.setdefault(_area_of(destination), []).append(destination)
-            continue
         deadline = plan.final_deadline(destination)
         confirmed = now is not None and deadline is not None and now > deadline
-        findings += check_tps_quantities(plan, tally, confirmed=confirmed)
+        found = check_destination(plan, tally, confirmed=confirmed)
+        if found is None:
+            not_issued.setdefault(area_of(destination), []).append(destination)
+        else:
+            findings += found
     for area, destinations in sorted(not_issued.items()):
-        findings.append(
-            _finding(
-                Code.NOT_ISSUED,
-                Severity.INFO,
-                f"Belum diterbitkan labelnya: {len(destinations)} tujuan di {_place(area)}",
-                node=area,
-                destinations=len(destinations),
-                first=destinations[0],
-            )
-        )
+        findings.append(not_issued_finding(area, len(destinations), destinations[0]))
     return tuple(findings)
 
 
-def _area_of(destination: str) -> str:
+def check_destination(
+    plan: Plan, tally: TpsTally, *, confirmed: bool
+) -> tuple[Finding, ...] | None:
+    """The quantity findings of one destination; None when it is planned but no label was
+    issued for it yet (counted once per kecamatan, see :func:`not_issued_finding`)."""
+    if not tally.issued:
+        return None if sum(plan.planned_for(tally.tps).values()) else ()
+    return check_tps_quantities(plan, tally, confirmed=confirmed)
+
+
+def not_issued_finding(area: str, destinations: int, first: str | None) -> Finding:
+    """How many planned destinations of a kecamatan (PPK) have no label issued yet."""
+    return _finding(
+        Code.NOT_ISSUED,
+        Severity.INFO,
+        f"Belum diterbitkan labelnya: {destinations} tujuan di {_place(area)}",
+        node=area,
+        destinations=destinations,
+        first=first,
+    )
+
+
+def area_of(destination: str) -> str:
     """The kecamatan (PPK) a destination belongs to, else the destination itself."""
     try:
         route = derive_route(destination)

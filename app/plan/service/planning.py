@@ -82,5 +82,9 @@ def edit_rule(
         {tps_id[:2] + "." + tps_id[2:4] for tps_id in session.scalars(select(Tps.id))}
     )
     counts = {kab: rebuild_plan(session, election, kab) for kab in kabupatens}
+    from app.custody import quantities  # quantity findings against the rebuilt plans
+
+    for kab in kabupatens:
+        quantities.rebuild(session, election, kab)
     session.commit()
     return counts

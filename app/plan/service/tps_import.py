@@ -303,6 +303,10 @@ def import_tps(
             build_nodes(session, kabkota)
             build_legs(session, election, kabkota, dispatch_days)
             result.plan_lines = rebuild_plan(session, election, kabkota)
+            # Every destination's quantity findings against the new plan and deadlines.
+            from app.custody import quantities
+
+            quantities.rebuild(session, election, kabkota)
         session.commit()
     except Exception:
         session.rollback()

@@ -1,0 +1,248 @@
+"""Quantity findings per destination, kept on ingest and issuing, so the desk never checks
+every TPS tally of a kabupaten (that grew with the kabupaten: seconds at 8,000 TPS for
+the first request of a server process).
+
+Whenever a destination's tally or items change (a scan, issuing, a void, a plan import)
+:func:`collect` checks that one destination against its plan (``rules.check_destination``,
+before and after its last leg's deadline) and keeps the answer in ``region_count``:
+
+* rows ``!<destination>`` hold ``q:<deadline>:<pre|post>:<code>:<severity>``, the
+  shortages and surpluses it has before (``pre``) and after (``post``) the deadline of
+  its last leg (``-``: no deadline, ``pre`` only). A row exists only while it holds a
+  finding, so the desk lists the short TPS of an area with one index range read of the
+  flagged ones, whatever the size of the area;
+* ``not_issued`` (planned, no label issued yet) and ``unconfirmed@<deadline>`` (items
+  delivered but not confirmed, by the deadline after which they count as missing) are
+  added to the destination and every region above it, like the other counters; rows
+  ``=<destination>`` keep the destination's own values (and ``du``, its items delivered
+  unconfirmed, written by ``counts.Deltas``) to compute the next change from.
+
+A kabupaten whose plan was imported before this existed is checked once on first read
+(:func:`ensure`, marker ``q_counted`` on ``=<kabupaten>``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.custody import codec, counts, rules
+from app.custody.chunks import chunked, rows_in
+from app.custody.models import TpsTallyRow
+from app.custody.planview import partial_plan
+from app.plan import codes
+from app.plan.models import Election, PlanLine, Region, Tps
+
+OWN, FLAG = counts.OWN, "!"
+MARK = "q_counted"
+NO_DEADLINE = "-"
+_STAMP = "%Y%m%dT%H%M%S"
+
+
+def stamp(deadline: datetime | None) -> str:
+    """A deadline as a metric suffix (UTC, to the second)."""
+    return NO_DEADLINE if deadline is None else deadline.astimezone(UTC).strftime(_STAMP)
+
+
+def passed(mark: str, now: datetime) -> bool:
+    """Whether the deadline a metric suffix names is behind ``now``."""
+    return mark != NO_DEADLINE and now > datetime.strptime(mark, _STAMP).replace(tzinfo=UTC)
+
+
+def _wanted(plan: rules.Plan, tally: rules.TpsTally) -> tuple[Counter[str], Counter[str]]:
+    """(own counters, flags) of one destination as the rules see it now."""
+    destination = tally.tps
+    deadline = plan.final_deadline(destination)
+    mark = stamp(deadline)
+    own: Counter[str] = Counter()
+    flags: Counter[str] = Counter()
+    for mode in ("pre",) if deadline is None else ("pre", "post"):
+        found = rules.check_destination(plan, tally, confirmed=mode == "post")
+        if found is None:
+            own["not_issued"] = 1
+            continue
+        for finding in found:
+            flags[f"q:{mark}:{mode}:{finding.code}:{finding.severity.value}"] += 1
+    return own, flags
+
+
+def collect(
+    session: Session,
+    election: Election,
+    kab: str,
+    destinations: Iterable[str],
+    deltas: counts.Deltas,
+) -> None:
+    """Add to ``deltas`` what changed in the quantity counters of these destinations
+    (call after their tallies and item deltas are in, before ``deltas.write``)."""
+    wanted = sorted(d for d in set(destinations) if _in_kab(d, kab))
+    if not wanted:
+        return
+    plan = partial_plan(session, election, kab, wanted)
+    tallies = {
+        tps: codec.tally_from_dict(tps, tally)
+        for tps, tally in rows_in(
+            session, select(TpsTallyRow.tps, TpsTallyRow.tally), TpsTallyRow.tps, wanted
+        )
+    }
+    stored = counts.read(session, [*(OWN + d for d in wanted), *(FLAG + d for d in wanted)])
+    for destination in wanted:
+        have_own = stored.get(OWN + destination, Counter())
+        have_flags = stored.get(FLAG + destination, Counter())
+        own, flags = _wanted(plan, tallies.get(destination) or rules.TpsTally(destination))
+        # Items delivered unconfirmed, with the batch's own change not yet written.
+        unconfirmed = have_own["du"] + deltas.by_place.get(destination, Counter()).get(
+            "status:delivered_unconfirmed", 0
+        )
+        deadline = plan.final_deadline(destination)
+        if unconfirmed and deadline is not None:
+            own[f"unconfirmed@{stamp(deadline)}"] = unconfirmed
+        rolled: Counter[str] = Counter()
+        for metric in set(own) | {m for m in have_own if _kept_here(m)}:
+            change = own[metric] - have_own[metric]
+            if change:
+                rolled[metric] = change
+                deltas.own[(OWN + destination, metric)] += change
+        deltas.add(destination, rolled)
+        flagged = False
+        for metric in set(flags) | set(have_flags):
+            change = flags[metric] - have_flags[metric]
+            if change:
+                deltas.own[(FLAG + destination, metric)] += change
+                flagged = True
+        if flagged:  # the desk's cached live findings of the kabupaten are stale now
+            deltas.add(kab, {"quantity_changes": 1})
+
+
+def _kept_here(metric: str) -> bool:
+    """The own counters this module keeps (others share the destination's own row)."""
+    return metric == "not_issued" or metric.startswith("unconfirmed@")
+
+
+def _in_kab(destination: str, kab: str) -> bool:
+    try:
+        return codes.kabkota_of(destination) == kab
+    except ValueError:
+        return False
+
+
+def refresh(session: Session, election: Election, kab: str, destinations: Iterable[str]) -> None:
+    """Check these destinations now and write their counters (issuing, voids)."""
+    deltas = counts.Deltas()
+    collect(session, election, kab, destinations, deltas)
+    deltas.write(session)
+
+
+def rebuild(session: Session, election: Election, kab: str) -> None:
+    """Check every destination of the kabupaten (a plan import; older databases once)."""
+    flat = kab.replace(".", "")
+    destinations = set(
+        session.scalars(
+            select(PlanLine.destination)
+            .where(PlanLine.election_code == election.code, PlanLine.kabkota_code == kab)
+            .distinct()
+        )
+    )
+    destinations.update(session.scalars(select(Tps.id).where(Tps.id.like(flat + "%"))))
+    destinations.update(
+        session.scalars(select(TpsTallyRow.tps).where(TpsTallyRow.kabkota_code == kab))
+    )
+    # Destinations that are no longer planned leave their counters too.
+    for prefix in (OWN, FLAG):
+        for low in (kab, flat):
+            destinations.update(
+                code[1:]
+                for code in session.scalars(
+                    select(counts.RegionCount.region_code)
+                    .where(counts.RegionCount.region_code.like(prefix + low + "%"))
+                    .distinct()
+                )
+            )
+    for chunk in chunked(destinations, 500):
+        refresh(session, election, kab, chunk)
+    counts.set_own(session, OWN + kab, MARK, 1)
+
+
+def ensure(session: Session, election: Election, kab: str) -> None:
+    """Check a kabupaten whose counters predate this module (once)."""
+    if counts.read(session, [OWN + kab], [MARK]).get(OWN + kab, Counter())[MARK]:
+        return
+    rebuild(session, election, kab)
+    session.commit()
+
+
+def live(session: Session, election: Election, kab: str, now: datetime) -> list[rules.Finding]:
+    """The kabupaten's quantity findings as of ``now``, as ``rules.check_all_quantities``
+    gives them: read from the flagged destinations and the kecamatan counters only."""
+    ensure(session, election, kab)
+    flat = kab.replace(".", "")
+    flagged: set[str] = set()
+    for low in (kab, flat):
+        for code, metric in session.execute(
+            select(counts.RegionCount.region_code, counts.RegionCount.metric).where(
+                counts.RegionCount.region_code.like(FLAG + low + "%"),
+                counts.RegionCount.n > 0,
+            )
+        ):
+            _, mark, mode, _code, _severity = metric.split(":")
+            if (mode == "post") == passed(mark, now):
+                flagged.add(code[1:])
+    found: list[rules.Finding] = []
+    if flagged:
+        plan = partial_plan(session, election, kab, flagged)
+        tallies = {
+            tps: codec.tally_from_dict(tps, tally)
+            for tps, tally in rows_in(
+                session, select(TpsTallyRow.tps, TpsTallyRow.tally), TpsTallyRow.tps, flagged
+            )
+        }
+        for destination in sorted(flagged):
+            deadline = plan.final_deadline(destination)
+            confirmed = deadline is not None and now > deadline
+            tally = tallies.get(destination) or rules.TpsTally(destination)
+            found += rules.check_destination(plan, tally, confirmed=confirmed) or ()
+    return found + _not_issued(session, kab)
+
+
+def _not_issued(session: Session, kab: str) -> list[rules.Finding]:
+    """One finding per kecamatan (PPK) with planned destinations that have no label yet
+    (and one for the gudang's own, the PSU reserve), from the kecamatan counters."""
+    areas = list(session.scalars(select(Region.code).where(Region.parent_code == kab)))
+    have = counts.read(session, [*areas, OWN + kab], ["not_issued"])
+    waiting = {a: have.get(a, Counter())["not_issued"] for a in areas}
+    waiting[kab] = have.get(OWN + kab, Counter())["not_issued"]
+    return [
+        rules.not_issued_finding(area, n, _first_not_issued(session, kab, area))
+        for area, n in sorted(waiting.items())
+        if n > 0
+    ]
+
+
+def _first_not_issued(session: Session, kab: str, area: str) -> str | None:
+    """The first destination (in code order) of an area with no label issued yet."""
+    if area == kab:
+        return kab
+    for low in (area, area.replace(".", "")):  # the PPK itself sorts before its TPS
+        first = session.scalar(
+            select(func.min(counts.RegionCount.region_code)).where(
+                counts.RegionCount.region_code.like(OWN + low + "%"),
+                counts.RegionCount.metric == "not_issued",
+                counts.RegionCount.n > 0,
+            )
+        )
+        if first is not None:
+            return str(first)[1:]
+    return None
+
+
+def unconfirmed_overdue(have: Counter[str], now: datetime) -> int:
+    """Items delivered unconfirmed whose last leg's deadline passed (missing as of now)."""
+    return sum(
+        n
+        for metric, n in have.items()
+        if metric.startswith("unconfirmed@") and passed(metric.partition("@")[2], now)
+    )
