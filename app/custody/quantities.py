@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -50,7 +51,18 @@ def stamp(deadline: datetime | None) -> str:
 
 def passed(mark: str, now: datetime) -> bool:
     """Whether the deadline a metric suffix names is behind ``now``."""
-    return mark != NO_DEADLINE and now > datetime.strptime(mark, _STAMP).replace(tzinfo=UTC)
+    return mark != NO_DEADLINE and now > _moment(mark)
+
+
+@lru_cache(maxsize=4096)
+def _moment(mark: str) -> datetime:
+    """A metric suffix as an instant (a handful of distinct deadlines: parsed once each)."""
+    # Not strptime: its first call in a process compiles regular expressions (~0.2 s).
+    y, mo, d, h, mi, sec = (int(mark[a:b]) for a, b in _FIELDS)
+    return datetime(y, mo, d, h, mi, sec, tzinfo=UTC)
+
+
+_FIELDS = ((0, 4), (4, 6), (6, 8), (9, 11), (11, 13), (13, 15))
 
 
 def _wanted(plan: rules.Plan, tally: rules.TpsTally) -> tuple[Counter[str], Counter[str]]:
