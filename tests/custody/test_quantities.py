@@ -233,3 +233,19 @@ def test_the_desk_reads_no_tally_of_the_kabupaten(env: Env, monkeypatch: Any) ->
     assert page.status_code == 200
     assert "kurang" in page.get_data(as_text=True)  # the short TPS is on the page
     assert set(parsed) == {env.tps}
+
+
+def test_counters_of_older_code_are_recounted_ahead_by_the_cli(env: Env) -> None:
+    """After an upgrade, ``flask counts recount`` counts what older code did not keep, so
+    no desk request pays for it."""
+    env.post([env.event(env.first(env.tps, "SURAT"), "terima", "62.10", quantity=3)])
+    db.session.execute(RegionCount.__table__.delete())  # counters of an older version
+    db.session.commit()
+    assert not counts.is_counted(db.session, KAB)
+    result = env.app.test_cli_runner().invoke(args=["counts", "recount"])
+    assert result.exit_code == 0 and f"{KAB}:" in result.output, result.output
+    db.session.expire_all()
+    assert counts.is_counted(db.session, KAB)
+    check_everything(env)
+    found = quantities.live(db.session, election(), KAB, SERVER_NOW)
+    assert [(f.code, f.tps) for f in found if f.tps] == [("shortage", env.tps)]
