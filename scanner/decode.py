@@ -7,12 +7,15 @@ may hold more than was read:
 
 1. nothing was read: whole-frame variants (other binarizers, contrast equalisation,
    sharpening, adaptive threshold, upscaling, inversion), cheapest and most productive
-   first, until one reads something;
+   first, until one reads something. Third in line, after the other binarizers and
+   crops of what they saw, the module grid is re-read from the finder patterns with
+   stains as erasures (``scanner.resample``): what reads a stained, scribbled, holed,
+   torn or faded code, where the others give up;
 2. a code was seen but not read (zxing's failed detections, OpenCV's candidate
    regions): enlarged crops and rectified warps of that region, zxing on each of them
-   and zbar on the two best. With nothing read at all and WeChat named among the
-   decoders (it is not by default), it gets small crops of the patches densest with
-   edges: a code whose finder pattern is blotted out hides from every other detector;
+   and zbar on the two best, then the grid re-read. With nothing read at all and
+   WeChat named among the decoders (it is not by default), it gets small crops of the
+   patches densest with edges;
 3. two or more codes were read (a sheet, a stack of boxes): an upscaled pass for the
    small ones, since a third code is as likely as the second.
 
@@ -57,13 +60,13 @@ from scanner.errors import InvalidImage
 logger = logging.getLogger(__name__)
 
 #: The decoders a default pipeline loads. OpenCV contrib's WeChat decoder is not among
-#: them: on small crops of patches dense with edges it reads synthetic codes whose finder
-#: pattern is blotted out, but on the photo set it read nothing new, and its calls on
-#: crops that hold no readable code (100-250 ms, no budget can cut one short) made the
-#: slowest photo 202 ms instead of 179, or 357 instead of 191 with a second process on
-#: the box, where they also cost three codes (docs/BENCHMARKS.md, "## Scanner"). Name it
-#: explicitly (``Pipeline((*ALL_DECODERS, WECHAT))``) to try it on those crops; it is
-#: skipped when the OpenCV build lacks it (plain ``opencv-python``).
+#: them: the grid re-read (``scanner.resample``) reads every damaged code it reads and
+#: more (synthetic damage 20 of 20 against its 16, damaged photos 15 of 16 against 9),
+#: and its calls on crops that hold no readable code (100-250 ms, no budget can cut one
+#: short) cost the slowest photo 233 ms instead of 164 and one damaged code
+#: (docs/BENCHMARKS.md, "## Scanner"). Name it explicitly
+#: (``Pipeline((*ALL_DECODERS, WECHAT))``) to try it on those crops; it is skipped when
+#: the OpenCV build lacks it (plain ``opencv-python``).
 ALL_DECODERS: tuple[str, ...] = (ZXING, ZBAR, OPENCV)
 
 #: The default time budget for the fallbacks of one frame. The cheap pass always runs;

@@ -3,18 +3,23 @@
 When a stain covers a finder pattern, or blots cover more modules than error
 correction fixes as errors, zxing-cpp, zbar and OpenCV give up. Here:
 
-1. finder patterns are found as nested contours (dark square, light ring, dark stone);
-   two of them are enough, since the symbol is square: next to each other they give
-   a side (the code lies on one of its two sides), across, a diagonal;
-2. for each such square and each version its size allows, the module grid is sampled
-   at the module centres (a homography from the finder centres);
-3. modules inside a uniform 4 x 4 patch (no code has one; a blot, a torn-off strip
-   or tape has) and modules too close to their local threshold are *erased*, and
-   :mod:`scanner.symbol` decodes with erasures, which Reed-Solomon corrects at half
-   the cost of errors.
+1. finder patterns are found as nested contours (dark square, light ring, dark stone;
+   a ring merged with a stain still counts). Three at the corners of an L place the
+   code; two are enough, since the symbol is square (next to each other they give a
+   side, and the code lies on one of its two sides; across, a diagonal); one is
+   enough inside a patch dense with edges that the caller hints at (its extent gives
+   the size);
+2. for each such square and each version its size allows, the module grid is placed
+   by the three finder corners (affine), then placed again on the finder and
+   alignment patterns found near where that first guess puts them (perspective), and
+   sampled at the module centres;
+3. modules inside a uniform 4 x 4 patch (no code has one; a stain, a hole, a torn-off
+   corner or tape has) and modules too close to their local threshold are *erased*,
+   and :mod:`scanner.symbol` decodes with erasures, which Reed-Solomon corrects at
+   half the cost of errors, and refuses rather than guesses.
 
-Costs scale with the finder patterns in the frame (at most :data:`MAX_SQUARES`
-candidate squares), not with the frame's contents otherwise.
+Costs scale with the finder patterns in the frame (at most :data:`MAX_FINDERS`, and
+:data:`MAX_SQUARES` squares from them), and every try checks the caller's clock.
 """
 
 from __future__ import annotations
