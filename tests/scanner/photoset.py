@@ -24,7 +24,6 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
@@ -41,7 +40,7 @@ from labels import (
     encode_url,
     write_labels,
 )
-from tests.scanner.harm import HARM
+from tests.scanner.harm import HARM, glare, shadow, smudge, tape
 from tests.scanner.labelkit import LabelKit
 
 Image = NDArray[np.uint8]
@@ -252,82 +251,7 @@ def bend(sheet: Sheet, rng: np.random.Generator, curve: float, crumple: float) -
     return Sheet(warped, sheet.texts, quads)
 
 
-# --------------------------------------------------------------------------- light and damage
-
-
-def _blob(shape: tuple[int, int], centre: NDArray[np.float32], radii: tuple[float, float]) -> Any:
-    h, w = shape
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-    return np.exp(-(((xs - centre[0]) / radii[0]) ** 2 + ((ys - centre[1]) / radii[1]) ** 2))
-
-
-def glare(scene: Image, rng: np.random.Generator, quad: Quad, spots: int, sheen: float) -> Image:
-    """A plastic sleeve under a lamp: a washed-out sheen and hot specular spots."""
-    out = scene.astype(np.float32)
-    side = float(np.ptp(quad[:, 0]))
-    centre = quad.mean(axis=0)
-    if sheen:
-        band = _blob(scene.shape[:2], centre + rng.uniform(-0.3, 0.3, 2) * side, (side, side / 3))
-        out = out * (1 - 0.4 * sheen * band[..., None]) + 255 * 0.55 * sheen * band[..., None]
-    for _ in range(spots):
-        at = centre + rng.uniform(-0.4, 0.4, 2) * side
-        r = rng.uniform(0.04, 0.14) * side
-        spot = _blob(scene.shape[:2], at.astype(np.float32), (r, r * rng.uniform(0.5, 1.5)))
-        out += spot[..., None] * rng.uniform(200, 320)
-    return np.clip(out, 0, 255).astype(np.uint8)
-
-
-def smudge(scene: Image, rng: np.random.Generator, quad: Quad, count: int) -> Image:
-    """Wet patches: the paper darkens, ink bleeds (local blur), edges stay sharp-ish."""
-    out = scene.copy()
-    side = float(np.ptp(quad[:, 0]))
-    bled = cv2.GaussianBlur(scene, (0, 0), max(1.0, side / 90))
-    for _ in range(count):
-        at = quad.mean(axis=0) + rng.uniform(-0.45, 0.45, 2) * side
-        mask = np.zeros(scene.shape[:2], np.uint8)
-        axes = (int(rng.uniform(0.06, 0.18) * side), int(rng.uniform(0.05, 0.14) * side))
-        cv2.ellipse(
-            mask, (int(at[0]), int(at[1])), axes, float(rng.uniform(0, 180)), 0, 360, 255, -1
-        )
-        soft = cv2.GaussianBlur(mask.astype(np.float32) / 255, (0, 0), 3)[..., None]
-        wet = bled.astype(np.float32) * rng.uniform(0.6, 0.85)
-        out = (out * (1 - soft) + wet * soft).astype(np.uint8)
-    return out
-
-
-def tape(scene: Image, rng: np.random.Generator, quad: Quad) -> Image:
-    """A strip of packing tape across part of the code: yellowish, glossy, hard edges."""
-    side = float(np.ptp(quad[:, 0]))
-    centre = quad.mean(axis=0) + rng.uniform(-0.3, 0.3, 2) * side
-    angle = rng.uniform(0, math.pi)
-    width = rng.uniform(0.12, 0.25) * side
-    d = np.array([math.cos(angle), math.sin(angle)], np.float32) * side * 2
-    n = np.array([-math.sin(angle), math.cos(angle)], np.float32) * width / 2
-    poly = np.array([centre - d - n, centre + d - n, centre + d + n, centre - d + n], np.int32)
-    mask = np.zeros(scene.shape[:2], np.uint8)
-    cv2.fillPoly(mask, [poly], 255)
-    alpha = (mask.astype(np.float32) / 255)[..., None]
-    tint = np.array([150, 205, 225], np.float32) * rng.uniform(0.9, 1.1)
-    shine = rng.uniform(0.15, 0.45)
-    blurred = cv2.GaussianBlur(scene, (0, 0), 1.2).astype(np.float32)
-    taped = blurred * (1 - shine) + tint * shine
-    return np.clip(scene * (1 - alpha) + taped * alpha, 0, 255).astype(np.uint8)
-
-
-def shadow(scene: Image, rng: np.random.Generator, quad: Quad) -> Image:
-    """A hand's or a phone's hard shadow across the code."""
-    side = float(np.ptp(quad[:, 0]))
-    centre = quad.mean(axis=0)
-    angle = rng.uniform(0, 2 * math.pi)
-    normal = np.array([math.cos(angle), math.sin(angle)])
-    offset = rng.uniform(-0.25, 0.25) * side
-    h, w = scene.shape[:2]
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-    dist = (xs - centre[0]) * normal[0] + (ys - centre[1]) * normal[1] - offset
-    edge = rng.uniform(1.0, 6.0)
-    inside = 1 / (1 + np.exp(-dist / edge))
-    depth = rng.uniform(0.35, 0.7)
-    return np.clip(scene * (1 - depth * inside[..., None]), 0, 255).astype(np.uint8)
+# --------------------------------------------------------------------------- a screen
 
 
 def screen(sheet: Sheet, rng: np.random.Generator) -> Sheet:
