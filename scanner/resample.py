@@ -120,8 +120,9 @@ Square = tuple[tuple[float, float], ...]  # four finder-centre positions, clockw
 
 
 def squares(found: list[Finder]) -> list[tuple[Square, float, int]]:
-    """Candidate symbols from pairs of finders: (corner centres, module px, support)."""
-    out: list[tuple[Square, float, int]] = []
+    """Candidate symbols from triples and pairs of finders: (corner centres, module px,
+    corners that hold a found finder), best supported first."""
+    out: list[tuple[Square, float]] = []
     for a in found:  # three finders at the corners of an L: the usual case
         for j, b in enumerate(found):
             for c in found[j + 1 :]:
@@ -135,7 +136,7 @@ def squares(found: list[Finder]) -> list[tuple[Square, float, int]]:
                 ratio = float(np.hypot(*u) / max(np.hypot(*v), 1e-6))
                 if abs(cosine) < 0.35 and 0.7 < ratio < 1.4:
                     module = (a.side + b.side + c.side) / 21
-                    out.append(_square((pa, pb, pb + v, pc), module))
+                    out.append((_clockwise((pa, pb, pb + v, pc)), module))
     for i, a in enumerate(found):
         for b in found[i + 1 :]:
             if max(a.side, b.side) > 1.6 * min(a.side, b.side):
@@ -147,12 +148,12 @@ def squares(found: list[Finder]) -> list[tuple[Square, float, int]]:
             span = float(np.hypot(*d)) / module
             if 14 <= span <= 100:  # neighbours: the code lies on either side
                 for sign in (1, -1):
-                    out.append(_square((pa, pb, pb + sign * perp, pa + sign * perp), module))
+                    out.append((_clockwise((pa, pb, pb + sign * perp, pa + sign * perp)), module))
             if 14 <= span / math.sqrt(2) <= 100:  # opposite corners
                 mid, half = (pa + pb) / 2, perp / 2
-                out.append(_square((pa, mid + half, pb, mid - half), module))
+                out.append((_clockwise((pa, mid + half, pb, mid - half)), module))
     kept: list[tuple[Square, float, int]] = []
-    for guess, module, _ in out:
+    for guess, module in out:
         corners, support = [], 0
         for x, y in guess:  # a corner where a finder was found is that finder's centre
             near = [f for f in found if abs(f.x - x) + abs(f.y - y) < f.side / 2]
@@ -165,12 +166,13 @@ def squares(found: list[Finder]) -> list[tuple[Square, float, int]]:
     return kept[:MAX_SQUARES]
 
 
-def _square(points: tuple[np.ndarray, ...], module: float) -> tuple[Square, float, int]:
+def _clockwise(points: tuple[np.ndarray, ...]) -> Square:
+    """The four points as a square going clockwise on screen (y down), first point kept."""
     p = [(float(q[0]), float(q[1])) for q in points]
     (x0, y0), (x1, y1), _, (x3, y3) = p
-    if (x1 - x0) * (y3 - y0) - (y1 - y0) * (x3 - x0) < 0:  # make it clockwise on screen
+    if (x1 - x0) * (y3 - y0) - (y1 - y0) * (x3 - x0) < 0:
         p = [p[0], p[3], p[2], p[1]]
-    return tuple(p), module, 0
+    return tuple(p)
 
 
 def _same_square(a: Square, b: Square, module: float) -> bool:
@@ -363,9 +365,7 @@ def _hinted_square(hint: Hint, size: int) -> Square:
     """The square of finder centres of a ``size``-module code held at the hint's finder."""
     anchor, u, v, module, _ = hint
     length = (size - 7) * module
-    return _square(
-        (anchor, anchor + u * length, anchor + (u + v) * length, anchor + v * length), module
-    )[0]
+    return _clockwise((anchor, anchor + u * length, anchor + (u + v) * length, anchor + v * length))
 
 
 def _inside(quad: Corners, point: tuple[float, float]) -> bool:
