@@ -29,3 +29,15 @@ def rows_in(session: Session, stmt: Any, column: Any, values: Iterable[Any]) -> 
 def scalars_in(session: Session, stmt: Any, column: Any, values: Iterable[Any]) -> list[Any]:
     """Like :func:`rows_in`, the first column of each row."""
     return [row[0] for row in rows_in(session, stmt, column, values)]
+
+
+def starting_with(column: Any, prefix: str) -> Any:
+    """``column LIKE 'prefix%'`` as a range the primary key's btree serves.
+
+    PostgreSQL serves ``LIKE`` from a btree only under the ``C`` collation (not
+    ``C.UTF-8``, not ``en_US``): a plain ``LIKE`` read the whole ``region_count`` table.
+    The range narrows the index scan; the ``LIKE`` keeps the answer exact under any
+    collation (for codes of digits, such as TPS ids, the range holds exactly the matches).
+    """
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    return (column >= prefix) & (column < upper) & column.like(prefix + "%")

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from app import cache
 from app.closing.models import ClosingRecord
 from app.custody import codec, counts, quantities, rules
+from app.custody.chunks import starting_with
 from app.custody.models import FindingRow, ItemStateRow
 from app.custody.names import PlaceNames
 from app.custody.planview import clear_cache as clear_plans
@@ -111,7 +112,7 @@ def tps_per_child(session: Session, area: str, children: list[str]) -> Counter[s
             session.execute(
                 select(column, func.count(Tps.id))
                 # TPS ids are the desa code's digits: a range of the primary key.
-                .where(Tps.id.like(area.replace(".", "") + "%"))
+                .where(starting_with(Tps.id, area.replace(".", "")))
                 .group_by(column)
             ).all()
         )
@@ -279,20 +280,16 @@ def _row(code: str, name: str, tps: int, have: Counter[str]) -> dict[str, Any]:
 # --- live findings: what is late as of now, per kabupaten -----------------------------
 
 
-def _version(session: Session, kab: str, now: datetime) -> Any:
-    """Changes whenever anything a live finding depends on changes (or the minute turns)."""
-    own = counts.read(session, [kab]).get(kab, Counter())
-    costs = session.execute(
-        select(
-            select(func.count(LegCost.id)).scalar_subquery(),
-            select(func.sum(RouteLeg.budget_idr)).scalar_subquery(),
-            # A closing record filed ends the TPS' closing_missing finding.
-            select(func.count(ClosingRecord.id))
-            .where(ClosingRecord.kabkota_code == kab)
-            .scalar_subquery(),
-        )
-    ).one()
-    return (sorted(own.items()), tuple(costs), now.replace(second=0, microsecond=0))
+def _costs_version(session: Session) -> tuple[Any, ...]:
+    """Changes whenever a cost or a leg budget is recorded (anywhere: a few rows)."""
+    return tuple(
+        session.execute(
+            select(
+                select(func.count(LegCost.id)).scalar_subquery(),
+                select(func.sum(RouteLeg.budget_idr)).scalar_subquery(),
+            )
+        ).one()
+    )
 
 
 def live_findings(
@@ -300,9 +297,15 @@ def live_findings(
 ) -> list[dict[str, Any]]:
     """Quantity, deadline and cost findings of the kabupaten under ``area`` as of ``now``."""
     result: list[dict[str, Any]] = []
-    for kab in kabupaten_under(session, area):
+    kabupaten = kabupaten_under(session, area)
+    # What a live finding depends on: the kabupaten's counters (scans, closings filed:
+    # closed:<race>, quantities), costs and budgets, and the minute. One read for all.
+    own = counts.read(session, kabupaten)
+    costs = _costs_version(session)
+    minute = now.replace(second=0, microsecond=0)
+    for kab in kabupaten:
         key = (str(session.get_bind().url), kab)
-        version = _version(session, kab, now)
+        version = (sorted(own.get(kab, Counter()).items()), costs, minute)
         with _live_lock:
             hit = _live.get(key)
         if hit is None or hit[0] != version:
@@ -480,7 +483,7 @@ def _loose_at_gudang(session: Session, kecamatan: str) -> dict[str, int]:
         select(counts.RegionCount.region_code, counts.RegionCount.n).where(
             counts.RegionCount.metric == "loose_gudang",
             counts.RegionCount.n > 0,
-            counts.RegionCount.region_code.like(kecamatan.replace(".", "") + "%")
+            starting_with(counts.RegionCount.region_code, kecamatan.replace(".", ""))
             | (counts.RegionCount.region_code == kecamatan),
         )
     ).all()

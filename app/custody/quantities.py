@@ -8,9 +8,11 @@ before and after its last leg's deadline) and keeps the answer in ``region_count
 
 * rows ``!<destination>`` hold ``q:<deadline>:<pre|post>:<code>:<severity>``, the
   shortages and surpluses it has before (``pre``) and after (``post``) the deadline of
-  its last leg (``-``: no deadline, ``pre`` only). A row exists only while it holds a
-  finding, so the desk lists the short TPS of an area with one index range read of the
-  flagged ones, whatever the size of the area;
+  its last leg (``-``: no deadline, ``pre`` only), and the row ``!<kabupaten>`` the same
+  as ``<destination>|q:…``. A row exists only while it holds a finding, so the desk lists
+  the short TPS of a kabupaten with one primary-key read of ``!<kabupaten>`` (an equality,
+  not a ``LIKE``: under a ``C.UTF-8`` or any non-``C`` collation PostgreSQL serves no
+  ``LIKE 'prefix%'`` from the btree), whatever the size of the kabupaten;
 * ``not_issued`` (planned, no label issued yet) and ``unconfirmed@<deadline>`` (items
   delivered but not confirmed, by the deadline after which they count as missing) are
   added to the destination and every region above it, like the other counters; rows
@@ -28,7 +30,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from functools import lru_cache
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.custody import codec, counts, rules
@@ -125,6 +127,8 @@ def collect(
             change = flags[metric] - have_flags[metric]
             if change:
                 deltas.own[(FLAG + destination, metric)] += change
+                # The kabupaten's list of flags: one equality read for the desk.
+                deltas.own[(FLAG + kab, f"{destination}|{metric}")] += change
                 flagged = True
         if flagged:  # the desk's cached live findings of the kabupaten are stale now
             deltas.add(kab, {"quantity_changes": 1})
@@ -191,18 +195,16 @@ def live(session: Session, election: Election, kab: str, now: datetime) -> list[
     """The kabupaten's quantity findings as of ``now``, as ``rules.check_all_quantities``
     gives them: read from the flagged destinations and the kecamatan counters only."""
     ensure(session, election, kab)
-    flat = kab.replace(".", "")
     flagged: set[str] = set()
-    for low in (kab, flat):
-        for code, metric in session.execute(
-            select(counts.RegionCount.region_code, counts.RegionCount.metric).where(
-                counts.RegionCount.region_code.like(FLAG + low + "%"),
-                counts.RegionCount.n > 0,
-            )
-        ):
-            _, mark, mode, _code, _severity = metric.split(":")
-            if (mode == "post") == passed(mark, now):
-                flagged.add(code[1:])
+    for (metric,) in session.execute(
+        select(counts.RegionCount.metric).where(
+            counts.RegionCount.region_code == FLAG + kab, counts.RegionCount.n > 0
+        )
+    ):
+        destination, _, flag = metric.partition("|")
+        _, mark, mode, _code, _severity = flag.split(":")
+        if (mode == "post") == passed(mark, now):
+            flagged.add(destination)
     found: list[rules.Finding] = []
     if flagged:
         plan = partial_plan(session, election, kab, flagged)
@@ -222,33 +224,13 @@ def live(session: Session, election: Election, kab: str, now: datetime) -> list[
 
 def _not_issued(session: Session, kab: str) -> list[rules.Finding]:
     """One finding per kecamatan (PPK) with planned destinations that have no label yet
-    (and one for the gudang's own, the PSU reserve), from the kecamatan counters."""
+    (and one for the gudang's own, the PSU reserve), from the kecamatan counters; which
+    destination comes first is left out (it would take a read of the kecamatan's TPS)."""
     areas = list(session.scalars(select(Region.code).where(Region.parent_code == kab)))
     have = counts.read(session, [*areas, OWN + kab], ["not_issued"])
     waiting = {a: have.get(a, Counter())["not_issued"] for a in areas}
     waiting[kab] = have.get(OWN + kab, Counter())["not_issued"]
-    return [
-        rules.not_issued_finding(area, n, _first_not_issued(session, kab, area))
-        for area, n in sorted(waiting.items())
-        if n > 0
-    ]
-
-
-def _first_not_issued(session: Session, kab: str, area: str) -> str | None:
-    """The first destination (in code order) of an area with no label issued yet."""
-    if area == kab:
-        return kab
-    for low in (area, area.replace(".", "")):  # the PPK itself sorts before its TPS
-        first = session.scalar(
-            select(func.min(counts.RegionCount.region_code)).where(
-                counts.RegionCount.region_code.like(OWN + low + "%"),
-                counts.RegionCount.metric == "not_issued",
-                counts.RegionCount.n > 0,
-            )
-        )
-        if first is not None:
-            return str(first)[1:]
-    return None
+    return [rules.not_issued_finding(area, n, None) for area, n in sorted(waiting.items()) if n > 0]
 
 
 def unconfirmed_overdue(have: Counter[str], now: datetime) -> int:
