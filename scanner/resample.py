@@ -44,11 +44,13 @@ _BLOT = 4  # a uniform patch this many modules wide is not code
 
 @dataclass(frozen=True)
 class Finder:
-    """A finder pattern: centre of its stone, in pixels, and its outer side."""
+    """A finder pattern: centre of its stone, in pixels, its outer side, and the four
+    corners of its outer square when its contour has four (none when a stain merged)."""
 
     x: float
     y: float
     side: float
+    corners: tuple[tuple[float, float], ...] = ()
 
 
 def finders(gray: Image) -> list[Finder]:
@@ -73,8 +75,12 @@ def finders(gray: Image) -> list[Finder]:
         outer, ring, core = (cv2.contourArea(contours[i]) for i in (index, child, stone))
         if core < 4 or not 1.5 < ring / core < 5.0:
             continue
+        corners: tuple[tuple[float, float], ...] = ()
         if 1.3 < outer / max(ring, 1) < 3.2 and _square_ish(contour, 1.6, 0.0):
             side = math.sqrt(outer)
+            quad = cv2.approxPolyDP(contour, 0.08 * cv2.arcLength(contour, True), True)
+            if len(quad) == 4:
+                corners = tuple((float(x), float(y)) for x, y in quad.reshape(4, 2))
         elif _square_ish(contours[child], 1.3, 0.75):  # the dark ring merged with a stain
             side = math.sqrt(ring) * 7 / 5
         else:
@@ -83,7 +89,7 @@ def finders(gray: Image) -> list[Finder]:
         if moments["m00"] <= 0:
             continue
         cx, cy = moments["m10"] / moments["m00"], moments["m01"] / moments["m00"]
-        finder = Finder(cx, cy, side)
+        finder = Finder(cx, cy, side, corners)
         if all(abs(f.x - cx) + abs(f.y - cy) > f.side / 2 for f in found):
             found.append(finder)
     found.sort(key=lambda f: -f.side)
@@ -126,7 +132,7 @@ def squares(found: list[Finder]) -> list[tuple[Square, float, int]]:
     for a in found:  # three finders at the corners of an L: the usual case
         for j, b in enumerate(found):
             for c in found[j + 1 :]:
-                if a in (b, c) or max(f.side for f in (a, b, c)) > 1.6 * min(
+                if a in (b, c) or max(f.side for f in (a, b, c)) > 2.5 * min(
                     a.side, b.side, c.side
                 ):
                     continue
@@ -134,7 +140,7 @@ def squares(found: list[Finder]) -> list[tuple[Square, float, int]]:
                 u, v = pb - pa, pc - pa
                 cosine = float(u @ v) / max(float(np.hypot(*u) * np.hypot(*v)), 1e-6)
                 ratio = float(np.hypot(*u) / max(np.hypot(*v), 1e-6))
-                if abs(cosine) < 0.35 and 0.7 < ratio < 1.4:
+                if abs(cosine) < 0.5 and 0.5 < ratio < 2.0:
                     module = (a.side + b.side + c.side) / 21
                     out.append((_clockwise((pa, pb, pb + v, pc)), module))
     for i, a in enumerate(found):
@@ -266,6 +272,33 @@ def _refined(gray: Image, matrix: Homography, size: int) -> list[Homography]:
     return placed
 
 
+def _on_finder_corners(found: Sequence[Finder], matrix: Homography, size: int) -> list[Homography]:
+    """The grid placed on the outer corners of the finders at its three finder places
+    (a homography from up to twelve points): under strong perspective the finders
+    differ in size and three centres cannot place the far side."""
+    inverse = np.linalg.inv(matrix)
+    module_points: list[tuple[float, float]] = []
+    image_points: list[tuple[float, float]] = []
+    for ox, oy in ((0.0, 0.0), (size - 7.0, 0.0), (0.0, size - 7.0)):
+        centre = matrix @ np.array([ox + 3.5, oy + 3.5, 1.0])
+        cx, cy = centre[0] / centre[2], centre[1] / centre[2]
+        near = [f for f in found if f.corners and abs(f.x - cx) + abs(f.y - cy) < f.side / 2]
+        if not near:
+            continue
+        targets = [(ox, oy), (ox + 7, oy), (ox + 7, oy + 7), (ox, oy + 7)]
+        for x, y in near[0].corners:
+            guess = inverse @ np.array([x, y, 1.0])
+            gx, gy = guess[0] / guess[2], guess[1] / guess[2]
+            module_points.append(min(targets, key=lambda t: abs(t[0] - gx) + abs(t[1] - gy)))
+            image_points.append((x, y))
+    if len(module_points) < 8 or len(set(module_points)) < len(module_points):
+        return []
+    placed, _ = cv2.findHomography(
+        np.array(module_points, np.float32), np.array(image_points, np.float32), 0
+    )
+    return [] if placed is None else [cast(Homography, placed)]
+
+
 def binarise(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(dark, erased) modules: a local threshold over 7 modules; erased where a uniform
     4 x 4 patch lies (a blot) or the module is too close to its threshold."""
@@ -327,7 +360,7 @@ def read(
         k = max(1, int(module * 0.5)) | 1
         if k not in blurred:
             blurred[k] = cast(Image, cv2.blur(gray, (k, k))) if k > 1 else gray
-        hit = _read_square(gray, blurred[k], square, size)
+        hit = _read_square(gray, blurred[k], square, size, found)
         if hit is not None:
             reads.append(hit)
             done.append(hit[1])
@@ -381,16 +414,21 @@ def _sizes(side: float, smaller: int = 1) -> list[int]:
     return [17 + 4 * v for v in versions if version_of(17 + 4 * v) is not None]
 
 
-def _read_square(gray: Image, smooth: Image, square: Square, size: int) -> RawRead | None:
+def _read_square(
+    gray: Image, smooth: Image, square: Square, size: int, found: Sequence[Finder] = ()
+) -> RawRead | None:
     first = binarise(sample(smooth, _to_image(square, size), size))
     # sampled from the square's i-th corner on, the grid is the first one turned i times;
-    # with finders stained or torn off, turns can look alike: try the likeliest three
+    # with finders stained or torn off, turns can look alike: try the likeliest three,
+    # and all four when no turn looks right (strong perspective bends the first grid)
     scores = [_finder_score(np.rot90(first[0], i)) for i in range(4)]
-    turns = sorted(range(4), key=lambda i: -scores[i])[:3]
-    for turn in turns:
-        if scores[turn] < scores[turns[0]] - 0.7:
+    turns = sorted(range(4), key=lambda i: -scores[i])
+    poor = scores[turns[0]] < 1.5
+    for turn in turns if poor else turns[:3]:
+        if not poor and scores[turn] < scores[turns[0]] - 0.7:
             break
-        hit = _read_turn(gray, smooth, square[turn:] + square[:turn], size, first, turn)
+        upright = square[turn:] + square[:turn]
+        hit = _read_turn(gray, smooth, upright, size, first, turn, found)
         if hit is not None:
             return hit
     return None
@@ -403,12 +441,15 @@ def _read_turn(
     size: int,
     first: tuple[np.ndarray, np.ndarray],
     turn: int,
+    found: Sequence[Finder] = (),
 ) -> RawRead | None:
     matrix = _to_image(upright, size)
     dark, erased = (np.ascontiguousarray(np.rot90(g, turn)) for g in first)
-    if erased.mean() > 0.5 or pattern_agreement(dark, erased) < 0.6:
-        return None
     tries = [((dark, erased), matrix)]
+    for placed in _on_finder_corners(found, matrix, size):
+        tries.append((binarise(sample(smooth, placed, size)), placed))
+    if not any(_plausible(*grid) for grid, _ in tries):
+        return None
     for placed in _refined(gray, matrix, size):
         tries.append((binarise(sample(smooth, placed, size)), placed))
     # best placed first: the patterns it finds where they belong (a false match of the
@@ -419,6 +460,11 @@ def _read_turn(
         if payload is not None:
             return payload, _outer_corners(placed, size)
     return None
+
+
+def _plausible(dark: np.ndarray, erased: np.ndarray) -> bool:
+    """Worth placing again: most modules seen, most function patterns where they belong."""
+    return bool(erased.mean() <= 0.5 and pattern_agreement(dark, erased) >= 0.6)
 
 
 _FINDER = np.ones((7, 7), bool)
