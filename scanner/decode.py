@@ -63,10 +63,9 @@ logger = logging.getLogger(__name__)
 #: them: the grid re-read (``scanner.resample``) reads every damaged code it reads and
 #: more (synthetic damage 20 of 20 against its 16, damaged photos 15 of 16 against 9),
 #: and its calls on crops that hold no readable code (100-250 ms, no budget can cut one
-#: short) cost the slowest photo 233 ms instead of 164 and one damaged code
-#: (docs/BENCHMARKS.md, "## Scanner"). Name it explicitly
-#: (``Pipeline((*ALL_DECODERS, WECHAT))``) to try it on those crops; it is skipped when
-#: the OpenCV build lacks it (plain ``opencv-python``).
+#: short) cost a damaged photo its read (docs/BENCHMARKS.md, "## Scanner"). Name it
+#: explicitly (``Pipeline((*ALL_DECODERS, WECHAT))``) to try it on those crops; it is
+#: skipped when the OpenCV build lacks it (plain ``opencv-python``).
 ALL_DECODERS: tuple[str, ...] = (ZXING, ZBAR, OPENCV)
 
 #: The default time budget for the fallbacks of one frame. The cheap pass always runs;

@@ -10,9 +10,10 @@ correction fixes as errors, zxing-cpp, zbar and OpenCV give up. Here:
    enough inside a patch dense with edges that the caller hints at (its extent gives
    the size);
 2. for each such square and each version its size allows, the module grid is placed
-   by the three finder corners (affine), then placed again on the finder and
-   alignment patterns found near where that first guess puts them (perspective), and
-   sampled at the module centres;
+   by the three finder corners (affine), then placed again for perspective: on the
+   finders' own outer corners (a homography from up to twelve points), and on the
+   finder and alignment patterns found near where the first guess puts them; the
+   placement whose function patterns agree best is sampled at the module centres;
 3. modules inside a uniform 4 x 4 patch (no code has one; a stain, a hole, a torn-off
    corner or tape has) and modules too close to their local threshold are *erased*,
    and :mod:`scanner.symbol` decodes with erasures, which Reed-Solomon corrects at
