@@ -31,7 +31,6 @@ Grid = NDArray[np.bool_]
 #: Parity codewords a block must have left over after correcting (each one spare makes
 #: a wrong correction about 256 times less likely).
 SPARE_PARITY = 2
-_LEVELS = (0, 1, 2, 3)  # qrcode's constants are the format bits: M, L, H, Q
 _PADS = (0xEC, 0x11)
 
 # --------------------------------------------------------------------------- GF(256)
