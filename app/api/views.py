@@ -236,13 +236,17 @@ def region_summary(code: str) -> Any:
 @bp.get("/regions/<code>/reconciliation")
 @require("desk")
 def region_reconciliation(code: str) -> Any:
-    """The way back of a region: boxes per return stage, reconciliation per TPS with evidence."""
+    """The way back of a region: boxes per return stage, reconciliation per TPS with evidence
+    (a desa or TPS); above a desa rolled up from the counters per child region."""
     check_scope(signed_in_user(), code)
     if not codes.TPS_ID.match(code):
         try:
             codes.region_level(code)
         except ValueError as exc:
             raise ValidationFailed("Kode wilayah atau nomor TPS tidak sah.") from exc
+    if not closing_desk.per_tps(code):
+        rollup = closing_desk.way_back_rollup(db.session, code)
+        return jsonify(closing_desk.rollup_as_json(rollup))
     view = closing_desk.way_back(db.session, current_election(), code)
     return jsonify(closing_desk.as_json(view, PlaceNames(db.session)))
 

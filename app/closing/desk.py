@@ -1,9 +1,13 @@
 """The desk's way back: where the closed boxes are, and the reconciliation per TPS.
 
-Reads the ballot boxes destined for the TPS of one area (their state rows), the latest
-closing record per TPS and race, the TPS tallies, the SURAT plan lines and the scans of
-the closed boxes, and hands them to the pure reconciliation rules. The cost follows the
-TPS of the area asked for, not the whole election.
+Two reads, chosen by the size of the area (``per_tps``):
+
+- a desa or a TPS (and one kecamatan's download): the ballot boxes destined for its TPS
+  (their state rows), the latest closing record per TPS and race, the TPS tallies, the
+  SURAT plan lines and the scans of the closed boxes, handed to the pure reconciliation
+  rules (``way_back``);
+- a kecamatan, kabupaten, province or the country: the counters kept on ingest and filing,
+  per child region (``way_back_rollup``), a read whose size does not grow with the TPS.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.closing.models import ClosingRecord
@@ -36,6 +40,17 @@ STAGES = ("belum_ditutup", "ditutup", "jalan", "di_pps", "di_ppk", "di_gudang")
 #: Reconciliation per TPS: no closing yet for some race, all fine, notes only, to resolve.
 STATUSES = ("belum", "cocok", "catatan", "selisih")
 _CHUNK = 900  # below SQLite's bound-parameter limit
+
+
+def per_tps(area: str) -> bool:
+    """Whether the way back of ``area`` is read per TPS: a desa or a TPS (a few TPS)."""
+    return bool(codes.TPS_ID.match(area)) or area.count(".") == 3
+
+
+def downloadable(area: str) -> bool:
+    """Whether the per-TPS reconciliation table may be built for ``area``: one kecamatan
+    (the PPK's recapitulation meeting) or less."""
+    return bool(codes.TPS_ID.match(area)) or area.count(".") >= 2
 
 
 def tps_prefix(area: str) -> str:
@@ -197,9 +212,9 @@ def way_back(session: Session, election: Election, area: str) -> WayBack:
 
 @dataclass
 class WayBackRollup:
-    """The way back of a province or the country, per kabupaten or province: ballot boxes
-    per stage, closing records filed per race and open reconciliation findings, all from
-    the counters kept on ingest and filing (``app.custody.counts``)."""
+    """The way back of a kecamatan, kabupaten, province or the country, per child region:
+    ballot boxes per stage, closing records filed per race and open reconciliation
+    findings, all from the counters kept on ingest and filing (``app.custody.counts``)."""
 
     area: str
     totals: dict[str, Any]
@@ -211,8 +226,8 @@ RECON_CODES = frozenset(str(c) for c in rules.ReconCode)
 
 
 def way_back_rollup(session: Session, area: str) -> WayBackRollup:
-    """Boxes per way-back stage, closings and reconciliation findings of a province
-    (per kabupaten/kota) or of the country (per province): a bounded read of counters."""
+    """Boxes per way-back stage, closings and reconciliation findings of an area per child
+    region (the country per province ... a kecamatan per desa): a bounded read of counters."""
     level = (
         Region.level == RegionLevel.PROVINSI
         if area == codes.NATIONAL
@@ -222,12 +237,27 @@ def way_back_rollup(session: Session, area: str) -> WayBackRollup:
     if area != codes.NATIONAL:  # kabupaten counted before the counters knew the way back
         overview.ensure_counted(session, area)
     have = counts.read(session, list(children))
+    if area.count(".") == 1:  # a kabupaten's children are its kecamatan
+        children = {code: f"Kecamatan {name}" for code, name in children.items()}
     rows = [
         {"code": code, "name": name, **_return_counts(have.get(code, Counter()))}
         for code, name in sorted(children.items())
     ]
     totals = _return_counts(sum((have.get(c, Counter()) for c in children), Counter()))
     return WayBackRollup(area, totals, rows)
+
+
+def rollup_as_json(view: WayBackRollup) -> dict[str, Any]:
+    """The rolled-up way back for the API: totals and one entry per child region."""
+
+    def plain(counted: dict[str, Any]) -> dict[str, Any]:
+        return {**counted, "stages": dict(counted["stages"])}
+
+    return {
+        "area": view.area,
+        **plain(view.totals),
+        "children": [plain(child) for child in view.children],
+    }
 
 
 def _return_counts(have: Counter[str]) -> dict[str, Any]:
@@ -498,18 +528,24 @@ def psu_reserve(session: Session, election: Election, kabkota: str) -> list[dict
     }
     issued: Counter[str] = Counter()
     at_gudang: Counter[str] = Counter()
-    for item in session.execute(
-        select(Item.race_kind, Item.quantity, ItemStateRow.holder, ItemStateRow.transit_to)
+    # Grouped in the database: one row per race and place, however many bundles.
+    home = and_(
+        or_(ItemStateRow.holder.is_(None), ItemStateRow.holder == kabkota),
+        ItemStateRow.transit_to.is_(None),
+    )
+    for race, at_home, quantity in session.execute(
+        select(Item.race_kind, home, func.sum(Item.quantity))
         .outerjoin(ItemStateRow, ItemStateRow.serial == Item.serial)
         .where(
             Item.destination == kabkota,
             Item.item_type_code == "SURAT",
             Item.voided_at.is_(None),
         )
+        .group_by(Item.race_kind, home)
     ):
-        issued[item.race_kind] += item.quantity
-        if item.holder in (None, kabkota) and item.transit_to is None:
-            at_gudang[item.race_kind] += item.quantity
+        issued[race] += int(quantity or 0)
+        if at_home:
+            at_gudang[race] += int(quantity or 0)
     return [
         {
             "race": race,

@@ -58,8 +58,9 @@ def desk_way_back() -> Any:
     """The way back of an area: boxes per stage, per child area, reconciliation per TPS."""
     area = area_in_scope(request.args.get("wilayah"))
     names = PlaceNames(db.session)
-    if area == codes.NATIONAL or "." not in area:
-        # A province or the country: rolled up from the counters, per kabupaten/province.
+    if not desk.per_tps(area):
+        # A kecamatan and above: rolled up from the counters, per child region; the
+        # reconciliation per TPS is on each desa's page and in each kecamatan's download.
         return render_template(
             "desk/kembali_wilayah.html",
             area=area,
@@ -67,6 +68,12 @@ def desk_way_back() -> Any:
             view=desk.way_back_rollup(db.session, area),
             stages=counts.RETURN_STAGES,
             races={r.kind.value: r.name for r in current_election().races},
+            # The PSU reserve is the kabupaten's: shown on its page only.
+            psu=desk.psu_reserve(db.session, current_election(), area)
+            if area.count(".") == 1
+            else [],
+            downloadable=desk.downloadable(area),
+            child_downloads=area.count(".") == 1,
             at=now(),
         )
     view = desk.way_back(db.session, current_election(), area)
@@ -79,10 +86,6 @@ def desk_way_back() -> Any:
         stages=desk.STAGES,
         statuses=desk.STATUSES,
         status_names=desk.status_words(),
-        # The PSU reserve is the kabupaten's: shown on its page only.
-        psu=desk.psu_reserve(db.session, current_election(), area)
-        if not codes.TPS_ID.match(area) and area.count(".") == 1
-        else [],
         findings=findings,
         at=now(),
     )
@@ -91,10 +94,14 @@ def desk_way_back() -> Any:
 @bp.get("/desk/kembali/rekonsiliasi.<any(csv, xlsx, pdf):fmt>")
 @require("desk")
 def export_reconciliation(fmt: str) -> Any:
-    """The reconciliation table for the recapitulation meeting: per TPS and race, per kecamatan."""
+    """The reconciliation table for a kecamatan's recapitulation meeting: per TPS and race.
+
+    It reads every TPS of the area, so it is built for one kecamatan (the PPK's meeting)
+    or less; above that the answer is a 422 that says to pick a kecamatan.
+    """
     area = area_in_scope(request.args.get("wilayah"))
-    if area == codes.NATIONAL or "." not in area:
-        raise ValidationFailed(_("Pilih kabupaten/kota untuk mengunduh rekonsiliasi per TPS."))
+    if not desk.downloadable(area):
+        raise ValidationFailed(_("Pilih satu kecamatan untuk mengunduh rekonsiliasi per TPS."))
     names = PlaceNames(db.session)
     view = desk.way_back(db.session, current_election(), area)
     table = desk.reconciliation_table(view, names, now())

@@ -73,16 +73,32 @@ def test_the_way_back_page_shows_stages_statuses_and_findings(env: Env) -> None:
     assert moved.status_code == 200
 
     login(env.client, "desk")
+    # The kecamatan: rolled up per desa from the counters, with its download.
     page = env.client.get("/desk/kembali?wilayah=62.10.03")
     assert page.status_code == 200
-    html = page.get_data(as_text=True)
+    kecamatan = page.get_data(as_text=True)
+    assert 'data-stage="di_pps"><b>1</b>' in kecamatan
+    assert f'data-race="{races[0]}"><b>1</b>' in kecamatan
+    assert f'data-code="{codes.desa_of_tps(env.tps)}"' in kecamatan
+    assert "rekonsiliasi.xlsx?wilayah=62.10.03" in kecamatan
+    assert f'data-tps="{env.tps}"' not in kecamatan  # no row per TPS above a desa
+    if len(races) > 1:  # the stored finding of the unbalanced sheet is counted
+        assert 'data-recon="1"' in kecamatan
+    # The desa: every TPS, its status and the live findings with their evidence.
+    desa = env.client.get(f"/desk/kembali?wilayah={codes.desa_of_tps(env.tps)}")
+    html = desa.get_data(as_text=True)
+    assert f'data-tps="{env.tps}"' in html
     assert 'data-stage="di_pps"><b>1</b>' in html
     assert "return_seal_changed" in html and "KS-1, KS-9" in html
     assert 'data-status="selisih"><b>1</b>' in html
-    desa = env.client.get(f"/desk/kembali?wilayah={codes.desa_of_tps(env.tps)}")
-    assert f'data-tps="{env.tps}"' in desa.get_data(as_text=True)
     if len(races) > 1:
         assert "sheets_unbalanced" in html
+    # The kabupaten links each kecamatan's download and refuses one of its own.
+    kabupaten = env.client.get("/desk/kembali?wilayah=62.10").get_data(as_text=True)
+    assert "rekonsiliasi.xlsx?wilayah=62.10.03" in kabupaten
+    refused = env.client.get("/desk/kembali/rekonsiliasi.xlsx?wilayah=62.10")
+    assert refused.status_code == 422
+    assert "Pilih satu kecamatan" in refused.get_data(as_text=True)
 
     sheet = env.client.get("/desk/kembali/rekonsiliasi.xlsx?wilayah=62.10.03")
     assert sheet.status_code == 200
