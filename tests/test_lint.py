@@ -17,6 +17,7 @@ STRICT = [
     "app/custody/errors.py",
     "app/custody/codec.py",
     "app/custody/clock.py",
+    "app/custody/partitions.py",
     "app/plan/needs.py",
 ]
 

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
 
 from app.auth.models import DeviceToken
@@ -56,6 +56,7 @@ class BatchStore(DeviceChecks):
                 "last_event_at": server_time,
                 "state": codec.state_to_dict(state),
                 "item_seq": state.seq,
+                "province": codes.province_of(item.kabkota_code),
             }
             if serial in self._heads:
                 values["last_hash"] = self._heads[serial]
@@ -71,11 +72,12 @@ class BatchStore(DeviceChecks):
                 self._state_rows[serial] = values  # type: ignore[assignment]
         if inserts:
             session.execute(ItemStateRow.__table__.insert(), inserts)
-        # Bulk UPDATE by primary key, grouped by the columns each row sets.
+        # Bulk UPDATE by the table's key (serial, province: one partition per row on
+        # PostgreSQL), grouped by the columns each row sets.
         for with_hash in (True, False):
             group = [v for v in updates if ("last_hash" in v) is with_hash]
             if group:
-                session.execute(update(ItemStateRow), group)
+                session.execute(_state_update(group[0]), [_keyed(v) for v in group])
         if self._events:
             session.execute(CustodyEvent.__table__.insert(), self._events)
         if self._findings:
@@ -213,6 +215,7 @@ class BatchStore(DeviceChecks):
                 ),
                 note=scan.note,
                 kabkota_code=kab,
+                province=codes.province_of(items[serial].kabkota_code),
                 content_digest=scan.digest,
                 prev_hash=prev_hash,
             )
@@ -250,6 +253,26 @@ class BatchStore(DeviceChecks):
             [finding_dict(f) for f in findings],
             serial=serial,
         )
+
+
+_STATE = ItemStateRow.__table__
+
+
+def _state_update(values: dict[str, Any]) -> Any:
+    """``UPDATE item_state SET <the columns of values> WHERE serial = … AND province = …``."""
+    keys = ("serial", "province")
+    return (
+        update(_STATE)
+        .where(_STATE.c.serial == bindparam("key_serial"))
+        .where(_STATE.c.province == bindparam("key_province"))
+        .values({name: bindparam(name) for name in values if name not in keys})
+    )
+
+
+def _keyed(values: dict[str, Any]) -> dict[str, Any]:
+    """A row's values with its key under the names :func:`_state_update` binds."""
+    rest = {k: v for k, v in values.items() if k not in ("serial", "province")}
+    return {**rest, "key_serial": values["serial"], "key_province": values["province"]}
 
 
 def _node_exists(session: Session, code: str) -> bool:

@@ -50,6 +50,7 @@ def finding_values(finding: rules.Finding, kabkota: str) -> dict[str, Any]:
         node=finding.node,
         region_code=region,
         kabkota_code=kabkota,
+        province=codes.province_of(kabkota),
         event_ids=list(finding.event_ids),
         status=resolve.OPEN,
         resolved_by=None,

@@ -26,6 +26,8 @@ from app import locks
 from app.custody import merkle, rules
 from app.custody.errors import CheckpointError, LedgerMismatch, ProofError
 from app.custody.models import Checkpoint, CustodyEvent, Device, LedgerEntry
+from app.custody.partitions import partitions
+from app.items.models import Item
 from scanner import signing
 
 #: The log tables: append-only by trigger (migrations 0002, 0006) and by the app's role.
@@ -65,8 +67,10 @@ def leaf_data(event_id: uuid.UUID, event_hash: bytes) -> bytes:
     return _LEAF_DOMAIN + event_id.bytes + event_hash
 
 
-#: Bound by ``rules.event_digest`` itself (the chain link and the position), or the result.
-_OUTSIDE_CONTENT = frozenset({"hash", "prev_hash", "item_seq"})
+#: Bound by ``rules.event_digest`` itself (the chain link and the position), or the result;
+#: and ``province``, the partition key derived from the serial (which the digest covers),
+#: so events stored before the column existed verify unchanged.
+_OUTSIDE_CONTENT = frozenset({"hash", "prev_hash", "item_seq", "province"})
 
 
 def _plain(value: Any) -> Any:
@@ -261,6 +265,22 @@ def _chain_problems(session: Session) -> Iterator[str]:
         expected_seq += 1
 
 
+def _partition_problems(session: Session) -> Iterator[str]:
+    """Events stored under another province than their item's: the partition key is
+    outside the hash, and an event moved there would drop out of the item's history."""
+    moved = session.execute(
+        select(CustodyEvent.event_id, CustodyEvent.serial, CustodyEvent.province)
+        .join(Item, Item.serial == CustodyEvent.serial)
+        .where(CustodyEvent.province != func.substr(Item.kabkota_code, 1, 2))
+        .order_by(CustodyEvent.serial, CustodyEvent.item_seq)
+    )
+    for event_id, serial, province in moved:
+        yield (
+            f"event {event_id} (seri {serial}): disimpan di provinsi {province}, "
+            "bukan provinsi barangnya"
+        )
+
+
 def verify(
     session: Session, key_dir: str | Path, pinned: str | None = None, *, derived: bool = True
 ) -> VerifyReport:
@@ -272,6 +292,7 @@ def verify(
     report.items = session.scalar(select(func.count(func.distinct(CustodyEvent.serial)))) or 0
     report.problems.extend(_chain_problems(session))
     report.problems.extend(_signature_problems(session))
+    report.problems.extend(_partition_problems(session))
     events = {
         row.event_id: row.hash
         for row in session.execute(select(CustodyEvent.event_id, CustodyEvent.hash))
@@ -473,7 +494,8 @@ def app_role_sql(role: str) -> list[str]:
     UPDATE, DELETE and TRUNCATE on the log tables (migrations run as the owner instead)."""
     if not role.replace("_", "").isalnum():
         raise ValueError("role names are letters, digits and underscores")
-    log = ", ".join(LOG_TABLES)
+    # Privileges are checked on the table a statement names: a partition is a table too.
+    log = ", ".join([*LOG_TABLES, *partitions("custody_event")])
     return [
         f"GRANT USAGE ON SCHEMA public TO {role}",
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}",

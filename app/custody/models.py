@@ -1,4 +1,11 @@
-"""Custody events (append-only, hash-chained), derived state, findings and the Merkle log."""
+"""Custody events (append-only, hash-chained), derived state, findings and the Merkle log.
+
+The three tables that grow with the nation (events, states, findings) carry ``province``,
+the two-digit code of the item's (a finding: its kabupaten's) province. On PostgreSQL they
+are partitioned by ``LIST (province)`` (migration 0011_partitions), so their primary keys
+and unique constraints include it; the mappers still identify a row by its own id (an
+event id, a serial, a finding id), which determines the province (docs/SCALE.md).
+"""
 
 from __future__ import annotations
 
@@ -27,11 +34,15 @@ class CustodyEvent(db.Model):
 
     __tablename__ = "custody_event"
     __table_args__ = (
-        UniqueConstraint("serial", "item_seq"),
+        # One event per position in an item's chain: an item lives in one province.
+        UniqueConstraint("serial", "item_seq", "province"),
         Index("ix_custody_event_device", "device_id", "device_seq"),
     )
 
     event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    # The item's province (not the scanning node's: a tertukar carton keeps its chain in
+    # one partition). A storage key derived from the serial, outside the event hash.
+    province: Mapped[str] = mapped_column(String(2), primary_key=True)
     serial: Mapped[str] = mapped_column(ForeignKey("item.serial"), index=True)
     item_seq: Mapped[int] = mapped_column(Integer)
     action: Mapped[str] = mapped_column(String(10))
@@ -68,6 +79,8 @@ class CustodyEvent(db.Model):
     prev_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     hash: Mapped[bytes] = mapped_column(LargeBinary(32))
 
+    __mapper_args__ = {"primary_key": [event_id]}
+
 
 class ItemStateRow(db.Model):
     """Where an item is now, kept up to date on ingest (the event log is not rescanned)."""
@@ -75,6 +88,8 @@ class ItemStateRow(db.Model):
     __tablename__ = "item_state"
 
     serial: Mapped[str] = mapped_column(ForeignKey("item.serial"), primary_key=True)
+    # The item's province (partition key on PostgreSQL).
+    province: Mapped[str] = mapped_column(String(2), primary_key=True)
     kabkota_code: Mapped[str] = mapped_column(String(13), index=True)
     destination: Mapped[str] = mapped_column(String(16), index=True)
     holder: Mapped[str | None] = mapped_column(String(16), index=True)
@@ -87,6 +102,8 @@ class ItemStateRow(db.Model):
     last_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32))
     last_event_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     state: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+    __mapper_args__ = {"primary_key": [serial]}
 
 
 class TpsTallyRow(db.Model):
@@ -111,6 +128,8 @@ class FindingRow(db.Model):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    # The province of ``kabkota_code`` (partition key on PostgreSQL).
+    province: Mapped[str] = mapped_column(String(2), primary_key=True)
     code: Mapped[str] = mapped_column(String(40), index=True)
     principle: Mapped[str] = mapped_column(String(16))
     severity: Mapped[str] = mapped_column(String(10))
@@ -127,6 +146,8 @@ class FindingRow(db.Model):
     status: Mapped[str] = mapped_column(String(10), default="open", server_default="open")
     resolved_by: Mapped[str | None] = mapped_column(String(36))
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __mapper_args__ = {"primary_key": [id]}
 
 
 class Device(db.Model):
@@ -160,7 +181,9 @@ class LedgerEntry(db.Model):
     __tablename__ = "ledger_entry"
 
     idx: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("custody_event.event_id"), unique=True)
+    # No foreign key: one into a partitioned table would need the partition key. The
+    # integrator writes entries only from stored events, which are never deleted.
+    event_id: Mapped[uuid.UUID] = mapped_column(unique=True)
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
 
 

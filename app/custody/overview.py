@@ -516,8 +516,12 @@ def _cursor_encode(created_at: datetime, row_id: Any) -> str:
 def _area_filter(area: str) -> Any:
     """Stored findings placed in an area (a TPS: about it or seen there).
 
-    Always narrowed by kabupaten first, so the index (kabkota_code, created_at) serves
-    the newest-first page of any area inside it."""
+    Always narrowed by province (one partition on PostgreSQL), then by kabupaten, so the
+    index (kabkota_code, created_at) serves the newest-first page of any area inside it."""
+    return (FindingRow.province == codes.province_of(area)) & _within(area)
+
+
+def _within(area: str) -> Any:
     if codes.TPS_ID.match(area):
         return (FindingRow.kabkota_code == codes.kabkota_of(area)) & (
             (FindingRow.tps == area) | (FindingRow.node == area)

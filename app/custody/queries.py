@@ -144,7 +144,11 @@ def item_history(session: Session, user: User, serial: str) -> dict[str, Any]:
     item_type = session.get(ItemType, item.item_type_code)
     events = session.scalars(
         select(CustodyEvent)
-        .where(CustodyEvent.serial == item.serial)
+        .where(
+            CustodyEvent.serial == item.serial,
+            # The item's province: one partition on PostgreSQL.
+            CustodyEvent.province == codes.province_of(item.kabkota_code),
+        )
         .order_by(CustodyEvent.item_seq)
     ).all()
     ledger = {

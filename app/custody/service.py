@@ -296,8 +296,16 @@ class Ingestor(BatchLoad, BatchStore):
                 {uuid.UUID(scan.event_id) for _, scan in batch},
             )
         }
+        # Narrowed to the items' provinces: on PostgreSQL only their partitions are read.
+        provinces = {codes.province_of(i.kabkota_code) for i in items.values()}
         state_rows = {
-            r.serial: r for r in rows_in(session, _STATE_ROW, ItemStateRow.serial, set(items))
+            r.serial: r
+            for r in rows_in(
+                session,
+                _STATE_ROW.where(ItemStateRow.province.in_(sorted(provinces))),
+                ItemStateRow.serial,
+                set(items),
+            )
         }
         destinations = {i.destination for i in items.values()}
         self._touched.setdefault(kab, set()).update(destinations)

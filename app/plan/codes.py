@@ -76,6 +76,11 @@ def kabkota_of(code: str) -> str:
     return ".".join(node_region(code).split(".")[:2])
 
 
+def province_of(code: str) -> str:
+    """Return the two-digit province code of any region code, node code or TPS id."""
+    return node_region(code).split(".")[0]
+
+
 def route(tps: str) -> tuple[str, str, str, str]:
     """Return the forward route of a TPS: gudang, PPK, PPS, KPPS."""
     desa = desa_of_tps(tps)

@@ -130,7 +130,12 @@ def journey(session: Session, serial: str) -> dict[str, Any]:
     names = PlaceNames(session)
     state = session.get(ItemStateRow, serial)
     rows = session.scalars(
-        select(CustodyEvent).where(CustodyEvent.serial == serial).order_by(CustodyEvent.item_seq)
+        select(CustodyEvent)
+        .where(
+            CustodyEvent.serial == serial,
+            CustodyEvent.province == codes.province_of(item.kabkota_code),  # one partition
+        )
+        .order_by(CustodyEvent.item_seq)
     ).all()
     events = [
         {
