@@ -396,7 +396,9 @@ def _signature_problems(session: Session) -> Iterator[str]:
     """Events of a device with a registered key: signed by it, and saying what is stored.
 
     Without the device's private key nobody, a database writer included, can add an event
-    to such a device's history or change what it said.
+    to such a device's history or change what it said. The device table is not a log: a
+    writer who removes a key (or the device row) to slip in unsigned events is named by
+    the signed events already logged for that device, whose key is then missing.
     """
     keys = {
         (device_id, owner): key
@@ -406,12 +408,20 @@ def _signature_problems(session: Session) -> Iterator[str]:
             )
         )
     }
-    if not keys:
-        return
-    for row in session.scalars(select(CustodyEvent).order_by(CustodyEvent.server_time)):
+    events = select(CustodyEvent).order_by(CustodyEvent.server_time)
+    if not keys:  # then only signed events can be wrong: their key is gone
+        events = events.where(CustodyEvent.signature.is_not(None))
+    missing: set[tuple[str, str]] = set()
+    for row in session.scalars(events):
         owner = f"t:{row.token_id.hex}" if row.token_id else f"u:{row.user_id.hex}"
         key = keys.get((row.device_id, owner))
         if key is None:
+            if row.signature is not None and (row.device_id, owner) not in missing:
+                missing.add((row.device_id, owner))
+                yield (
+                    f"perangkat {row.device_id}: event {row.event_id} bertanda tangan, "
+                    "tetapi kunci perangkat itu tidak ada lagi (dihapus atau diganti)"
+                )
             continue
         label = f"event {row.event_id} (perangkat {row.device_id})"
         if row.signature is None or row.signed_body is None:

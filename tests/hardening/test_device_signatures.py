@@ -119,3 +119,28 @@ def test_tepat_scan_signs_and_verify_catches_an_event_invented_in_the_database(
         )
     problems = ledger.verify(db.session, key_dir, derived=False).problems
     assert any("note" in p and "ditandatangani" in p for p in problems), problems
+
+
+def test_verify_names_a_device_whose_key_was_removed_from_the_database(
+    env: Env, tmp_path: Path
+) -> None:
+    """The device table is not a log: a writer who clears a key to slip in unsigned events
+    is named by the device's signed events already in the log."""
+    key = DeviceKey.load_or_create(tmp_path / "a.pem")
+    assert _register(env, key).status_code == 201
+    box = env.first(env.tps, "KOTAK")
+    first = env.journey(box, stop=1)[0]
+    response = env.post([key.sign(first)], device_id="hp-sig")
+    assert [r["code"] for r in response.get_json()["results"]] == ["ok"]
+    key_dir = env.app.config["TEPAT_KEY_DIR"]
+    assert ledger.verify(db.session, key_dir, derived=False).ok
+
+    db.session.execute(text("UPDATE device SET public_key = NULL WHERE device_id = 'hp-sig'"))
+    db.session.commit()
+    problems = ledger.verify(db.session, key_dir, derived=False).problems
+    assert any("hp-sig" in p and "kunci perangkat itu tidak ada lagi" in p for p in problems)
+
+    db.session.execute(text("DELETE FROM device WHERE device_id = 'hp-sig'"))
+    db.session.commit()
+    problems = ledger.verify(db.session, key_dir, derived=False).problems
+    assert sum("kunci perangkat itu tidak ada lagi" in p for p in problems) == 1
