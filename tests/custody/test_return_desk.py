@@ -150,6 +150,13 @@ def test_the_reconciliation_api_gives_statuses_numbers_and_evidence(env: Env) ->
     (finding,) = [f for f in tps["findings"] if f["code"] == "sheets_unbalanced"]
     assert finding["detail"]["record"] == race["closing"]["id"]
     assert body["stages"]["ditutup"] >= 1
+    # Above a desa the API rolls up from the counters: per child region, no TPS list.
+    kab = env.client.get("/api/v1/regions/62.10/reconciliation", headers=desk).get_json()
+    assert "tps" not in kab and kab["area"] == "62.10"
+    assert kab["closed"] == {box.race_kind: 1}
+    assert kab["recon_findings"] >= 1 and kab["stages"]["tps"] >= 1
+    (tewah,) = [c for c in kab["children"] if c["code"] == "62.10.03"]
+    assert tewah["closed"] == {box.race_kind: 1} and tewah["name"] == "Kecamatan Tewah"
     bad = env.client.get("/api/v1/regions/62.10.03.x/reconciliation", headers=desk)
     assert bad.status_code in (404, 422)
     outside = env.client.get("/api/v1/regions/63.01/reconciliation", headers=desk)
