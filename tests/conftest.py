@@ -121,7 +121,7 @@ def demo_database_url(database_url: str, tmp_path_factory: pytest.TempPathFactor
 
 
 #: The append-only log tables (migrations 0002 and 0006_hardening).
-LOG_TABLES = ("custody_event", "ledger_entry", "ledger_checkpoint")
+LOG_TABLES = ("custody_event", "ledger_entry", "ledger_checkpoint", "event_key")
 SQLITE_TRIGGERS = {
     f"{table}_no_{verb.lower()}": f"CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} "
     f"ON {table} BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"

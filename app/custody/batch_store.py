@@ -14,7 +14,7 @@ from app.custody import codec, counts, ledger, resolve, rules
 from app.custody.device_checks import DeviceChecks, clamp_int32
 from app.custody.findings import finding_dict, finding_values
 from app.custody.intake import LABEL_ACTIONS, Rejected, ScanInput, ScanResult
-from app.custody.models import CustodyEvent, FindingRow, ItemStateRow, TpsTallyRow
+from app.custody.models import CustodyEvent, EventKey, FindingRow, ItemStateRow, TpsTallyRow
 from app.items.models import Item
 from app.plan import codes
 from app.plan.models import CustodyNode
@@ -79,6 +79,12 @@ class BatchStore(DeviceChecks):
             if group:
                 session.execute(_state_update(group[0]), [_keyed(v) for v in group])
         if self._events:
+            # The id first: unique across provinces (a racing batch with the same id waits
+            # here, then fails and is retried as a duplicate or a conflict).
+            session.execute(
+                EventKey.__table__.insert(),
+                [{"event_id": e["event_id"], "province": e["province"]} for e in self._events],
+            )
             session.execute(CustodyEvent.__table__.insert(), self._events)
         if self._findings:
             session.execute(FindingRow.__table__.insert(), self._findings)

@@ -25,13 +25,13 @@ from sqlalchemy.orm import Session
 from app import locks
 from app.custody import merkle, rules
 from app.custody.errors import CheckpointError, LedgerMismatch, ProofError
-from app.custody.models import Checkpoint, CustodyEvent, Device, LedgerEntry
+from app.custody.models import Checkpoint, CustodyEvent, Device, EventKey, LedgerEntry
 from app.custody.partitions import partitions
 from app.items.models import Item
 from scanner import signing
 
 #: The log tables: append-only by trigger (migrations 0002, 0006) and by the app's role.
-LOG_TABLES = ("custody_event", "ledger_entry", "ledger_checkpoint")
+LOG_TABLES = ("custody_event", "ledger_entry", "ledger_checkpoint", "event_key")
 LEDGER_KEY_FILE = "ledger.pem"
 KEY_NAME = "tepat-ledger"
 _LEAF_DOMAIN = b"tepat/ledger-leaf/v1\x00"
@@ -281,6 +281,23 @@ def _partition_problems(session: Session) -> Iterator[str]:
         )
 
 
+def _key_problems(session: Session) -> Iterator[str]:
+    """Events whose id is missing from ``event_key`` or filed there under another province:
+    the index that keeps event ids unique across the partitions no longer guards them."""
+    unguarded = session.execute(
+        select(CustodyEvent.event_id, CustodyEvent.serial)
+        .outerjoin(
+            EventKey,
+            (EventKey.event_id == CustodyEvent.event_id)
+            & (EventKey.province == CustodyEvent.province),
+        )
+        .where(EventKey.event_id.is_(None))
+        .order_by(CustodyEvent.serial, CustodyEvent.item_seq)
+    )
+    for event_id, serial in unguarded:
+        yield f"event {event_id} (seri {serial}): tidak tercatat di event_key"
+
+
 def verify(
     session: Session, key_dir: str | Path, pinned: str | None = None, *, derived: bool = True
 ) -> VerifyReport:
@@ -293,6 +310,7 @@ def verify(
     report.problems.extend(_chain_problems(session))
     report.problems.extend(_signature_problems(session))
     report.problems.extend(_partition_problems(session))
+    report.problems.extend(_key_problems(session))
     events = {
         row.event_id: row.hash
         for row in session.execute(select(CustodyEvent.event_id, CustodyEvent.hash))

@@ -175,6 +175,22 @@ class Device(db.Model):
     clock_offset_s: Mapped[int | None] = mapped_column(Integer)
 
 
+class EventKey(db.Model):
+    """Every event id ever stored, and the province whose partition holds the event.
+
+    ``custody_event`` is partitioned by province on PostgreSQL, where a unique key must hold
+    the partition key: this small table keeps event ids unique across all provinces (two
+    batches racing with one id in two provinces: the second fails here and is retried as
+    a duplicate or a conflict), and lets a batch find its already-stored events by one
+    index read instead of a probe of every partition. Append-only like the log.
+    """
+
+    __tablename__ = "event_key"
+
+    event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    province: Mapped[str] = mapped_column(String(2))
+
+
 class LedgerEntry(db.Model):
     """A leaf of the global Merkle log; the index is assigned by the one integrator."""
 

@@ -50,7 +50,7 @@ from app.custody.intake import (
     parse_event,
     serial_from_label,
 )
-from app.custody.models import CustodyEvent, Device, ItemStateRow, TpsTallyRow
+from app.custody.models import CustodyEvent, Device, EventKey, ItemStateRow, TpsTallyRow
 from app.custody.names import PlaceNames
 from app.custody.planview import build_plan, to_rules_item
 from app.custody.tallies import ensure_tallies, forget_tallies
@@ -287,13 +287,24 @@ class Ingestor(BatchLoad, BatchStore):
             {i.serial: i for i in rows_in(session, _ITEM_ROW, Item.serial, closure - set(items))}
         )
         # Read after the locks: a batch sent twice at once sees the first one's events.
+        # One index read of event_key, then only the partitions holding those events.
+        known = rows_in(
+            session,
+            select(EventKey.event_id, EventKey.province),
+            EventKey.event_id,
+            {uuid.UUID(scan.event_id) for _, scan in batch},
+        )
+        by_province: dict[str, set[uuid.UUID]] = {}
+        for key in known:
+            by_province.setdefault(key.province, set()).add(key.event_id)
         stored = {
             str(e.event_id): e
+            for province, ids in sorted(by_province.items())
             for e in scalars_in(
                 session,
-                select(CustodyEvent),
+                select(CustodyEvent).where(CustodyEvent.province == province),
                 CustodyEvent.event_id,
-                {uuid.UUID(scan.event_id) for _, scan in batch},
+                ids,
             )
         }
         # Narrowed to the items' provinces: on PostgreSQL only their partitions are read.

@@ -21,7 +21,7 @@ from sqlalchemy import event, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from app.custody import ledger, overview
-from app.custody.models import CustodyEvent, FindingRow, ItemStateRow
+from app.custody.models import CustodyEvent, EventKey, FindingRow, ItemStateRow
 from app.custody.partitions import PARTITIONED, PROVINCES, partitions
 from app.extensions import db
 from app.items.models import Item
@@ -148,16 +148,24 @@ def hot(seen: list[tuple[str, Any]], pattern: str) -> list[tuple[str, Any]]:
     return found
 
 
-@pytest.mark.parametrize("query", ["ingest state read", "item history", "findings page"])
+@pytest.mark.parametrize(
+    "query", ["ingest state read", "ingest resend lookup", "item history", "findings page"]
+)
 def test_a_hot_query_reads_only_its_provinces_partition(
     env: Env, two_provinces: tuple[Item, Item], query: str
 ) -> None:
     own, _ = two_provinces
+    resend = env.journey(own, stop=2)[2:]
     run: dict[str, tuple[Callable[[], Any], str, str]] = {
         "ingest state read": (
             lambda: env.post(env.journey(own, stop=2)[2:]),
             r"FROM item_state\s+WHERE item_state\.province IN",
             "item_state",
+        ),
+        "ingest resend lookup": (
+            lambda: [env.post(resend) for _ in range(2)],  # the second: found, not redone
+            r"FROM custody_event\s+WHERE custody_event\.province = ",
+            "custody_event",
         ),
         "item history": (
             lambda: env.client.get(
@@ -213,7 +221,7 @@ def test_a_resend_is_stored_once_and_an_id_reused_in_another_province_is_a_confl
     assert [r["status"] for r in env.post(batch).get_json()["results"]] == ["accepted"] * 2
     assert [r["status"] for r in env.post(batch).get_json()["results"]] == ["duplicate"] * 2
     # The same event id for an item of another province: its partition holds no such
-    # key, but the id is looked up in every partition before anything is written.
+    # key, but event_key holds every id once, across the provinces.
     reused = env.event(foreign, "kirim", "62.10", target="62.10.03")
     reused["event_id"] = batch[0]["event_id"]
     response = env.post([reused])
@@ -278,3 +286,27 @@ def test_verify_names_an_event_moved_to_another_province(
         )
         == 1
     )
+
+
+def test_event_key_holds_every_event_id_once_append_only_and_verify_checks_it(
+    env: Env, two_provinces: tuple[Item, Item]
+) -> None:
+    """A unique key of a partitioned table must hold the province: event_key keeps event
+    ids unique across provinces (migration 0012_event_key)."""
+    own, _ = two_provinces
+    events = set(db.session.execute(select(CustodyEvent.event_id, CustodyEvent.province)))
+    keys = set(db.session.execute(select(EventKey.event_id, EventKey.province)))
+    assert keys == events and {p for _, p in keys} == {"62", "53"}
+    for statement in ("UPDATE event_key SET province = '11'", "DELETE FROM event_key"):
+        with pytest.raises(DBAPIError, match="append-only"):
+            db.session.execute(text(statement))
+        db.session.rollback()
+    first = db.session.scalar(
+        select(CustodyEvent.event_id).where(CustodyEvent.serial == own.serial)
+    )
+    key_dir = env.app.config["TEPAT_KEY_DIR"]
+    assert ledger.verify(db.session, key_dir, derived=False).problems == []
+    with log_triggers_off():  # an attacker frees the id for a second event elsewhere
+        db.session.execute(EventKey.__table__.delete().where(EventKey.event_id == first))
+    problems = ledger.verify(db.session, key_dir, derived=False).problems
+    assert problems == [f"event {first} (seri {own.serial}): tidak tercatat di event_key"]
