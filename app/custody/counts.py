@@ -327,6 +327,13 @@ def is_counted(session: Session, kab: str) -> bool:
     )
 
 
+def counted(session: Session, kabs: Iterable[str]) -> set[str]:
+    """Those of the kabupaten whose counters hold what this version counts (one read)."""
+    wanted = list(kabs)
+    have = read(session, [OWN + kab for kab in wanted], ["counts_version"])
+    return {kab for kab in wanted if have.get(OWN + kab, Counter())["counts_version"] == VERSION}
+
+
 def mark_counted(session: Session, kabs: Iterable[str]) -> None:
     """The kabupaten's counters hold what this version counts (new ones, from issuing)."""
     for kab in sorted(set(kabs)):

@@ -10,13 +10,15 @@ A code without a stored name stays as it is, so a message never loses informatio
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from app.custody import rules
+from app.custody.chunks import starting_with
 from app.items.models import Item
 from app.plan import codes
 from app.plan.models import ItemType, Region
@@ -61,6 +63,25 @@ class PlaceNames:
             province = self.session.get(Region, code)
             self._regions[code] = province.name if province else ""
         return self._regions.get(code) or None
+
+    def remember(self, names: dict[str, str]) -> None:
+        """Names already read (a page's child regions): no read of their kabupaten's."""
+        self._regions.update(names)
+
+    def preload(self, kabupaten: Iterable[str]) -> None:
+        """Read the region names of several kabupaten in one statement (a province's page)."""
+        wanted = sorted({kab[:5] for kab in kabupaten} - self._loaded)
+        if not wanted:
+            return
+        self._loaded.update(wanted)
+        self._regions.update(
+            self.session.execute(
+                select(Region.code, Region.name).where(
+                    Region.code.in_(wanted)
+                    | or_(*(starting_with(Region.code, kab + ".") for kab in wanted))
+                )
+            ).all()
+        )
 
     def desa(self, code: str) -> str:
         """'Desa Sare Rangan' or 'Kelurahan Tewah' (kelurahan codes start with 1)."""

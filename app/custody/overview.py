@@ -11,47 +11,35 @@ are read a page at a time with a cursor.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
-import threading
 import uuid
 from collections import Counter
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app import cache
-from app.closing.models import ClosingRecord
-from app.custody import codec, counts, quantities, rules
+from app.custody import counts, live, quantities, rules
 from app.custody.chunks import starting_with
-from app.custody.models import FindingRow, ItemStateRow
-from app.custody.names import PlaceNames
+from app.custody.live import kabupaten_under, live_findings
+from app.custody.models import FindingRow
 from app.custody.planview import clear_cache as clear_plans
-from app.custody.planview import partial_plan, to_rules_item
 from app.errors import ValidationFailed
 from app.items.models import Item
 from app.plan import codes
-from app.plan import service as plan_service
-from app.plan.models import Election, LegCost, NodeKind, Region, RegionLevel, RouteLeg, Tps
-from app.timeutil import h_day, zone_for_region
+from app.plan.models import Election, Region, RegionLevel, Tps
 
 PRINCIPLES = ("jenis", "jumlah", "kualitas", "waktu", "sasaran", "biaya", "akuntabilitas")
 SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
 #: Findings per page (API and desk); a page never grows with the region.
 PAGE = 100
 
-_live: dict[tuple[str, str], tuple[Any, list[dict[str, Any]]]] = {}
-_live_lock = threading.Lock()
-
 
 def clear_caches(*, everything: bool = False) -> None:
     """Forget cached answers (tests and benchmarks measure cold reads); ``everything``:
     the pure plans too, as in a process that just started."""
-    with _live_lock:
-        _live.clear()
+    live.clear()
     if everything:
         clear_plans()
 
@@ -68,19 +56,12 @@ def _note(entry: dict[str, Any], severity: str, n: int) -> None:
         entry["worst"] = severity
 
 
-def kabupaten_under(session: Session, area: str) -> list[str]:
-    """The kabupaten/kota an area lies in or covers (a province: all of its own)."""
-    if codes.TPS_ID.match(area) or area.count(".") >= 1:
-        return [codes.kabkota_of(area)]
-    return list(
-        session.scalars(select(Region.code).where(Region.parent_code == area).order_by(Region.code))
-    )
-
-
 def ensure_counted(session: Session, area: str) -> None:
     """Count kabupaten issued before the counters existed (once; later ingest keeps them)."""
-    for kab in kabupaten_under(session, area):
-        if counts.is_counted(session, kab):
+    kabupaten = kabupaten_under(session, area)
+    done = counts.counted(session, kabupaten)
+    for kab in kabupaten:
+        if kab in done:
             continue
         if session.scalar(select(Item.serial).where(Item.kabkota_code == kab).limit(1)):
             counts.rebuild(session, kab)
@@ -275,222 +256,6 @@ def _row(code: str, name: str, tps: int, have: Counter[str]) -> dict[str, Any]:
         "races": _races(have),
         "principles": principles,
     }
-
-
-# --- live findings: what is late as of now, per kabupaten -----------------------------
-
-
-def _costs_version(session: Session) -> tuple[Any, ...]:
-    """Changes whenever a cost or a leg budget is recorded (anywhere: a few rows)."""
-    return tuple(
-        session.execute(
-            select(
-                select(func.count(LegCost.id)).scalar_subquery(),
-                select(func.sum(RouteLeg.budget_idr)).scalar_subquery(),
-            )
-        ).one()
-    )
-
-
-def live_findings(
-    session: Session, election: Election, area: str, now: datetime
-) -> list[dict[str, Any]]:
-    """Quantity, deadline and cost findings of the kabupaten under ``area`` as of ``now``."""
-    result: list[dict[str, Any]] = []
-    kabupaten = kabupaten_under(session, area)
-    # What a live finding depends on: the kabupaten's counters (scans, closings filed:
-    # closed:<race>, quantities), costs and budgets, and the minute. One read for all.
-    own = counts.read(session, kabupaten)
-    costs = _costs_version(session)
-    minute = now.replace(second=0, microsecond=0)
-    for kab in kabupaten:
-        key = (str(session.get_bind().url), kab)
-        version = (sorted(own.get(kab, Counter()).items()), costs, minute)
-        with _live_lock:
-            hit = _live.get(key)
-        if hit is None or hit[0] != version:
-            # Another server process may have computed it (Redis), else compute it here.
-            shared_key = "live:" + hashlib.sha256(repr((key, version)).encode()).hexdigest()
-            found = cache.get(shared_key)
-            if found is None:
-                found = _live_of(session, election, kab, now)
-                cache.put(shared_key, found)
-            hit = (version, found)
-            with _live_lock:
-                _live[key] = hit
-        result.extend(hit[1])
-    return result
-
-
-def _live_of(session: Session, election: Election, kab: str, now: datetime) -> list[dict[str, Any]]:
-    now = now.replace(second=0, microsecond=0)
-    # What can still be late: not inside a container, not delivered, not at the gudang.
-    moving = session.execute(
-        select(
-            Item.serial,
-            Item.item_type_code,
-            Item.race_kind,
-            Item.destination,
-            Item.quantity,
-            Item.kabkota_code,
-            Item.voided_at,
-            ItemStateRow.state,
-        )
-        .join(ItemStateRow, ItemStateRow.serial == Item.serial)
-        .where(
-            ItemStateRow.kabkota_code == kab,
-            ItemStateRow.container.is_(None),
-            ItemStateRow.stage != "gudang",
-            or_(
-                ItemStateRow.holder.is_(None),
-                ItemStateRow.holder != ItemStateRow.destination,
-                ItemStateRow.transit_to.is_not(None),
-                # A ballot box at its TPS still has the way back ahead (return deadlines).
-                Item.item_type_code.in_(sorted(str(t) for t in rules.RETURNING_TYPES)),
-            ),
-            Item.voided_at.is_(None),
-        )
-    ).all()
-    items = {r.serial: to_rules_item(r) for r in moving}
-    states = {r.serial: codec.state_from_dict(r.state) for r in moving}
-    # The plan of what can be late only (not the kabupaten's: that grew with it).
-    plan = partial_plan(session, election, kab, {i.destination for i in items.values()})
-    at_gudang, waiting = _waiting_deadlines(session, election, kab, now)
-    budgets, costs = plan_service.leg_costs(session, election.code, kab)
-    found = (
-        rules.check_costs(budgets, costs)
-        + tuple(quantities.live(session, election, kab, now))
-        + rules.check_deadlines(plan, items, states, now)
-        + at_gudang
-    )
-    found += rules.check_return_deadlines(plan, items, states, now)
-    found += _closings_missing(session, election, kab, now)
-    names = PlaceNames(session)
-    said: dict[str, str] = {}  # the stand-ins of one PPK share their message
-    result = []
-    for finding in found:
-        stand_in = (finding.serial or "").startswith("~")
-        if finding.message not in said or finding.code == rules.Code.WRONG_TPS:
-            said[finding.message] = names.humanize(finding, None).message
-        data = {
-            "code": finding.code,
-            "principle": finding.principle.value,
-            "severity": finding.severity.value,
-            "message": said[finding.message],
-            "serial": None if stand_in else finding.serial,
-            "tps": finding.tps,
-            "node": finding.node,
-            "event_ids": list(finding.event_ids),
-            "count": waiting.get((finding.serial or "~")[1:], 1) if stand_in else 1,
-        }
-        place = finding.node or finding.tps or kab
-        data.update(
-            {
-                "id": "live-"
-                + hashlib.sha1(
-                    f"{finding.code}|{finding.serial or ''}|{place}".encode()
-                ).hexdigest()[:16],
-                "region": codes.node_region(place),
-                "created_at": now.isoformat(),
-                "live": True,
-            }
-        )
-        result.append(data)
-    return result
-
-
-def _waiting_deadlines(
-    session: Session, election: Election, kab: str, now: datetime
-) -> tuple[tuple[rules.Finding, ...], dict[str, int]]:
-    """Deadline findings of the goods still loose at the gudang, one stand-in per
-    destination (``~<destination>``, for as many items as wait for it), and those counts.
-
-    Everything at the gudang has the gudang -> PPK leg next: the rules check one stand-in
-    per PPK (the kecamatan's ``loose_gudang`` counter) against that leg, and only a PPK
-    with a finding reads its destinations to give each its copy. The cost follows the
-    kecamatan and the findings given, not the TPS of the kabupaten."""
-    kecamatan = list(session.scalars(select(Region.code).where(Region.parent_code == kab)))
-    loose = counts.read(session, kecamatan, ["loose_gudang"])
-    waiting_ppk = sorted(k for k in kecamatan if loose.get(k, Counter())["loose_gudang"] > 0)
-    if not waiting_ppk:
-        return (), {}
-    legs = tuple(
-        rules.Leg(from_node, to_node, deadline)
-        for from_node, to_node, deadline in session.execute(
-            select(RouteLeg.from_node, RouteLeg.to_node, RouteLeg.deadline_at).where(
-                RouteLeg.election_code == election.code,
-                RouteLeg.from_node == kab,
-                RouteLeg.to_node.in_(waiting_ppk),
-            )
-        )
-    )
-    plan = rules.Plan(
-        region=kab, races={p: frozenset() for p in waiting_ppk}, quantities={}, legs=legs
-    )
-    found: list[rules.Finding] = []
-    waiting: dict[str, int] = {}
-    for ppk in waiting_ppk:
-        stand_in = rules.Item(
-            serial=f"~{ppk}",
-            item_type=rules.ItemType.KIT,
-            race=None,
-            destination=ppk,  # the same first leg as every destination behind the PPK
-            quantity=loose[ppk]["loose_gudang"],
-            region=kab,
-        )
-        checked = rules.check_deadlines(plan, {stand_in.serial: stand_in}, {}, now)
-        if not checked:
-            continue
-        here = _loose_at_gudang(session, ppk)
-        waiting.update(here)
-        for finding in checked:
-            found += [replace(finding, serial=f"~{d}", tps=d) for d in sorted(here)]
-    return tuple(found), waiting
-
-
-def _closings_missing(
-    session: Session, election: Election, kab: str, now: datetime
-) -> tuple[rules.Finding, ...]:
-    """TPS of the kabupaten with no closing record once the KPPS return deadline passed."""
-    offset, local = plan_service.return_schedule(session, election.code, kab)[NodeKind.KPPS]
-    deadline = h_day(election.election_day, offset, local, zone_for_region(kab))
-    if now <= deadline:
-        return ()
-    races = {
-        tps: [rules.Race(r.kind.value) for r in plan_service.races_at(election, desa)]
-        for tps, desa in session.execute(
-            select(Tps.id, Tps.desa_code).where(Tps.id.like(kab.replace(".", "") + "%"))
-        )
-    }
-    closed = {
-        (tps, rules.Race(race))
-        for tps, race in session.execute(
-            select(ClosingRecord.tps, ClosingRecord.race_kind)
-            .where(
-                ClosingRecord.election_code == election.code,
-                ClosingRecord.kabkota_code == kab,
-            )
-            .distinct()
-        )
-    }
-    return rules.check_closings_missing(races, closed, deadline, now)
-
-
-def _loose_at_gudang(session: Session, kecamatan: str) -> dict[str, int]:
-    """Destinations of a kecamatan (its TPS and the PPK itself) with items at the gudang
-    not yet packed, and how many."""
-    rows = session.execute(
-        select(counts.RegionCount.region_code, counts.RegionCount.n).where(
-            counts.RegionCount.metric == "loose_gudang",
-            counts.RegionCount.n > 0,
-            starting_with(counts.RegionCount.region_code, kecamatan.replace(".", ""))
-            | (counts.RegionCount.region_code == kecamatan),
-        )
-    ).all()
-    found = {code: n for code, n in rows if codes.TPS_ID.match(code)}
-    # The kecamatan's counter adds up its TPS and the PPK's own (spare boxes).
-    own = sum(n for code, n in rows if code == kecamatan) - sum(found.values())
-    return {kecamatan: own, **found} if own > 0 else found
 
 
 # --- stored findings, a page at a time -------------------------------------------------

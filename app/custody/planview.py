@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import func, select
@@ -130,52 +131,75 @@ def partial_plan(
     """The kabupaten's plan for some destinations only: their races, planned quantities and
     the legs along their routes (both ways). What :func:`build_plan` says of them, read in
     rows bounded by the destinations asked for, not by the kabupaten."""
+    return partial_plans(session, election, {kabkota: destinations})[kabkota]
+
+
+def partial_plans(
+    session: Session, election: Election, wanted: Mapping[str, Iterable[str]]
+) -> dict[str, rules.Plan]:
+    """:func:`partial_plan` of several kabupaten (each with its destinations) at once: one
+    read per kind of row for all of them, so a province's page does not read per kabupaten."""
     from app.custody.chunks import rows_in
 
-    wanted = sorted(set(destinations))
-    races = {
-        tps_id: frozenset(
-            rules.Race(r.kind.value)
-            for r in election.races
-            if desa == r.region_code or desa.startswith(r.region_code + ".")
-        )
-        for tps_id, desa in rows_in(session, select(Tps.id, Tps.desa_code), Tps.id, wanted)
-    }
+    asked = {kab: set(destinations) for kab, destinations in wanted.items()}
+    everything = sorted(set().union(*asked.values())) if asked else []
+    if not everything:
+        return {kab: rules.Plan(region=kab, races={}, quantities={}, legs=()) for kab in asked}
+    desa_of = dict(rows_in(session, select(Tps.id, Tps.desa_code), Tps.id, everything))
     labelled = set(session.scalars(select(ItemType.code).where(ItemType.labelled.is_(True))))
-    quantities = {
-        (destination, item_type_of(item_type), race_of(race_kind)): quantity
-        for destination, item_type, race_kind, quantity in rows_in(
-            session,
-            select(
-                PlanLine.destination,
-                PlanLine.item_type_code,
-                PlanLine.race_kind,
-                PlanLine.quantity,
-            ).where(
-                PlanLine.election_code == election.code,
-                PlanLine.kabkota_code == kabkota,
-                PlanLine.item_type_code.in_(labelled),
-            ),
+    lines = rows_in(
+        session,
+        select(
+            PlanLine.kabkota_code,
             PlanLine.destination,
-            wanted,
-        )
-    }
-    nodes: set[str] = set()
-    for destination in wanted:
-        try:
-            nodes.update(rules.derive_route(destination))
-        except UnknownNode:
-            continue
-    legs = tuple(
-        rules.Leg(from_node, to_node, deadline)
-        for from_node, to_node, deadline in rows_in(
-            session,
-            select(RouteLeg.from_node, RouteLeg.to_node, RouteLeg.deadline_at).where(
-                RouteLeg.election_code == election.code
-            ),
-            RouteLeg.to_node,
-            nodes,
-        )
-        if codes.within(to_node, kabkota)
+            PlanLine.item_type_code,
+            PlanLine.race_kind,
+            PlanLine.quantity,
+        ).where(
+            PlanLine.election_code == election.code,
+            PlanLine.kabkota_code.in_(sorted(asked)),
+            PlanLine.item_type_code.in_(labelled),
+        ),
+        PlanLine.destination,
+        everything,
     )
-    return rules.Plan(region=kabkota, races=races, quantities=quantities, legs=legs)
+    lines_of: dict[str, list[Any]] = defaultdict(list)
+    for kab, *line in lines:
+        lines_of[kab].append(line)
+    nodes: dict[str, set[str]] = {kab: set() for kab in asked}
+    for kab, destinations in asked.items():
+        for destination in destinations:
+            try:
+                nodes[kab].update(rules.derive_route(destination))
+            except UnknownNode:
+                continue
+    legs = rows_in(
+        session,
+        select(RouteLeg.from_node, RouteLeg.to_node, RouteLeg.deadline_at).where(
+            RouteLeg.election_code == election.code
+        ),
+        RouteLeg.to_node,
+        set().union(*nodes.values()),
+    )
+    plans: dict[str, rules.Plan] = {}
+    for kab, destinations in asked.items():
+        races = {
+            tps_id: frozenset(
+                rules.Race(r.kind.value)
+                for r in election.races
+                if desa == r.region_code or desa.startswith(r.region_code + ".")
+            )
+            for tps_id, desa in ((t, desa_of[t]) for t in sorted(destinations) if t in desa_of)
+        }
+        quantities = {
+            (destination, item_type_of(item_type), race_of(race_kind)): quantity
+            for destination, item_type, race_kind, quantity in lines_of[kab]
+            if destination in destinations
+        }
+        own_legs = tuple(
+            rules.Leg(from_node, to_node, deadline)
+            for from_node, to_node, deadline in legs
+            if to_node in nodes[kab] and codes.within(to_node, kab)
+        )
+        plans[kab] = rules.Plan(region=kab, races=races, quantities=quantities, legs=own_legs)
+    return plans

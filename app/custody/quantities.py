@@ -26,7 +26,7 @@ A kabupaten whose plan was imported before this existed is checked once on first
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
 
@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 from app.custody import codec, counts, rules
 from app.custody.chunks import chunked, rows_in
 from app.custody.models import TpsTallyRow
-from app.custody.planview import partial_plan
+from app.custody.planview import partial_plan, partial_plans
 from app.plan import codes
 from app.plan.models import Election, PlanLine, Region, Tps
 
@@ -194,43 +194,74 @@ def ensure(session: Session, election: Election, kab: str) -> None:
 def live(session: Session, election: Election, kab: str, now: datetime) -> list[rules.Finding]:
     """The kabupaten's quantity findings as of ``now``, as ``rules.check_all_quantities``
     gives them: read from the flagged destinations and the kecamatan counters only."""
-    ensure(session, election, kab)
-    flagged: set[str] = set()
-    for (metric,) in session.execute(
-        select(counts.RegionCount.metric).where(
-            counts.RegionCount.region_code == FLAG + kab, counts.RegionCount.n > 0
-        )
+    kecamatan = list(session.scalars(select(Region.code).where(Region.parent_code == kab)))
+    return live_many(session, election, {kab: kecamatan}, now)[kab]
+
+
+def live_many(
+    session: Session, election: Election, kabupaten: Mapping[str, list[str]], now: datetime
+) -> dict[str, list[rules.Finding]]:
+    """:func:`live` of several kabupaten, each given with its kecamatan: one read per kind
+    of row for all of them (a province's page does not read per kabupaten)."""
+    kabs = sorted(kabupaten)
+    marked = counts.read(session, [OWN + kab for kab in kabs], [MARK])
+    for kab in kabs:  # counters that predate this module: checked once
+        if not marked.get(OWN + kab, Counter())[MARK]:
+            rebuild(session, election, kab)
+            session.commit()
+    flagged: dict[str, set[str]] = {kab: set() for kab in kabs}
+    for code, metric in rows_in(
+        session,
+        select(counts.RegionCount.region_code, counts.RegionCount.metric).where(
+            counts.RegionCount.n > 0
+        ),
+        counts.RegionCount.region_code,
+        [FLAG + kab for kab in kabs],
     ):
         destination, _, flag = metric.partition("|")
         _, mark, mode, _code, _severity = flag.split(":")
         if (mode == "post") == passed(mark, now):
-            flagged.add(destination)
-    found: list[rules.Finding] = []
-    if flagged:
-        plan = partial_plan(session, election, kab, flagged)
-        tallies = {
-            tps: codec.tally_from_dict(tps, tally)
-            for tps, tally in rows_in(
-                session, select(TpsTallyRow.tps, TpsTallyRow.tally), TpsTallyRow.tps, flagged
-            )
-        }
-        for destination in sorted(flagged):
+            flagged[code[len(FLAG) :]].add(destination)
+    plans = partial_plans(session, election, {k: f for k, f in flagged.items() if f})
+    tallies = {
+        tps: codec.tally_from_dict(tps, tally)
+        for tps, tally in rows_in(
+            session,
+            select(TpsTallyRow.tps, TpsTallyRow.tally),
+            TpsTallyRow.tps,
+            set().union(*flagged.values()),
+        )
+    }
+    not_issued = _not_issued(session, kabupaten)
+    found: dict[str, list[rules.Finding]] = {}
+    for kab in kabs:
+        found[kab] = []
+        for destination in sorted(flagged[kab]):
+            plan = plans[kab]
             deadline = plan.final_deadline(destination)
             confirmed = deadline is not None and now > deadline
             tally = tallies.get(destination) or rules.TpsTally(destination)
-            found += rules.check_destination(plan, tally, confirmed=confirmed) or ()
-    return found + _not_issued(session, kab)
+            found[kab] += rules.check_destination(plan, tally, confirmed=confirmed) or ()
+        found[kab] += not_issued[kab]
+    return found
 
 
-def _not_issued(session: Session, kab: str) -> list[rules.Finding]:
+def _not_issued(
+    session: Session, kabupaten: Mapping[str, list[str]]
+) -> dict[str, list[rules.Finding]]:
     """One finding per kecamatan (PPK) with planned destinations that have no label yet
     (and one for the gudang's own, the PSU reserve), from the kecamatan counters; which
     destination comes first is left out (it would take a read of the kecamatan's TPS)."""
-    areas = list(session.scalars(select(Region.code).where(Region.parent_code == kab)))
-    have = counts.read(session, [*areas, OWN + kab], ["not_issued"])
-    waiting = {a: have.get(a, Counter())["not_issued"] for a in areas}
-    waiting[kab] = have.get(OWN + kab, Counter())["not_issued"]
-    return [rules.not_issued_finding(area, n, None) for area, n in sorted(waiting.items()) if n > 0]
+    every = [area for areas in kabupaten.values() for area in areas]
+    have = counts.read(session, [*every, *(OWN + kab for kab in kabupaten)], ["not_issued"])
+    found = {}
+    for kab, areas in kabupaten.items():
+        waiting = {a: have.get(a, Counter())["not_issued"] for a in areas}
+        waiting[kab] = have.get(OWN + kab, Counter())["not_issued"]
+        found[kab] = [
+            rules.not_issued_finding(area, n, None) for area, n in sorted(waiting.items()) if n > 0
+        ]
+    return found
 
 
 def unconfirmed_overdue(have: Counter[str], now: datetime) -> int:

@@ -56,6 +56,19 @@ def leg_of(finding: dict[str, Any]) -> str | None:
         return None
 
 
+def _kabupaten_of(places: set[str]) -> set[str]:
+    """The kabupaten of the places findings name (province or unknown codes left out)."""
+    found = set()
+    for place in places:
+        try:
+            kab = codes.kabkota_of(place)
+        except ValueError:
+            continue
+        if kab.count(".") == 1:
+            found.add(kab)
+    return found
+
+
 #: The stage line, in the order goods travel (in transit per leg); others follow.
 STAGE_ORDER = (
     "gudang",
@@ -114,9 +127,12 @@ class DeskView:
         parent = (
             Region.parent_code.is_(None) if area == codes.NATIONAL else (Region.parent_code == area)
         )
-        rows = self.session.execute(
-            select(Region.code).where(parent).order_by(Region.code)
-        ).scalars()
+        rows = dict(
+            self.session.execute(
+                select(Region.code, Region.name).where(parent).order_by(Region.code)
+            ).all()
+        )
+        self.names.remember(rows)  # a province's kabupaten: not a read of each one's regions
         return [{"code": code, "name": self.label(code)} for code in rows]
 
     def summary(self, area: str) -> dict[str, Any]:
@@ -203,6 +219,8 @@ class DeskView:
         at the same place (five cartons of another region's ballots) make one row too.
         """
         groups: dict[tuple[Any, ...], dict[str, Any]] = {}
+        places = {f.get("node") or f.get("tps") or f.get("region") or "" for f in findings}
+        self.names.preload(_kabupaten_of(places))  # one read for a province's page
         for finding in findings:
             place = finding.get("node") or finding.get("tps") or finding.get("region") or ""
             key = (str(finding["code"]), place, finding["message"])

@@ -9,7 +9,14 @@ from here: ``from app.plan import service`` / ``from app.plan.service import X``
 
 from __future__ import annotations
 
-from app.plan.service.costs import LegMoney, leg_costs, leg_money, record_cost, set_budget
+from app.plan.service.costs import (
+    LegMoney,
+    leg_costs,
+    leg_costs_many,
+    leg_money,
+    record_cost,
+    set_budget,
+)
 from app.plan.service.elections import (
     RACE_LEVEL,
     RACE_TITLE,
@@ -31,6 +38,7 @@ from app.plan.service.routes import (
     build_nodes,
     gudang_ppk_deadline,
     return_schedule,
+    return_schedules,
     set_return_deadline,
 )
 from app.plan.service.summaries import LEVELS, NeedsTable, export_needs, needs_table
@@ -60,6 +68,7 @@ __all__ = [
     "item_type_names",
     "latest_election",
     "leg_costs",
+    "leg_costs_many",
     "leg_money",
     "list_elections",
     "load_regions",
@@ -73,6 +82,7 @@ __all__ = [
     "record_cost",
     "region_names",
     "return_schedule",
+    "return_schedules",
     "set_budget",
     "set_return_deadline",
     "tps_facts",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,26 +69,47 @@ def leg_costs(
     session: Session, election_code: str, kabkota: str
 ) -> tuple[dict[tuple[str, str], int | None], dict[tuple[str, str], int]]:
     """Budgets of the kabupaten's legs that have costs, and the costs summed per leg."""
+    return leg_costs_many(session, election_code, [kabkota])[kabkota]
+
+
+def leg_costs_many(
+    session: Session, election_code: str, kabupaten: Iterable[str]
+) -> dict[str, tuple[dict[tuple[str, str], int | None], dict[tuple[str, str], int]]]:
+    """:func:`leg_costs` of several kabupaten: one read of the costs, one of their budgets."""
+    totals = session.execute(
+        select(LegCost.from_node, LegCost.to_node, func.sum(LegCost.amount_idr))
+        .where(LegCost.election_code == election_code)
+        .group_by(LegCost.from_node, LegCost.to_node)
+    ).all()
     costs = {
-        (a, b): int(total)
-        for a, b, total in session.execute(
-            select(LegCost.from_node, LegCost.to_node, func.sum(LegCost.amount_idr))
-            .where(LegCost.election_code == election_code)
-            .group_by(LegCost.from_node, LegCost.to_node)
-        )
-        if codes.within(b, kabkota) or codes.within(a, kabkota)
+        kab: {
+            (a, b): int(total)
+            for a, b, total in totals
+            if codes.within(b, kab) or codes.within(a, kab)
+        }
+        for kab in sorted(set(kabupaten))
     }
-    budgets: dict[tuple[str, str], int | None] = {}
-    for a, b in costs:
-        leg = session.scalar(
-            select(RouteLeg.budget_idr).where(
+    needed = {pair for per_kab in costs.values() for pair in per_kab}
+    budget_of: dict[tuple[str, str], int | None] = {}
+    # Legs with a cost are the few a person recorded: one IN list each way holds them.
+    rows = (
+        session.execute(
+            select(RouteLeg.from_node, RouteLeg.to_node, RouteLeg.budget_idr).where(
                 RouteLeg.election_code == election_code,
-                RouteLeg.from_node == a,
-                RouteLeg.to_node == b,
+                RouteLeg.from_node.in_(sorted({a for a, _ in needed})),
+                RouteLeg.to_node.in_(sorted({b for _, b in needed})),
             )
-        )
-        budgets[(a, b)] = leg
-    return budgets, costs
+        ).all()
+        if needed
+        else []
+    )
+    for a, b, budget in rows:
+        if (a, b) in needed:
+            budget_of.setdefault((a, b), budget)
+    return {
+        kab: ({pair: budget_of.get(pair) for pair in per_kab}, per_kab)
+        for kab, per_kab in costs.items()
+    }
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import time
 
 from sqlalchemy import select
@@ -75,15 +76,25 @@ def return_schedule(
     session: Session, election_code: str, kabkota: str
 ) -> dict[NodeKind, tuple[int, time]]:
     """The return deadline per sending level of a kabupaten: the defaults, then its own rows."""
-    schedule = dict(RETURN_DEFAULTS)
+    return return_schedules(session, election_code, [kabkota])[kabkota]
+
+
+def return_schedules(
+    session: Session, election_code: str, kabupaten: Iterable[str]
+) -> dict[str, dict[NodeKind, tuple[int, time]]]:
+    """:func:`return_schedule` of several kabupaten in one read (a province's page)."""
+    wanted = sorted(set(kabupaten))
+    schedules = {kab: dict(RETURN_DEFAULTS) for kab in wanted}
+    if not wanted:
+        return schedules
     for row in session.scalars(
         select(ReturnSchedule).where(
             ReturnSchedule.election_code == election_code,
-            ReturnSchedule.kabkota_code == kabkota,
+            ReturnSchedule.kabkota_code.in_(wanted),
         )
     ):
-        schedule[row.from_kind] = (row.day_offset, row.local_time)
-    return schedule
+        schedules[row.kabkota_code][row.from_kind] = (row.day_offset, row.local_time)
+    return schedules
 
 
 def set_return_deadline(
