@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -116,3 +117,36 @@ def env(demo_app: Flask, client: FlaskClient) -> Env:
 
 
 EnvFactory = Callable[..., Env]
+
+
+def post_in_parallel(env: Env, journeys: list[list[dict[str, Any]]], clients: int = 4) -> None:
+    """Send the journeys from ``clients`` threads at once, each with its own device and
+    app context (couriers of one kabupaten at the same time); fail on any refusal."""
+    errors: list[BaseException] = []
+
+    def courier(part: list[list[dict[str, Any]]], device: str) -> None:
+        try:
+            with env.app.app_context():
+                client = env.app.test_client()
+                for events in part:
+                    response = client.post(
+                        "/api/v1/scans",
+                        headers={"Authorization": f"Bearer {env.tokens['gudang']}"},
+                        json={"device_id": device, "events": events},
+                    )
+                    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+                    assert response.get_json()["accepted"] == len(events)
+                db.session.remove()
+        except BaseException as exc:  # noqa: BLE001 - surfaced below
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=courier, args=(journeys[n::clients], f"hp-{n}"))
+        for n in range(clients)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert not errors, errors
+    db.session.expire_all()

@@ -15,7 +15,7 @@ from app.items.models import Item
 from app.items.service import void_item
 from app.plan import codes
 from tests.conftest import login
-from tests.custody.conftest import Env
+from tests.custody.conftest import Env, post_in_parallel
 
 
 def recount(kab: str) -> dict[str, Counter[str]]:
@@ -182,37 +182,11 @@ def test_in_lists_are_chunked_below_the_driver_limit() -> None:
 
 
 def test_parallel_couriers_of_one_kabupaten_leave_exact_counts_and_chains(env: Env) -> None:
-    import threading
-
     from app.custody import ledger
 
     # Every item of two TPS, each on its own journey, sent by four clients at once.
     journeys = [env.journey(i, stop=3) for t in (env.tps, env.other_tps) for i in env.items[t]]
-    errors: list[BaseException] = []
-
-    def courier(part: list[list[dict[str, object]]], device: str) -> None:
-        try:
-            with env.app.app_context():
-                client = env.app.test_client()
-                for events in part:
-                    response = client.post(
-                        "/api/v1/scans",
-                        headers={"Authorization": f"Bearer {env.tokens['gudang']}"},
-                        json={"device_id": device, "events": events},
-                    )
-                    assert response.status_code == 200, response.get_data(as_text=True)[:300]
-                    assert response.get_json()["accepted"] == len(events)
-                db.session.remove()
-        except BaseException as exc:  # noqa: BLE001 - surfaced below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=courier, args=(journeys[n::4], f"hp-{n}")) for n in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=300)
-    assert not errors, errors
-    db.session.expire_all()
+    post_in_parallel(env, journeys)
     assert only(stored(KEPT)) == only(recount("62.10"))
     delivered = counts.read(db.session, [env.tps, env.other_tps])
     assert all(delivered[t]["delivered"] == delivered[t]["items"] > 0 for t in delivered)

@@ -4,7 +4,6 @@ voids, re-packs and parallel couriers (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
@@ -22,7 +21,7 @@ from app.items.service import void_item
 from app.plan import codes
 from app.plan.models import Election
 from tests.conftest import login
-from tests.custody.conftest import SERVER_NOW, Env
+from tests.custody.conftest import SERVER_NOW, Env, post_in_parallel
 
 KAB = "62.10"
 #: Past every forward deadline: delivered but unconfirmed goods count as missing.
@@ -190,29 +189,7 @@ def test_quantities_follow_scans_miscounts_voids_and_repacks(env: Env) -> None:
 
 def test_parallel_couriers_leave_exact_quantity_counters(env: Env) -> None:
     journeys = [env.journey(i, stop=3) for t in (env.tps, env.other_tps) for i in env.items[t]]
-    errors: list[BaseException] = []
-
-    def courier(part: list[list[dict[str, object]]], device: str) -> None:
-        try:
-            with env.app.app_context():
-                client = env.app.test_client()
-                for events in part:
-                    response = client.post(
-                        "/api/v1/scans",
-                        headers={"Authorization": f"Bearer {env.tokens['gudang']}"},
-                        json={"device_id": device, "events": events},
-                    )
-                    assert response.status_code == 200, response.get_data(as_text=True)[:300]
-                db.session.remove()
-        except BaseException as exc:  # noqa: BLE001 - surfaced below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=courier, args=(journeys[n::4], f"hp-{n}")) for n in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=300)
-    assert not errors, errors
+    post_in_parallel(env, journeys)
     check_everything(env)
     # Every item received by its own scan at its TPS: confirmed, nothing short there.
     here = queries.status_counts(db.session, election(), env.tps, AFTER)
