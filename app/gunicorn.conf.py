@@ -27,3 +27,12 @@ errorlog = "-"
 loglevel = os.environ.get("TEPAT_LOG_LEVEL", "info")
 # Behind nginx: set TEPAT_PROXY_FIX=1 (the app trusts X-Forwarded-* from one proxy).
 forwarded_allow_ips = os.environ.get("TEPAT_FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def post_worker_init(worker):
+    """Compile templates, load catalogues and connect before the worker takes traffic, so
+    its first request pays only for its own work (app/warmup.py)."""
+    from app.warmup import warm_up
+
+    compiled = warm_up(worker.wsgi)
+    worker.log.info("worker %s warmed up: %d templates compiled", worker.pid, compiled)

@@ -6,6 +6,7 @@ Redis database 12 on 127.0.0.1 (emptied by each test); servers on ports 8126-812
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -27,6 +28,7 @@ from app.custody import overview
 from app.extensions import db
 from app.items import jobs, keys
 from app.plan.views import current_election
+from app.warmup import warm_up
 
 REDIS = "redis://127.0.0.1:6379/12"
 ROOT = Path(__file__).resolve().parent.parent
@@ -95,6 +97,16 @@ def test_gunicorn_with_two_workers_serves_the_api_and_the_desk(demo_app: Flask) 
         server.terminate()
         out, _ = server.communicate(timeout=30)
     assert b"Booting worker" in out and out.count(b"Booting worker") >= 2
+    # Each worker warmed up before taking traffic (app/warmup.py), templates compiled.
+    warmed = re.findall(rb"warmed up: (\d+) templates compiled", out)
+    assert len(warmed) >= 2 and all(int(n) > 20 for n in warmed), out[-2000:]
+
+
+def test_warming_a_worker_compiles_every_template_and_fails_soft(demo_app: Flask) -> None:
+    names = demo_app.jinja_env.list_templates(filter_func=lambda n: n.endswith((".html", ".txt")))
+    assert warm_up(demo_app) == len(names) > 20
+    broken = Flask("broken")  # no database, no routes: warming logs and returns, never raises
+    assert warm_up(broken) == 0
 
 
 def test_a_print_job_waits_in_redis_until_a_worker_runs_it(
