@@ -34,7 +34,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from app.custody import codec, rules
 from app.custody.chunks import chunked, rows_in
 from app.custody.models import CustodyEvent, FindingRow, ItemStateRow
-from app.custody.planview import to_rules_item
+from app.custody.planview import ITEM_COLUMNS, to_rules_item
 from app.extensions import db
 from app.plan import codes
 
@@ -371,17 +371,7 @@ def rebuild(session: Session, kab: str) -> None:
             select(ItemStateRow.serial, ItemStateRow.state).where(ItemStateRow.kabkota_code == kab)
         )
     }
-    items = session.execute(
-        select(
-            Item.serial,
-            Item.item_type_code,
-            Item.race_kind,
-            Item.destination,
-            Item.quantity,
-            Item.kabkota_code,
-            Item.voided_at,
-        ).where(Item.kabkota_code == kab)
-    )
+    items = session.execute(select(*ITEM_COLUMNS).where(Item.kabkota_code == kab))
     for item in items:
         deltas.add(item.destination, metrics_of(item, states.get(item.serial)))
     for values in session.execute(

@@ -25,7 +25,7 @@ from app.custody import codec, counts, quantities, rules
 from app.custody.chunks import chunked, rows_in, starting_with
 from app.custody.models import ItemStateRow
 from app.custody.names import PlaceNames
-from app.custody.planview import partial_plans, to_rules_item
+from app.custody.planview import ITEM_COLUMNS, partial_plans, to_rules_item
 from app.items.models import Item
 from app.plan import codes
 from app.plan import service as plan_service
@@ -114,13 +114,7 @@ def _live_of(
     # What can still be late: not inside a container, not delivered, not at the gudang.
     moving = session.execute(
         select(
-            Item.serial,
-            Item.item_type_code,
-            Item.race_kind,
-            Item.destination,
-            Item.quantity,
-            Item.kabkota_code,
-            Item.voided_at,
+            *ITEM_COLUMNS,
             ItemStateRow.state,
             ItemStateRow.kabkota_code.label("held_in"),
         )

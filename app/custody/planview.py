@@ -39,6 +39,18 @@ def race_of(kind: str | None) -> rules.Race | None:
     return rules.Race(kind) if kind else None
 
 
+#: The item columns :func:`to_rules_item` reads: select these to load plain rows for it.
+ITEM_COLUMNS = (
+    Item.serial,
+    Item.item_type_code,
+    Item.race_kind,
+    Item.destination,
+    Item.quantity,
+    Item.kabkota_code,
+    Item.voided_at,
+)
+
+
 def to_rules_item(item: Item) -> rules.Item:
     """Map an item row to the rules' item."""
     return rules.Item(

@@ -52,7 +52,7 @@ from app.custody.intake import (
 )
 from app.custody.models import CustodyEvent, Device, EventKey, ItemStateRow, TpsTallyRow
 from app.custody.names import PlaceNames
-from app.custody.planview import build_plan, to_rules_item
+from app.custody.planview import ITEM_COLUMNS, build_plan, to_rules_item
 from app.custody.tallies import ensure_tallies, forget_tallies
 from app.items.models import Item
 from app.plan import codes
@@ -89,15 +89,7 @@ __all__ = [
 _verified_labels: dict[tuple[str, str, bool], str] = {}
 
 
-_ITEM_ROW = select(
-    Item.serial,
-    Item.item_type_code,
-    Item.race_kind,
-    Item.destination,
-    Item.quantity,
-    Item.kabkota_code,
-    Item.voided_at,
-)
+_ITEM_ROW = select(*ITEM_COLUMNS)
 _STATE_ROW = select(
     ItemStateRow.serial, ItemStateRow.state, ItemStateRow.last_hash, ItemStateRow.last_event_at
 )
