@@ -30,6 +30,7 @@ class BatchStore(DeviceChecks):
     _heads: dict[str, bytes]
     _state_rows: dict[str, Any]
     _before: dict[str, rules.ItemState]
+    _plans: dict[str, rules.Plan]
     _deltas: counts.Deltas
 
     def _server_time(self) -> datetime:
@@ -95,8 +96,8 @@ class BatchStore(DeviceChecks):
         receipts per hour and new findings (written last, the only rows every batch of a
         region shares, so they are locked only for the commit)."""
         deltas = counts.Deltas()
-        for serial, (state, _time, item, _kab) in self._dirty.items():
-            deltas.item(item, self._before.get(serial), state)
+        for serial, (state, _time, item, kab) in self._dirty.items():
+            deltas.item(item, self._before.get(serial), state, self._plans[kab])
         for event in self._events:
             deltas.add(event["node"], counts.identified_metrics(event.get("identified_by")))
             if event["action"] == rules.Action.TERIMA.value:

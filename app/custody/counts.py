@@ -28,26 +28,14 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Integer, String, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from app.custody import codec, rules
 from app.custody.chunks import chunked, rows_in
-from app.custody.models import CustodyEvent, FindingRow, ItemStateRow
-from app.custody.planview import ITEM_COLUMNS, to_rules_item
-from app.extensions import db
+from app.custody.models import CustodyEvent, FindingRow, ItemStateRow, RegionCount
+from app.custody.planview import ITEM_COLUMNS, build_plan, to_rules_item
 from app.plan import codes
-
-
-class RegionCount(db.Model):
-    """One counter of a region, TPS or node, kept on ingest (see the module docstring)."""
-
-    __tablename__ = "region_count"
-
-    region_code: Mapped[str] = mapped_column(String(16), primary_key=True)
-    metric: Mapped[str] = mapped_column(String(96), primary_key=True)
-    n: Mapped[int] = mapped_column(Integer, default=0)
-
 
 #: Statuses are counted as before any deadline (a deadline turns delivered into missing
 #: at read time, not on ingest).
@@ -131,6 +119,9 @@ def return_stage(item: Any, state: rules.ItemState) -> str | None:
     return "tps"
 
 
+#: Counts of items waiting on a leg, per deadline (``rules.tenggat``).
+WAITING = rules.tenggat.PREFIX
+
 #: Rows of one destination's own values (not added up the regions): ``=<destination>``.
 OWN = "="
 
@@ -144,13 +135,34 @@ class Deltas:
         self.own: Counter[tuple[str, str]] = Counter()
 
     def item(
-        self, item: Any, before: rules.ItemState | None, after: rules.ItemState | None
+        self,
+        item: Any,
+        before: rules.ItemState | None,
+        after: rules.ItemState | None,
+        plan: rules.Plan,
     ) -> None:
-        """An item moved from ``before`` to ``after`` (None: not counted / initial state)."""
+        """An item of ``plan``'s kabupaten moved from ``before`` to ``after`` (None: the
+        initial state)."""
         rules_item = to_rules_item(item)
         change = metrics_of(item, after, rules_item)
         change.subtract(metrics_of(item, before, rules_item))
         self.add(item.destination, change)
+        self.waiting(plan, rules_item, before, -1)
+        self.waiting(plan, rules_item, after, 1)
+
+    def waiting(
+        self, plan: rules.Plan, item: rules.Item, state: rules.ItemState | None, sign: int
+    ) -> None:
+        """Count an item (``sign`` 1) or stop counting it (-1) on the leg it waits on in
+        ``state`` (``rules.tenggat``): at its destination and the regions above, and in
+        the destination's own row, which the desk lists."""
+        if item.voided_at is not None:
+            return
+        leg = rules.waiting_on(plan, item, state or rules.initial_state(item))
+        if leg is None:
+            return
+        self.add(item.destination, {leg.metric: sign})
+        self.own[(OWN + item.destination, leg.metric)] += sign
 
     def add(self, place: str, change: Mapping[str, int]) -> None:
         """Add to the counters of a place (its regions above are added on write)."""
@@ -193,12 +205,22 @@ class Deltas:
         ]
         if rows:
             _upsert(session, rows)
-            # Flag rows exist only while they flag something (the desk lists them).
-            flagged = sorted({r["region_code"] for r in rows if r["region_code"][0] == "!"})
-            for chunk in chunked(flagged):
+            # Flag rows and waiting counts exist only while they count something (the desk
+            # lists them, and reads only rows that hold an item).
+            emptied = sorted(
+                {
+                    r["region_code"]
+                    for r in rows
+                    if r["region_code"][0] == "!" or r["metric"].startswith(WAITING)
+                }
+            )
+            for chunk in chunked(emptied):
                 session.execute(
                     RegionCount.__table__.delete().where(
-                        RegionCount.region_code.in_(chunk), RegionCount.n == 0
+                        RegionCount.region_code.in_(chunk),
+                        RegionCount.n == 0,
+                        RegionCount.region_code.startswith("!")
+                        | RegionCount.metric.startswith(WAITING),
                     )
                 )
         self.by_place.clear()
@@ -265,13 +287,31 @@ def read(
     return result
 
 
+def plans_of(session: Session, items: Iterable[Any]) -> dict[str, rules.Plan]:
+    """The plans of the items' kabupaten, their deadlines held for this transaction."""
+    from app.plan.models import Election
+
+    plans: dict[str, rules.Plan] = {}
+    for election_code, kab in sorted({(i.election_code, i.kabkota_code) for i in items}):
+        hold_plan(session, kab)
+        election = session.get(Election, election_code)
+        if election is not None:
+            plans[kab] = build_plan(session, election, kab)
+    return plans
+
+
 def count_issued(session: Session, items: Iterable[Any]) -> None:
     """New items start at their gudang: count them."""
     deltas = Deltas()
-    kabs = set()
+    items = list(items)
+    kabs = {item.kabkota_code for item in items}
+    for kab in sorted(kabs):
+        _ensure_plan_row(session, kab)
+    plans = plans_of(session, items)
     for item in items:
         deltas.add(item.destination, metrics_of(item, None))
-        kabs.add(item.kabkota_code)
+        if item.kabkota_code in plans:
+            deltas.waiting(plans[item.kabkota_code], to_rules_item(item), None, 1)
     # A kabupaten counted from its first label on needs no recount.
     fresh = [k for k in kabs if not is_counted(session, k) and not _has_counters(session, k)]
     deltas.write(session)
@@ -296,6 +336,9 @@ def count_voided(session: Session, item: Any, state: rules.ItemState | None) -> 
     live = _Unvoided(item)
     change.subtract(metrics_of(live, state))
     deltas.add(item.destination, change)
+    plan = plans_of(session, [item]).get(item.kabkota_code)
+    if plan is not None:
+        deltas.waiting(plan, to_rules_item(live), state, -1)
     deltas.write(session)
 
 
@@ -311,8 +354,46 @@ class _Unvoided:
 
 
 #: What the counters of a kabupaten hold; older ones are counted again once (``rebuild``).
-#: 2: the way back (``kembali:<stage>``, ``closed:<race>``).
-VERSION = 2
+#: 2: the way back (``kembali:<stage>``, ``closed:<race>``); 3: items waiting on a leg.
+VERSION = 3
+
+#: A kabupaten's own row that changes with its deadlines (``=<kab>``): batches counting
+#: by the deadlines hold it shared, a change of deadlines takes it alone.
+PLAN_VERSION = "plan_version"
+
+
+def _ensure_plan_row(session: Session, kab: str) -> None:
+    """Create the kabupaten's plan version row if missing (without locking it if not)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+    session.execute(
+        insert(RegionCount)
+        .values(region_code=OWN + kab, metric=PLAN_VERSION, n=0)
+        .on_conflict_do_nothing(index_elements=["region_code", "metric"])
+    )
+
+
+def hold_plan(session: Session, kab: str) -> int:
+    """Hold the kabupaten's deadlines for this transaction (a lock shared with other
+    batches; :func:`bump_plan` waits for it, and it for a change under way); the plan
+    version."""
+    return int(
+        session.scalar(
+            select(RegionCount.n)
+            .where(RegionCount.region_code == OWN + kab, RegionCount.metric == PLAN_VERSION)
+            .with_for_update(read=True)
+        )
+        or 0
+    )
+
+
+def bump_plan(session: Session, kab: str) -> None:
+    """The kabupaten's deadlines change in this transaction: wait for the batches counting
+    by the old ones, and make later ones read the new ones."""
+    _upsert(session, [{"region_code": OWN + kab, "metric": PLAN_VERSION, "n": 1}])
 
 
 def is_counted(session: Session, kab: str) -> bool:
@@ -361,7 +442,8 @@ def rebuild(session: Session, kab: str) -> None:
             | RegionCount.region_code.like(OWN + kab + "%")
             | RegionCount.region_code.like(OWN + flat + "%")
             | RegionCount.region_code.like("!" + kab + "%")
-            | RegionCount.region_code.like("!" + flat + "%")
+            | RegionCount.region_code.like("!" + flat + "%"),
+            RegionCount.metric != PLAN_VERSION,
         )
     )
     deltas = Deltas()
@@ -371,9 +453,14 @@ def rebuild(session: Session, kab: str) -> None:
             select(ItemStateRow.serial, ItemStateRow.state).where(ItemStateRow.kabkota_code == kab)
         )
     }
-    items = session.execute(select(*ITEM_COLUMNS).where(Item.kabkota_code == kab))
+    items = session.execute(
+        select(*ITEM_COLUMNS, Item.election_code).where(Item.kabkota_code == kab)
+    ).all()
+    plans = plans_of(session, items[:1])
     for item in items:
         deltas.add(item.destination, metrics_of(item, states.get(item.serial)))
+        if kab in plans:
+            deltas.waiting(plans[kab], to_rules_item(item), states.get(item.serial), 1)
     for values in session.execute(
         select(
             FindingRow.region_code,

@@ -212,3 +212,15 @@ class Checkpoint(db.Model):
     root: Mapped[bytes] = mapped_column(LargeBinary(32))
     note: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RegionCount(db.Model):
+    """One counter of a region, TPS or node, kept on ingest (``app.custody.counts``)."""
+
+    __tablename__ = "region_count"
+    # Rows of one metric in a range of places: the late destinations of a deadline.
+    __table_args__ = (Index("ix_region_count_metric", "metric", "region_code"),)
+
+    region_code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    metric: Mapped[str] = mapped_column(String(96), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, default=0)

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from app.custody import counts, live, quantities, rules
 from app.custody.chunks import starting_with
-from app.custody.live import kabupaten_under, live_findings
+from app.custody.live import deadline_findings, kabupaten_under, live_findings
 from app.custody.models import FindingRow
 from app.custody.planview import clear_cache as clear_plans
 from app.errors import ValidationFailed
@@ -134,10 +134,11 @@ def region_summary(
     for code in children:
         have = counters.get(code, Counter())
         name = names.get(code) or (f"TPS {code[-3:]}" if codes.TPS_ID.match(code) else code)
-        rows.append(_row(code, name, tps.get(code, 0), have))
+        rows.append(_row(code, name, tps.get(code, 0), have, now))
     by_code = {r["code"]: r for r in rows}
-    # The area's own counters hold every stored finding placed in it or below.
-    totals = _row(area, "", 0, counters.get(area, Counter()))["principles"]
+    # The area's own counters hold every stored finding placed in it or below, and the
+    # items waiting on each deadline: late ones are counted at ``now``.
+    totals = _row(area, "", 0, counters.get(area, Counter()), now)["principles"]
     for finding in live_findings(session, election, area, now):
         if not _in_area(finding, area):
             continue
@@ -169,8 +170,9 @@ def national_summary(session: Session, now: datetime) -> dict[str, Any]:
     """Per province: items by stage and status, delivered, complete TPS, stored findings.
 
     Reads only the provinces' own counters (38 regions), so its cost does not grow with the
-    country. Live findings (deadlines, quantities, costs) are computed per kabupaten and
-    are left to the province pages; TPS per province are not counted (no counter holds them).
+    country: stored findings and deadlines (items waiting per deadline) come from them.
+    Quantities, costs and closings are computed per kabupaten and are left to the province
+    pages; TPS per province are not counted (no counter holds them).
     """
     provinces = dict(
         session.execute(
@@ -180,7 +182,9 @@ def national_summary(session: Session, now: datetime) -> dict[str, Any]:
         ).all()
     )
     counters = counts.read(session, list(provinces))
-    rows = [_row(code, name, 0, counters.get(code, Counter())) for code, name in provinces.items()]
+    rows = [
+        _row(code, name, 0, counters.get(code, Counter()), now) for code, name in provinces.items()
+    ]
     totals = _empty_principles()
     for row in rows:
         for principle, entry in row["principles"].items():
@@ -228,8 +232,10 @@ def _races(have: Counter[str]) -> dict[str, dict[str, int]]:
     return dict(sorted(races.items()))
 
 
-def _row(code: str, name: str, tps: int, have: Counter[str]) -> dict[str, Any]:
+def _row(code: str, name: str, tps: int, have: Counter[str], now: datetime) -> dict[str, Any]:
     principles = _empty_principles()
+    for (finding_code, severity), n in rules.counts_at(have, now).items():
+        _note(principles[rules.CODES[finding_code].value], severity.value, n)
     stages: dict[str, int] = {}
     statuses: dict[str, int] = {}
     for key, n in have.items():
@@ -378,17 +384,36 @@ def findings_page(
     more = len(rows) > limit
     rows = rows[:limit]
     page = [_stored(r) for r in rows]
-    live = [
-        f
-        for f in live_findings(session, election, area, now)
-        if _in_area(f, area)
-        and (not principle or f["principle"] == principle)
-        and (not severity or f["severity"] == severity)
-        and (not code or f["code"] == code)
-    ]
+
+    def wanted(f: dict[str, Any]) -> bool:
+        return (
+            (not principle or f["principle"] == principle)
+            and (not severity or f["severity"] == severity)
+            and (not code or f["code"] == code)
+        )
+
+    live = [f for f in live_findings(session, election, area, now) if _in_area(f, area)]
+    live = [f for f in live if wanted(f)]
     live_kinds: Counter[tuple[str, str, str]] = Counter()
     for f in live:
         live_kinds[(f["principle"], f["severity"], str(f["code"]))] += int(f.get("count", 1))
+    # Deadlines: counted from the area's counters, listed late destination by destination.
+    have = counts.read(session, [area]).get(area, Counter())
+    for (kind, level), n in rules.counts_at(have, now).items():
+        entry = {"principle": rules.CODES[kind].value, "severity": level.value, "code": kind}
+        if wanted(entry):
+            live_kinds[(entry["principle"], entry["severity"], str(kind))] += n
+    if after is None:
+        live += deadline_findings(
+            session,
+            area,
+            have,
+            now,
+            live_limit,
+            lambda kind, level: wanted(
+                {"principle": rules.CODES[kind].value, "severity": level.value, "code": kind}
+            ),
+        )
     groups = sorted(
         groups
         + [
@@ -407,7 +432,7 @@ def findings_page(
     combined = sorted(page + shown, key=lambda f: (-SEVERITY_RANK[f["severity"]], f["live"]))
     return {
         "findings": combined,
-        "live": len(live),
+        "live": sum(n for (p, _, _), n in live_kinds.items()),
         "groups": groups,
         "count": sum(g["count"] for g in groups),
         "next": _cursor_encode(rows[-1].created_at, rows[-1].id) if more and rows else None,

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.custody import rules
 from app.custody.errors import UnknownNode
+from app.custody.models import RegionCount
 from app.items.models import Item
 from app.plan import codes
 from app.plan.models import Election, ItemType, PlanLine, RouteLeg, Tps
@@ -82,6 +83,12 @@ def build_plan(session: Session, election: Election, kabkota: str) -> rules.Plan
         _fingerprint(session, election.code, kabkota),
         session.scalar(
             select(func.count(RouteLeg.id)).where(RouteLeg.election_code == election.code)
+        ),
+        # Bumped whenever a deadline moves (app.custody.counts.bump_plan).
+        session.scalar(
+            select(RegionCount.n).where(
+                RegionCount.region_code == "=" + kabkota, RegionCount.metric == "plan_version"
+            )
         ),
     )
     with _cache_lock:

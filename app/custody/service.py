@@ -223,6 +223,7 @@ class Ingestor(BatchLoad, BatchStore):
         self._deltas = counts.Deltas()
         self._touched: dict[str, set[str]] = {}
         self._before: dict[str, rules.ItemState] = {}
+        self._plans: dict[str, rules.Plan] = {}
         self._last_time = None
 
     def _ingest_all(
@@ -319,7 +320,9 @@ class Ingestor(BatchLoad, BatchStore):
         }
         ensure_tallies(session, destinations, tally_rows)
         self._state_rows.update(state_rows)
-        plan = build_plan(session, self.election, kab)
+        # The deadlines the counts of waiting items follow: held until the commit.
+        counts.hold_plan(session, kab)
+        plan = self._plans[kab] = build_plan(session, self.election, kab)
         # Receipt order is server-time order per item: never go behind an item's last event.
         latest = max(
             (r.last_event_at for r in state_rows.values() if r.last_event_at), default=None

@@ -7,13 +7,15 @@ from collections import Counter
 from sqlalchemy import select
 
 from app.auth import service as auth
-from app.custody import codec, counts, overview, service
+from app.custody import codec, counts, overview, rules, service
 from app.custody.counts import RegionCount
 from app.custody.models import FindingRow, ItemStateRow, TpsTallyRow
+from app.custody.planview import build_plan, to_rules_item
 from app.extensions import db
 from app.items.models import Item
 from app.items.service import void_item
 from app.plan import codes
+from app.plan.models import Election
 from tests.conftest import login
 from tests.custody.conftest import Env, post_in_parallel
 
@@ -24,12 +26,21 @@ def recount(kab: str) -> dict[str, Counter[str]]:
         r.serial: codec.state_from_dict(r.state)
         for r in db.session.scalars(select(ItemStateRow).where(ItemStateRow.kabkota_code == kab))
     }
+    result_own: dict[str, Counter[str]] = {}
     per_place: dict[str, Counter[str]] = {}
+    plan = build_plan(db.session, db.session.get(Election, "pilkada-2024"), kab)
     for item in db.session.scalars(select(Item).where(Item.kabkota_code == kab)):
-        per_place.setdefault(item.destination, Counter()).update(
-            counts.metrics_of(item, states.get(item.serial))
-        )
-    result: dict[str, Counter[str]] = {}
+        metrics = per_place.setdefault(item.destination, Counter())
+        metrics.update(counts.metrics_of(item, states.get(item.serial)))
+        # The leg it waits on, by its deadline (its destination's own row too).
+        rules_item = to_rules_item(item)
+        state = states.get(item.serial) or rules.initial_state(rules_item)
+        leg = rules.waiting_on(plan, rules_item, state) if item.voided_at is None else None
+        if leg is not None:
+            metrics[leg.metric] += 1
+            own = result_own.setdefault(counts.OWN + item.destination, Counter())
+            own[leg.metric] += 1
+    result: dict[str, Counter[str]] = result_own
     for place, metrics in per_place.items():
         if (
             codes.TPS_ID.match(place)
@@ -67,15 +78,23 @@ KEPT = (
     "tps_complete",
     "finding:",
     "kembali:",
+    "tenggat:",
 )
 
 
 def only(counters: dict[str, Counter[str]]) -> dict[str, Counter[str]]:
+    """The kept metrics (own rows ``=<place>``: only those of waiting items)."""
     return {
-        code: Counter({m: n for m, n in c.items() if n and m.startswith(KEPT)})
+        code: Counter({m: n for m, n in c.items() if n and _kept(code, m)})
         for code, c in counters.items()
-        if any(n and m.startswith(KEPT) for m, n in c.items())
+        if any(n and _kept(code, m) for m, n in c.items())
     }
+
+
+def _kept(code: str, metric: str) -> bool:
+    if code.startswith(counts.OWN):
+        return metric.startswith(counts.WAITING)
+    return metric.startswith(KEPT)
 
 
 def test_counters_follow_every_scan_and_equal_a_recount(env: Env) -> None:

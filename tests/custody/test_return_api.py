@@ -86,9 +86,12 @@ def test_a_box_never_sent_back_is_overdue_on_the_desk_after_election_night(env: 
         headers={"Authorization": f"Bearer {env.tokens['desk']}"},
     )
     assert response.status_code == 200
-    mine = [f for f in response.get_json()["findings"] if f["serial"] == box.serial]
+    # Counted per destination and leg (the boxes waiting there), not item by item.
+    found = response.get_json()["findings"]
+    mine = [f for f in found if f["tps"] == box.destination and "dikembalikan" in f["message"]]
     assert len(mine) == 1, mine
     assert "belum dikembalikan dari TPS" in mine[0]["message"]
+    assert (mine[0]["count"], mine[0]["node"]) == (1, codes.route(box.destination)[2])
 
 
 def test_a_return_receipt_without_kembali_is_not_called_a_cloned_label(env: Env) -> None:

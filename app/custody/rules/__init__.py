@@ -76,7 +76,6 @@ from app.custody.rules.jumlah import (
 from app.custody.rules.kembali import (
     CLOSING_MISSING,
     RETURN_SKIPPED_NODE,
-    RETURNING_TYPES,
     check_closings_missing,
     check_return_deadlines,
     check_return_receipt,
@@ -125,6 +124,18 @@ from app.custody.rules.rekonsiliasi import (
     reconcile,
 )
 from app.custody.rules.status import count_statuses, item_status
+from app.custody.rules.tenggat import (
+    RETURNING_TYPES,
+    Waiting,
+    counts_at,
+    deadline_codes,
+    describe,
+    group_findings,
+    item_findings,
+    late_metrics,
+    parse,
+    waiting_on,
+)
 from app.custody.rules.waktu import check_deadlines
 
 __all__ = [
@@ -134,6 +145,15 @@ __all__ = [
     "GENESIS_HASH",
     "RECON_CODES",
     "RETURNING_TYPES",
+    "Waiting",
+    "counts_at",
+    "deadline_codes",
+    "describe",
+    "group_findings",
+    "item_findings",
+    "late_metrics",
+    "parse",
+    "waiting_on",
     "RETURN_SKIPPED_NODE",
     "Action",
     "Book",

@@ -12,10 +12,10 @@ from further down than the level just below skipped that level.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from app.custody.rules.chain import _utc, occurred_at
-from app.custody.rules.custody import _kind, _route, initial_state
+from app.custody.rules.custody import initial_state
 from app.custody.rules.model import (
     Action,
     Code,
@@ -23,18 +23,14 @@ from app.custody.rules.model import (
     Finding,
     Item,
     ItemState,
-    ItemType,
-    NodeKind,
     Plan,
     Principle,
     Race,
     Severity,
     _aware,
 )
+from app.custody.rules.tenggat import item_findings, waiting_on
 from app.custody.rules.wording import _finding, _place, _sentence, _what, _when
-
-#: What goes back after counting (forms and ballots travel inside the box).
-RETURNING_TYPES = frozenset({ItemType.KOTAK})
 
 #: The finding code of the way back that the outbound checks have no twin for.
 RETURN_SKIPPED_NODE = "return_skipped_node"
@@ -148,60 +144,19 @@ def check_return_deadlines(
 
     Only boxes for a TPS are expected back, and only once they reached it: each is
     checked against the next hop up its route (sent and received by that hop's
-    return deadline).
+    return deadline; ``tenggat.waiting_on``).
     """
     if not _aware(now):
         raise ValueError("now must be timezone-aware")
     findings: list[Finding] = []
     for serial in sorted(items):
         item = items[serial]
-        if item.item_type not in RETURNING_TYPES or _kind(item.destination) is not NodeKind.KPPS:
-            continue
         state = states.get(serial) or initial_state(item)
-        if not state.returning and state.delivered_at is None:
-            continue  # still on the way out: the outbound checks watch it
-        route = _route(plan, item.destination)
-        if route is None or state.holder not in route:
-            continue
-        position = route.index(state.holder or "")
-        if position == 0:
-            continue  # back at the gudang
-        here, up = route[position], route[position - 1]
-        deadline = plan.deadline(here, up)
-        if deadline is None or now <= deadline:
+        waiting = waiting_on(plan, item, state)
+        if waiting is None or not waiting.returning:
             continue
         ids = () if state.last_event_id is None else (state.last_event_id,)
-        what = _sentence(_what(item.item_type, item.race))
-        if state.transit_to == up:
-            findings.append(
-                _finding(
-                    Code.NOT_RECEIVED,
-                    Severity.CRITICAL,
-                    f"{what} dikembalikan dari {_place(here)} ke {_place(up)} tetapi belum "
-                    f"dicatat diterima setelah tenggat {_when(deadline, up)}",
-                    item=item,
-                    node=up,
-                    event_ids=ids,
-                    from_node=here,
-                    deadline=_utc(deadline),
-                    leg="kembali",
-                )
-            )
-        elif state.transit_to is None:
-            findings.append(
-                _finding(
-                    Code.OVERDUE,
-                    Severity.CRITICAL,
-                    f"{what} belum dikembalikan dari {_place(here)} ke {_place(up)} padahal "
-                    f"tenggat {_when(deadline, up)} sudah lewat",
-                    item=item,
-                    node=up,
-                    event_ids=ids,
-                    from_node=here,
-                    deadline=_utc(deadline),
-                    leg="kembali",
-                )
-            )
+        findings += item_findings(waiting, item, ids, now, timedelta(0))
     return tuple(findings)
 
 

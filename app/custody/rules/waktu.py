@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from app.custody.rules.chain import _utc, occurred_at
-from app.custody.rules.custody import _route, initial_state
+from app.custody.rules.custody import initial_state
 from app.custody.rules.model import (
     DEFAULT_POLICY,
     Code,
@@ -19,6 +19,7 @@ from app.custody.rules.model import (
     Severity,
     _aware,
 )
+from app.custody.rules.tenggat import item_findings, waiting_on
 from app.custody.rules.wording import _finding, _place, _when
 
 
@@ -93,8 +94,8 @@ def check_deadlines(
 ) -> tuple[Finding, ...]:
     """Return overdue, at-risk and never-received findings as of ``now``.
 
-    Each item is checked against the next leg on its route; items inside a
-    container are represented by the container, and items delivered or on the
+    Each item is checked against the next leg on its route (``tenggat.waiting_on``); items
+    inside a container are represented by the container, and items delivered or on the
     return journey have no forward deadline left.
     """
     if not _aware(now):
@@ -103,72 +104,9 @@ def check_deadlines(
     for serial in sorted(items):
         item = items[serial]
         state = states.get(serial) or initial_state(item)
-        if state.container is not None or state.delivered_at is not None or state.returning:
-            continue
-        if item.destination not in plan.destinations:
-            continue
-        route = _route(plan, item.destination)
-        if route is None or len(route) < 2:
+        waiting = waiting_on(plan, item, state)
+        if waiting is None or waiting.returning:
             continue
         ids = () if state.last_event_id is None else (state.last_event_id,)
-        position = (
-            0
-            if state.holder is None
-            else (route.index(state.holder) if state.holder in route else None)
-        )
-        if position is None:  # off route: all that is left is the final deadline
-            deadline = plan.deadline(route[-2], route[-1])
-            if deadline is not None and now > deadline:
-                findings.append(_overdue(item, route[-1], deadline, ids))
-            continue
-        if position >= len(route) - 1:
-            continue
-        here, next_node = route[position], route[position + 1]
-        deadline = plan.deadline(here, next_node)
-        if deadline is None:
-            continue
-        in_transit = state.transit_to == next_node
-        if now > deadline:
-            findings.append(_overdue(item, next_node, deadline, ids))
-            if in_transit:
-                findings.append(
-                    _finding(
-                        Code.NOT_RECEIVED,
-                        Severity.CRITICAL,
-                        f"Dikirim dari {_place(here)} ke {_place(next_node)} tetapi belum "
-                        f"dicatat diterima setelah tenggat {_when(deadline, next_node)}",
-                        item=item,
-                        node=next_node,
-                        event_ids=ids,
-                        from_node=here,
-                        deadline=_utc(deadline),
-                    )
-                )
-        elif not in_transit and now >= deadline - horizon:
-            hours = int((deadline - now).total_seconds() // 3600)
-            findings.append(
-                _finding(
-                    Code.AT_RISK,
-                    Severity.WARNING,
-                    f"Belum dikirim dari {_place(here)} ke {_place(next_node)}; tenggat "
-                    f"{_when(deadline, next_node)} tinggal {hours} jam lagi",
-                    item=item,
-                    node=next_node,
-                    event_ids=ids,
-                    from_node=here,
-                    deadline=_utc(deadline),
-                )
-            )
+        findings += item_findings(waiting, item, ids, now, horizon)
     return tuple(findings)
-
-
-def _overdue(item: Item, to_node: str, deadline: datetime, ids: tuple[str, ...]) -> Finding:
-    return _finding(
-        Code.OVERDUE,
-        Severity.CRITICAL,
-        f"Belum sampai di {_place(to_node)} padahal tenggat {_when(deadline, to_node)} sudah lewat",
-        item=item,
-        node=to_node,
-        event_ids=ids,
-        deadline=_utc(deadline),
-    )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import time
+from datetime import datetime, time
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -138,6 +138,11 @@ def set_return_deadline(
     else:
         row.day_offset, row.local_time = day_offset, local_time
     deadline = h_day(election.election_day, day_offset, local_time, zone_for_region(kabkota))
+    # Batches counting waiting boxes by the old deadline finish first (custody counters).
+    from app.custody import counts, waiting
+
+    counts.bump_plan(session, kabkota)
+    moves: list[waiting.Move] = []
     moved = 0
     for leg in session.scalars(
         select(RouteLeg).where(
@@ -148,8 +153,10 @@ def set_return_deadline(
         )
     ):
         if codes.within(leg.from_node, kabkota) and codes.node_kind(leg.from_node) is kind:
+            moves.append((leg.from_node, leg.to_node, leg.deadline_at, deadline))
             leg.day_offset, leg.local_time, leg.deadline_at = day_offset, local_time, deadline
             moved += 1
+    waiting.legs_moved(session, kabkota, moves)
     session.commit()
     return moved
 
@@ -195,6 +202,7 @@ def build_legs(
             )
         }
     )
+    moves: list[tuple[str, str, datetime, datetime]] = []
     for node in nodes:
         if node.parent_code is None:
             continue
@@ -223,5 +231,13 @@ def build_legs(
                     )
                 )
             elif dispatch_days is not None:
+                if leg.deadline_at != deadline:
+                    moves.append((src, dst, leg.deadline_at, deadline))
                 leg.day_offset, leg.local_time, leg.deadline_at = offset, at, deadline
     session.flush()
+    if moves:
+        # What waits on a moved leg is counted by its new deadline (custody counters).
+        from app.custody import counts, waiting
+
+        counts.bump_plan(session, kabkota)
+        waiting.legs_moved(session, kabkota, moves)
