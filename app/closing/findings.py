@@ -13,6 +13,7 @@ live view of the way-back page.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -22,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from app.closing.desk import _sheet
 from app.closing.service import latest_closings
-from app.custody import codec, counts, resolve, rules
+from app.custody import closings, codec, counts, resolve, rules
 from app.custody.models import FindingRow, TpsTallyRow
 from app.custody.service import finding_values
 from app.plan import codes
@@ -111,6 +112,9 @@ def file_sheet_findings(
             continue
         if not have.get(counts.OWN + tps, {}).get(f"closed:{race}"):
             counts.closed(deltas, tps, race)
+            own = have.setdefault(counts.OWN + tps, Counter())
+            closings.closed(deltas, own, tps)
+            own[f"closed:{race}"] += 1
         open_rows = [
             row
             for row in session.execute(

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from app.custody import codec, rules
@@ -122,6 +122,10 @@ def return_stage(item: Any, state: rules.ItemState) -> str | None:
 #: Counts of items waiting on a leg, per deadline (``rules.tenggat``).
 WAITING = rules.tenggat.PREFIX
 
+#: Counters that exist only while they count something: lists read their rows, not zeros
+#: (waiting items; what a TPS still owes, ``app.custody.closings``).
+EMPTIED = (WAITING, "belum_tutup")
+
 #: Rows of one destination's own values (not added up the regions): ``=<destination>``.
 OWN = "="
 
@@ -211,7 +215,7 @@ class Deltas:
                 {
                     r["region_code"]
                     for r in rows
-                    if r["region_code"][0] == "!" or r["metric"].startswith(WAITING)
+                    if r["region_code"][0] == "!" or r["metric"].startswith(EMPTIED)
                 }
             )
             for chunk in chunked(emptied):
@@ -220,7 +224,7 @@ class Deltas:
                         RegionCount.region_code.in_(chunk),
                         RegionCount.n == 0,
                         RegionCount.region_code.startswith("!")
-                        | RegionCount.metric.startswith(WAITING),
+                        | or_(*(RegionCount.metric.startswith(m) for m in EMPTIED)),
                     )
                 )
         self.by_place.clear()
@@ -492,6 +496,13 @@ def rebuild(session: Session, kab: str) -> None:
     ):
         closed(deltas, tps, race)
     deltas.write(session)
+    if items:
+        from app.custody import closings
+        from app.plan.models import Election
+
+        election = session.get(Election, items[0].election_code)
+        if election is not None:
+            closings.expect(session, election, kab)
     mark_counted(session, [kab])
 
 

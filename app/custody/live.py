@@ -1,12 +1,12 @@
-"""Live findings: what is late as of now (quantities, costs, closings, deadlines).
+"""Live findings: what is late as of now (quantities, costs, deadlines, closings owed).
 
-Quantities, costs and closings are worked out per kabupaten, read for all the kabupaten of
-a page at once: each kind of row (kecamatan counters, costs, return schedules, closings,
-names) is read in one statement for all of them, so the number of statements does not grow
-with the number of kabupaten. Answers are cached per kabupaten (in the process and in
-Redis) under what they depend on. Deadlines come from the counts of items waiting on each
-leg (``app.custody.waiting``): their number per kind from an area's own counters, and the
-late destinations a page at a time (:func:`deadline_findings`).
+Quantities and costs are worked out per kabupaten, read for all the kabupaten of a page at
+once: each kind of row (kecamatan counters, costs, names) is read in one statement for all
+of them, so the number of statements does not grow with the number of kabupaten. Answers
+are cached per kabupaten (in the process and in Redis) under what they depend on.
+Deadlines (items waiting on each leg, ``app.custody.waiting``) and closings owed
+(``app.custody.closings``) are counted from an area's own counters (:func:`counted_now`)
+and listed a page at a time (:func:`listed_now`).
 """
 
 from __future__ import annotations
@@ -14,22 +14,19 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app import cache
-from app.closing.models import ClosingRecord
-from app.custody import counts, quantities, rules, waiting
-from app.custody.chunks import starting_with
+from app.custody import closings, counts, quantities, rules, waiting
 from app.custody.names import PlaceNames
 from app.plan import codes
 from app.plan import service as plan_service
-from app.plan.models import Election, LegCost, NodeKind, Region, RouteLeg, Tps
-from app.timeutil import h_day, zone_for_region
+from app.plan.models import Election, LegCost, Region, RouteLeg
 
 #: Kecamatan per statement when reading what waits at their gudang (ranges OR-ed).
 RANGES = 200
@@ -109,7 +106,8 @@ def _live_of(
     session: Session, election: Election, kabs: list[str], now: datetime
 ) -> dict[str, list[dict[str, Any]]]:
     """The live findings of each kabupaten, each kind of row read once for all of them
-    (deadlines are counted, not listed here: :func:`deadline_findings`)."""
+    (deadlines and closings owed are counted and listed apart: :func:`counted_now`,
+    :func:`listed_now`)."""
     now = now.replace(second=0, microsecond=0)
     kecamatan: dict[str, list[str]] = {kab: [] for kab in kabs}
     for code, parent in session.execute(
@@ -118,13 +116,78 @@ def _live_of(
         kecamatan[str(parent)].append(code)
     money = plan_service.leg_costs_many(session, election.code, kabs)
     counted = quantities.live_many(session, election, kecamatan, now)
-    closings = _closings_missing(session, election, kabs, now)
     found: dict[str, tuple[rules.Finding, ...]] = {}
     for kab in kabs:
-        found[kab] = rules.check_costs(*money[kab]) + tuple(counted[kab]) + closings[kab]
+        found[kab] = rules.check_costs(*money[kab]) + tuple(counted[kab])
     names = PlaceNames(session)
     names.preload(kab for kab in kabs if found[kab])
     return {kab: shown(names, kab, found[kab], now) for kab in kabs}
+
+
+def counted_now(
+    session: Session, election: Election, rows: Mapping[str, Mapping[str, int]], now: datetime
+) -> dict[str, Counter[tuple[str, str, str]]]:
+    """Per region of ``rows`` (its counters; a kabupaten or below, or a province whose
+    kabupaten's rows are read here): deadline findings and TPS owing a closing at ``now``,
+    per (principle, severity, code)."""
+    provinces = [code for code in rows if "." not in code and not codes.TPS_ID.match(code)]
+    kabs = {codes.kabkota_of(code) for code in rows if code not in provinces}
+    below = {p: kabupaten_under(session, p) for p in provinces}
+    kab_rows = counts.read(session, [k for ks in below.values() for k in ks])
+    deadlines = closings.deadlines(
+        session, election, kabs | {k for ks in below.values() for k in ks}
+    )
+    result: dict[str, Counter[tuple[str, str, str]]] = {}
+    for code, have in rows.items():
+        found: Counter[tuple[str, str, str]] = Counter()
+        for (kind, level), n in rules.counts_at(have, now).items():
+            found[(rules.CODES[kind].value, level.value, str(kind))] += n
+        if code in below:
+            owing = sum(
+                closings.owing(kab_rows.get(k, Counter()), deadlines.get(k), now)
+                for k in below[code]
+            )
+        else:
+            owing = closings.owing(have, deadlines.get(codes.kabkota_of(code)), now)
+        if owing:
+            found[(CLOSING[0], CLOSING[1], rules.CLOSING_MISSING)] += owing
+        result[code] = found
+    return result
+
+
+#: The principle and severity of a TPS owing its closing (``rules.check_closings_missing``).
+CLOSING = ("akuntabilitas", "warning")
+#: Which findings a list keeps: (principle, severity, code) -> keep it.
+Keep = Callable[[str, str, str], bool]
+
+
+def listed_now(
+    session: Session,
+    election: Election,
+    area: str,
+    have: Mapping[str, int],
+    now: datetime,
+    limit: int | None,
+    keep: Keep | None = None,
+) -> list[dict[str, Any]]:
+    """The first page of deadline findings (critical first), then TPS owing a closing, in
+    ``area`` at ``now``: at most ``limit`` (None: all); only the (principle, severity,
+    code) ``keep`` keeps."""
+
+    def deadlines_kept(kind: rules.Code, level: rules.Severity) -> bool:
+        return keep is None or keep(rules.CODES[kind].value, level.value, str(kind))
+
+    found = deadline_findings(session, area, have, now, limit, deadlines_kept)
+    room = None if limit is None else limit - len(found)
+    if (room is None or room > 0) and (keep is None or keep(*CLOSING, rules.CLOSING_MISSING)):
+        kabs = kabupaten_under(session, area)
+        owed = closings.listed(
+            session, election, area, closings.deadlines(session, election, kabs), now, room
+        )
+        names = PlaceNames(session)
+        names.preload({kab for kab, _ in owed})
+        found += [shown(names, kab, (f,), now)[0] for kab, f in owed]
+    return found
 
 
 def deadline_findings(
@@ -190,38 +253,3 @@ def shown(
             }
         )
     return result
-
-
-def _closings_missing(
-    session: Session, election: Election, kabs: list[str], now: datetime
-) -> dict[str, tuple[rules.Finding, ...]]:
-    """Per kabupaten, TPS with no closing record once the KPPS return deadline passed."""
-    found: dict[str, tuple[rules.Finding, ...]] = {kab: () for kab in kabs}
-    deadlines = {}
-    for kab, schedule in plan_service.return_schedules(session, election.code, kabs).items():
-        offset, local = schedule[NodeKind.KPPS]
-        deadlines[kab] = h_day(election.election_day, offset, local, zone_for_region(kab))
-    past = [kab for kab in kabs if now > deadlines[kab]]
-    if not past:
-        return found
-    races: dict[str, dict[str, list[rules.Race]]] = {kab: {} for kab in past}
-    flat = {kab.replace(".", ""): kab for kab in past}
-    for tps, desa in session.execute(
-        # TPS ids are the desa code's digits: a range of the primary key per kabupaten.
-        select(Tps.id, Tps.desa_code).where(or_(*(starting_with(Tps.id, f) for f in flat)))
-    ):
-        kab = flat[tps[:4]]
-        races[kab][tps] = [rules.Race(r.kind.value) for r in plan_service.races_at(election, desa)]
-    closed: dict[str, set[tuple[str, rules.Race]]] = {kab: set() for kab in past}
-    for tps, race, kab in session.execute(
-        select(ClosingRecord.tps, ClosingRecord.race_kind, ClosingRecord.kabkota_code)
-        .where(
-            ClosingRecord.election_code == election.code,
-            ClosingRecord.kabkota_code.in_(past),
-        )
-        .distinct()
-    ):
-        closed[kab].add((tps, rules.Race(race)))
-    for kab in past:
-        found[kab] = rules.check_closings_missing(races[kab], closed[kab], deadlines[kab], now)
-    return found

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from app.custody import counts, live, quantities, rules
 from app.custody.chunks import starting_with
-from app.custody.live import deadline_findings, kabupaten_under, live_findings
+from app.custody.live import counted_now, kabupaten_under, listed_now, live_findings
 from app.custody.models import FindingRow
 from app.custody.planview import clear_cache as clear_plans
 from app.errors import ValidationFailed
@@ -122,6 +122,9 @@ def region_summary(
     ensure_counted(session, area)
     children = child_codes(session, area)
     counters = counts.read(session, [*children, area])
+    counted = counted_now(
+        session, election, {c: counters.get(c, Counter()) for c in [*children, area]}, now
+    )
     tps = tps_per_child(session, area, children)
     names = dict(
         session.execute(
@@ -134,11 +137,11 @@ def region_summary(
     for code in children:
         have = counters.get(code, Counter())
         name = names.get(code) or (f"TPS {code[-3:]}" if codes.TPS_ID.match(code) else code)
-        rows.append(_row(code, name, tps.get(code, 0), have, now))
+        rows.append(_row(code, name, tps.get(code, 0), have, counted[code]))
     by_code = {r["code"]: r for r in rows}
-    # The area's own counters hold every stored finding placed in it or below, and the
-    # items waiting on each deadline: late ones are counted at ``now``.
-    totals = _row(area, "", 0, counters.get(area, Counter()), now)["principles"]
+    # The area's own counters hold every stored finding placed in it or below, the items
+    # waiting on each deadline and the TPS owing a closing: counted at ``now``.
+    totals = _row(area, "", 0, counters.get(area, Counter()), counted[area])["principles"]
     for finding in live_findings(session, election, area, now):
         if not _in_area(finding, area):
             continue
@@ -171,8 +174,8 @@ def national_summary(session: Session, now: datetime) -> dict[str, Any]:
 
     Reads only the provinces' own counters (38 regions), so its cost does not grow with the
     country: stored findings and deadlines (items waiting per deadline) come from them.
-    Quantities, costs and closings are computed per kabupaten and are left to the province
-    pages; TPS per province are not counted (no counter holds them).
+    Quantities, costs and closings owed depend on each kabupaten and are left to the
+    province pages; TPS per province are not counted (no counter holds them).
     """
     provinces = dict(
         session.execute(
@@ -183,7 +186,9 @@ def national_summary(session: Session, now: datetime) -> dict[str, Any]:
     )
     counters = counts.read(session, list(provinces))
     rows = [
-        _row(code, name, 0, counters.get(code, Counter()), now) for code, name in provinces.items()
+        _row(code, name, 0, have, _deadlines(have, now))
+        for code, name in provinces.items()
+        for have in [counters.get(code, Counter())]
     ]
     totals = _empty_principles()
     for row in rows:
@@ -221,6 +226,16 @@ def status_counts(session: Session, election: Election, area: str, now: datetime
     return result
 
 
+def _deadlines(have: Counter[str], now: datetime) -> Counter[tuple[str, str, str]]:
+    """Deadline findings per (principle, severity, code) at ``now`` from a region's row."""
+    return Counter(
+        {
+            (rules.CODES[kind].value, level.value, str(kind)): n
+            for (kind, level), n in rules.counts_at(have, now).items()
+        }
+    )
+
+
 def _races(have: Counter[str]) -> dict[str, dict[str, int]]:
     """Items and delivered items per race in an area (a province: summed over its kabupaten)."""
     races: dict[str, dict[str, int]] = {}
@@ -232,10 +247,14 @@ def _races(have: Counter[str]) -> dict[str, dict[str, int]]:
     return dict(sorted(races.items()))
 
 
-def _row(code: str, name: str, tps: int, have: Counter[str], now: datetime) -> dict[str, Any]:
+def _row(
+    code: str, name: str, tps: int, have: Counter[str], live: Counter[tuple[str, str, str]]
+) -> dict[str, Any]:
+    """A region's line: its counters, and the live findings counted at the moment."""
     principles = _empty_principles()
-    for (finding_code, severity), n in rules.counts_at(have, now).items():
-        _note(principles[rules.CODES[finding_code].value], severity.value, n)
+    for (principle, severity, _), n in live.items():
+        if principle in principles:
+            _note(principles[principle], severity, n)
     stages: dict[str, int] = {}
     statuses: dict[str, int] = {}
     for key, n in have.items():
@@ -397,23 +416,17 @@ def findings_page(
     live_kinds: Counter[tuple[str, str, str]] = Counter()
     for f in live:
         live_kinds[(f["principle"], f["severity"], str(f["code"]))] += int(f.get("count", 1))
-    # Deadlines: counted from the area's counters, listed late destination by destination.
+    # Deadlines and closings owed: counted from the area's counters, listed a page at a time.
     have = counts.read(session, [area]).get(area, Counter())
-    for (kind, level), n in rules.counts_at(have, now).items():
-        entry = {"principle": rules.CODES[kind].value, "severity": level.value, "code": kind}
-        if wanted(entry):
-            live_kinds[(entry["principle"], entry["severity"], str(kind))] += n
+
+    def keep(p: str, s: str, c: str) -> bool:
+        return wanted({"principle": p, "severity": s, "code": c})
+
+    for key, n in counted_now(session, election, {area: have}, now)[area].items():
+        if keep(*key):
+            live_kinds[key] += n
     if after is None:
-        live += deadline_findings(
-            session,
-            area,
-            have,
-            now,
-            live_limit,
-            lambda kind, level: wanted(
-                {"principle": rules.CODES[kind].value, "severity": level.value, "code": kind}
-            ),
-        )
+        live += listed_now(session, election, area, have, now, live_limit, keep)
     groups = sorted(
         groups
         + [

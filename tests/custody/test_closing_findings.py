@@ -3,12 +3,13 @@ resolved by the correcting record; a TPS with no closing past the return deadlin
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 
-from app.custody import overview
+from app.custody import counts, live, overview
 from app.custody.models import FindingRow
 from app.extensions import db
 from app.plan import codes
@@ -89,10 +90,15 @@ def test_a_balanced_closing_stores_no_finding(env: Env) -> None:
 
 
 def missing_closings(area: str, now: datetime) -> set[str | None]:
+    """The TPS listed as owing a closing; their number counted from the counters agrees."""
     overview.clear_caches()
     election = get_election(db.session, "pilkada-2024")
-    found = overview.live_findings(db.session, election, area, now)
-    return {f["tps"] for f in found if f["code"] == "closing_missing"}
+    have = counts.read(db.session, [area]).get(area, Counter())
+    found = live.listed_now(db.session, election, area, have, now, None)
+    owing = {f["tps"] for f in found if f["code"] == "closing_missing"}
+    counted = live.counted_now(db.session, election, {area: have}, now)[area]
+    assert counted[("akuntabilitas", "warning", "closing_missing")] == len(owing)
+    return owing
 
 
 def test_a_tps_without_closing_past_the_return_deadline_is_a_finding(env: Env) -> None:
@@ -141,3 +147,62 @@ def test_the_rule_names_each_late_tps_once_with_its_open_races() -> None:
     assert (
         late.principle is rules.Principle.AKUNTABILITAS and late.severity is rules.Severity.WARNING
     )
+
+
+def owed_by_recount(kab: str) -> dict[str, int]:
+    """What every TPS of the kabupaten owes, from the plan and the closing records."""
+    from app.closing.models import ClosingRecord
+    from app.plan.models import Tps
+    from app.plan.service import races_at
+
+    election = get_election(db.session, "pilkada-2024")
+    closed = Counter(
+        tps
+        for tps, _ in db.session.execute(
+            select(ClosingRecord.tps, ClosingRecord.race_kind)
+            .where(ClosingRecord.kabkota_code == kab)
+            .distinct()
+        )
+    )
+    owed = {}
+    for tps, desa in db.session.execute(select(Tps.id, Tps.desa_code)):
+        if codes.kabkota_of(tps) == kab:
+            left = len(races_at(election, desa)) - closed[tps]
+            if left > 0:
+                owed[tps] = left
+    return owed
+
+
+def owed_by_counters(kab: str) -> tuple[dict[str, int], int]:
+    from app.custody.models import RegionCount
+
+    rows = db.session.execute(
+        select(RegionCount.region_code, RegionCount.n).where(
+            RegionCount.metric == "belum_tutup", RegionCount.n != 0
+        )
+    )
+    own = {code[1:]: n for code, n in rows if code.startswith("=")}
+    return own, counts.read(db.session, [kab])[kab]["tps_belum_tutup"]
+
+
+def test_what_each_tps_owes_is_counted_and_equals_a_recount(env: Env) -> None:
+    """Every TPS of the plan owes a closing per race from the plan import on; each race's
+    first record pays one; the kabupaten counts the TPS that still owe (the desk's count of
+    ``closing_missing``), and a recount from scratch agrees."""
+    own, owing = owed_by_counters("62.10")
+    expected = owed_by_recount("62.10")
+    assert own == expected and owing == len(expected) > 200  # every TPS of Gunung Mas
+    deliver(env, env.tps)
+    boxes = {i.race_kind: i for i in env.items[env.tps] if i.item_type_code == "KOTAK"}
+    first, *rest = sorted(boxes)
+    send(env, [closing(env, env.tps, first, boxes[first])], "2024-11-27T13:00:00Z")
+    send(env, [closing(env, env.tps, first, boxes[first])], "2024-11-27T13:30:00Z")  # again
+    own, owing = owed_by_counters("62.10")
+    assert own == owed_by_recount("62.10") and own[env.tps] == len(rest) and owing == len(expected)
+    send(env, [closing(env, env.tps, r, boxes[r]) for r in rest], "2024-11-27T14:00:00Z")
+    own, owing = owed_by_counters("62.10")
+    assert env.tps not in own and own == owed_by_recount("62.10") and owing == len(expected) - 1
+    # A recount from scratch (older counters) arrives at the same.
+    counts.rebuild(db.session, "62.10")
+    db.session.commit()
+    assert owed_by_counters("62.10") == (own, owing)

@@ -304,9 +304,11 @@ def import_tps(
             build_legs(session, election, kabkota, dispatch_days)
             result.plan_lines = rebuild_plan(session, election, kabkota)
             # Every destination's quantity findings against the new plan and deadlines.
-            from app.custody import quantities
+            from app.custody import closings, quantities
 
             quantities.rebuild(session, election, kabkota)
+            # What every TPS owes on the way back: a closing record per race it holds.
+            closings.expect(session, election, kabkota)
         session.commit()
     except Exception:
         session.rollback()
