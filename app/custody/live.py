@@ -115,10 +115,11 @@ def _live_of(
     ):
         kecamatan[str(parent)].append(code)
     money = plan_service.leg_costs_many(session, election.code, kabs)
-    counted = quantities.live_many(session, election, kecamatan, now)
+    quantities.ensure_many(session, election, kabs)  # older counters: checked once
+    not_issued = quantities.not_issued_many(session, kecamatan)
     found: dict[str, tuple[rules.Finding, ...]] = {}
     for kab in kabs:
-        found[kab] = rules.check_costs(*money[kab]) + tuple(counted[kab])
+        found[kab] = rules.check_costs(*money[kab]) + tuple(not_issued[kab])
     names = PlaceNames(session)
     names.preload(kab for kab in kabs if found[kab])
     return {kab: shown(names, kab, found[kab], now) for kab in kabs}
@@ -142,6 +143,8 @@ def counted_now(
         found: Counter[tuple[str, str, str]] = Counter()
         for (kind, level), n in rules.counts_at(have, now).items():
             found[(rules.CODES[kind].value, level.value, str(kind))] += n
+        for (kind, level), n in quantities.counted(have, now).items():
+            found[(_principle(kind), level, kind)] += n
         if code in below:
             owing = sum(
                 closings.owing(kab_rows.get(k, Counter()), deadlines.get(k), now)
@@ -153,6 +156,13 @@ def counted_now(
             found[(CLOSING[0], CLOSING[1], rules.CLOSING_MISSING)] += owing
         result[code] = found
     return result
+
+
+def _principle(code: str) -> str:
+    try:
+        return rules.CODES[rules.Code(code)].value
+    except (ValueError, KeyError):
+        return "jumlah"
 
 
 #: The principle and severity of a TPS owing its closing (``rules.check_closings_missing``).
@@ -179,15 +189,34 @@ def listed_now(
 
     found = deadline_findings(session, area, have, now, limit, deadlines_kept)
     room = None if limit is None else limit - len(found)
+    kabs = kabupaten_under(session, area)
+    room = None if limit is None else limit - len(found)
+    if room is None or room > 0:
+        short = quantities.listed(session, election, area, kabs, now, room)
+        short = [
+            (kab, f)
+            for kab, f in short
+            if keep is None or keep(f.principle.value, f.severity.value, str(f.code))
+        ]
+        found += _named(session, short, now)
+    room = None if limit is None else limit - len(found)
     if (room is None or room > 0) and (keep is None or keep(*CLOSING, rules.CLOSING_MISSING)):
-        kabs = kabupaten_under(session, area)
         owed = closings.listed(
             session, election, area, closings.deadlines(session, election, kabs), now, room
         )
-        names = PlaceNames(session)
-        names.preload({kab for kab, _ in owed})
-        found += [shown(names, kab, (f,), now)[0] for kab, f in owed]
-    return found
+        found += _named(session, owed, now)
+    return found if limit is None else found[:limit]
+
+
+def _named(
+    session: Session, found: list[tuple[str, rules.Finding]], now: datetime
+) -> list[dict[str, Any]]:
+    """Findings of a page as shown, their places named (one read of names for all)."""
+    if not found:
+        return []
+    names = PlaceNames(session)
+    names.preload({kab for kab, _ in found})
+    return [shown(names, kab, (f,), now)[0] for kab, f in found]
 
 
 def deadline_findings(

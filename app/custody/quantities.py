@@ -30,11 +30,11 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from app.custody import codec, counts, rules
-from app.custody.chunks import chunked, rows_in
+from app.custody.chunks import chunked, rows_in, starting_with
 from app.custody.models import TpsTallyRow
 from app.custody.planview import partial_plan, partial_plans
 from app.plan import codes
@@ -129,6 +129,8 @@ def collect(
                 deltas.own[(FLAG + destination, metric)] += change
                 # The kabupaten's list of flags: one equality read for the desk.
                 deltas.own[(FLAG + kab, f"{destination}|{metric}")] += change
+                # And their number at every region above: the desk counts from these.
+                deltas.add(destination, {metric: change})
                 flagged = True
         if flagged:  # the desk's cached live findings of the kabupaten are stale now
             deltas.add(kab, {"quantity_changes": 1})
@@ -183,6 +185,16 @@ def rebuild(session: Session, election: Election, kab: str) -> None:
     counts.set_own(session, OWN + kab, MARK, 1)
 
 
+def ensure_many(session: Session, election: Election, kabs: Iterable[str]) -> None:
+    """:func:`ensure` of several kabupaten (one read when all are checked already)."""
+    wanted = sorted(set(kabs))
+    marked = counts.read(session, [OWN + kab for kab in wanted], [MARK])
+    for kab in wanted:
+        if not marked.get(OWN + kab, Counter())[MARK]:
+            rebuild(session, election, kab)
+            session.commit()
+
+
 def ensure(session: Session, election: Election, kab: str) -> None:
     """Check a kabupaten whose counters predate this module (once)."""
     if counts.read(session, [OWN + kab], [MARK]).get(OWN + kab, Counter())[MARK]:
@@ -232,7 +244,7 @@ def live_many(
             set().union(*flagged.values()),
         )
     }
-    not_issued = _not_issued(session, kabupaten)
+    not_issued = not_issued_many(session, kabupaten)
     found: dict[str, list[rules.Finding]] = {}
     for kab in kabs:
         found[kab] = []
@@ -246,7 +258,90 @@ def live_many(
     return found
 
 
-def _not_issued(
+def counted(have: Mapping[str, int], now: datetime) -> Counter[tuple[str, str]]:
+    """Quantity findings per (code, severity) at ``now`` from an area's counters (the
+    flags of its destinations, added up): before or after each one's deadline."""
+    found: Counter[tuple[str, str]] = Counter()
+    for metric, n in have.items():
+        if n <= 0 or not metric.startswith("q:"):
+            continue
+        _, mark, mode, code, severity = metric.split(":")
+        if (mode == "post") == passed(mark, now):
+            found[(code, severity)] += n
+    return found
+
+
+def listed(
+    session: Session,
+    election: Election,
+    area: str,
+    kabs: list[str],
+    now: datetime,
+    limit: int | None,
+) -> list[tuple[str, rules.Finding]]:
+    """(kabupaten, finding) of the first destinations of ``area`` (in code order) with
+    quantity findings at ``now``: at most ``limit`` destinations (None: all). Reads the
+    kabupaten's flags a slice at a time, all kabupaten in one statement, until enough
+    destinations are found; then checks only those."""
+    code, metric = counts.RegionCount.region_code, counts.RegionCount.metric
+    where = [code.in_([FLAG + kab for kab in kabs]), counts.RegionCount.n > 0]
+    if len(kabs) == 1 and area != kabs[0] and codes.within(area, kabs[0]):
+        # Part of a kabupaten: its destinations' codes (TPS ids are the desa's digits).
+        where.append(
+            starting_with(metric, area + "|")
+            | starting_with(metric, area + ".")
+            | starting_with(metric, area.replace(".", ""))
+        )
+    wanted: dict[str, list[str]] = {}
+    seen: set[str] = set()
+    last: tuple[str, str] = ("", "")
+    while limit is None or len(seen) < limit:
+        rows = session.execute(
+            select(code, metric)
+            .where(*where, tuple_(code, metric) > last)
+            .order_by(code, metric)
+            .limit(_SLICE)
+        ).all()
+        for flag_row, flag_metric in rows:
+            destination, _, flag = flag_metric.partition("|")
+            _, mark, mode, _code, _severity = flag.split(":")
+            if (mode == "post") != passed(mark, now) or destination in seen:
+                continue
+            if limit is not None and len(seen) >= limit:
+                break
+            seen.add(destination)
+            wanted.setdefault(flag_row[len(FLAG) :], []).append(destination)
+        if len(rows) < _SLICE:
+            break
+        last = (rows[-1][0], rows[-1][1])
+    plans = partial_plans(session, election, wanted)
+    tallies = {
+        tps: codec.tally_from_dict(tps, tally)
+        for tps, tally in rows_in(
+            session,
+            select(TpsTallyRow.tps, TpsTallyRow.tally),
+            TpsTallyRow.tps,
+            {d for ds in wanted.values() for d in ds},
+        )
+    }
+    result: list[tuple[str, rules.Finding]] = []
+    for kab, destinations in wanted.items():
+        plan = plans[kab]
+        for destination in destinations:
+            deadline = plan.final_deadline(destination)
+            tally = tallies.get(destination) or rules.TpsTally(destination)
+            confirmed = deadline is not None and now > deadline
+            result += [
+                (kab, f) for f in rules.check_destination(plan, tally, confirmed=confirmed) or ()
+            ]
+    return result
+
+
+#: Flag rows read at a time when listing.
+_SLICE = 500
+
+
+def not_issued_many(
     session: Session, kabupaten: Mapping[str, list[str]]
 ) -> dict[str, list[rules.Finding]]:
     """One finding per kecamatan (PPK) with planned destinations that have no label yet

@@ -201,6 +201,6 @@ def test_the_findings_page_reads_a_page_however_many_destinations_are_late(env: 
     late = lambda page: sum(g["count"] for g in page["groups"] if g.get("live"))  # noqa: E731
     assert late(after) > late(before) > 0
     assert len([f for f in after["findings"] if f["live"]]) <= 3
-    assert len(after_sql) == len(before_sql), (before_sql, after_sql)
+    assert len(after_sql) <= len(before_sql), (before_sql, after_sql)
     expected, _ = by_the_rules(datetime.fromisoformat(env.app.config["TEPAT_NOW"]))
     assert late(after) == sum(n for (code, _), n in expected.items())
