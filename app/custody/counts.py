@@ -395,6 +395,11 @@ def hold_plan(session: Session, kab: str) -> int:
     )
 
 
+def bump_own(session: Session, region: str, metric: str) -> None:
+    """Add one to a single (not added up) counter: a version others cache against."""
+    _upsert(session, [{"region_code": region, "metric": metric, "n": 1}])
+
+
 def bump_plan(session: Session, kab: str) -> None:
     """The kabupaten's deadlines change in this transaction: wait for the batches counting
     by the old ones, and make later ones read the new ones."""

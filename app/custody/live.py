@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import cache
@@ -26,7 +26,7 @@ from app.custody import closings, counts, quantities, rules, waiting
 from app.custody.names import PlaceNames
 from app.plan import codes
 from app.plan import service as plan_service
-from app.plan.models import Election, LegCost, Region, RouteLeg
+from app.plan.models import Election, Region
 
 #: Kecamatan per statement when reading what waits at their gudang (ranges OR-ed).
 RANGES = 200
@@ -50,18 +50,6 @@ def kabupaten_under(session: Session, area: str) -> list[str]:
     )
 
 
-def _costs_version(session: Session) -> tuple[Any, ...]:
-    """Changes whenever a cost or a leg budget is recorded (anywhere: a few rows)."""
-    return tuple(
-        session.execute(
-            select(
-                select(func.count(LegCost.id)).scalar_subquery(),
-                select(func.sum(RouteLeg.budget_idr)).scalar_subquery(),
-            )
-        ).one()
-    )
-
-
 def live_findings(
     session: Session, election: Election, area: str, now: datetime
 ) -> list[dict[str, Any]]:
@@ -69,15 +57,18 @@ def live_findings(
     kabupaten = kabupaten_under(session, area)
     # What a live finding depends on: the kabupaten's counters (scans, closings filed:
     # closed:<race>, quantities), costs and budgets, and the minute. One read for all.
-    own = counts.read(session, kabupaten)
-    costs = _costs_version(session)
+    own = counts.read(session, [*kabupaten, *(counts.OWN + kab for kab in kabupaten)])
     minute = now.replace(second=0, microsecond=0)
     url = str(session.get_bind().url)
     answers: dict[str, list[dict[str, Any]]] = {}
     missing: dict[str, tuple[tuple[str, str], Any, str]] = {}
     for kab in kabupaten:
         key = (url, kab)
-        version = (sorted(own.get(kab, Counter()).items()), costs, minute)
+        version = (
+            sorted(own.get(kab, Counter()).items()),
+            own.get(counts.OWN + kab, Counter())["costs_version"],
+            minute,
+        )
         with _live_lock:
             hit = _live.get(key)
         if hit is not None and hit[0] == version:

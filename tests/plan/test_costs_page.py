@@ -52,3 +52,25 @@ def test_the_desk_reads_costs_but_cannot_enter_them(demo_app: Flask) -> None:
     assert (
         courier.post("/rencana/biaya/anggaran", data={"leg": LEG, "jumlah": "5"}).status_code == 403
     )
+
+
+def test_a_cost_over_budget_reaches_the_desk_whose_findings_were_cached(
+    demo_app: Flask,
+) -> None:
+    """The desk caches a kabupaten's live findings against what they depend on: a cost or
+    budget recorded later is seen on the next request (the kabupaten's costs version)."""
+    desk = demo_app.test_client()
+    login(desk, "desk")
+
+    def cost_findings() -> list[dict[str, object]]:
+        body = desk.get("/api/v1/findings?wilayah=62.10&prinsip=biaya").get_json()
+        return [f for f in body["findings"] if f["principle"] == "biaya"]
+
+    assert not cost_findings()  # computed and cached
+    warehouse = demo_app.test_client()
+    login(warehouse, "gudang")
+    warehouse.post("/rencana/biaya/anggaran", data={"leg": LEG, "jumlah": "1000000"})
+    assert not cost_findings()  # a budget alone is no overrun
+    warehouse.post("/rencana/biaya/catat", data={"leg": LEG, "jumlah": "1500000"})
+    (over,) = cost_findings()
+    assert over["live"] and over["severity"] in ("warning", "critical")

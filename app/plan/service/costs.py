@@ -35,8 +35,20 @@ def set_budget(
         raise ValidationFailed("Anggaran tidak boleh negatif.")
     leg = _leg(session, election_code, from_node, to_node)
     leg.budget_idr = amount_idr
+    _changed(session, from_node, to_node)
     session.commit()
     return leg
+
+
+def _changed(session: Session, from_node: str, to_node: str) -> None:
+    """The desk's cost findings of the leg's kabupaten are to be worked out again."""
+    from app.custody import counts  # the desk's counters; the plan does not import custody
+
+    counts.bump_own(session, counts.OWN + codes.kabkota_of(to_node or from_node), COSTS_VERSION)
+
+
+#: Own row ``=<kabupaten>``: changes whenever one of its costs or budgets does.
+COSTS_VERSION = "costs_version"
 
 
 def record_cost(
@@ -61,6 +73,7 @@ def record_cost(
         recorded_by=user_id,
     )
     session.add(cost)
+    _changed(session, from_node, to_node)
     session.commit()
     return cost
 
