@@ -11,7 +11,8 @@ Metrics (keyed by strings, so a new stage or status just adds rows):
 * ``stage:<stage>``: the desk's stage line (``gudang``, ``ppk``, ``pps``, ``kpps``,
   ``dibuka``, ``jalan:<next node kind>`` for each leg in transit, ``kembali``...);
 * ``status:<status>``: the rules' ``ItemStatus`` before any deadline passes;
-* ``loose_gudang``: at the gudang and not packed (the deadline check's "not dispatched");
+* ``tenggat:<leg>:<mode>:<deadline>``: items waiting on a leg (``rules.tenggat``), also in
+  the destination's own row ``=<destination>``: the desk's deadline findings;
 * ``tps_complete``: TPS whose every item is delivered (counted once per TPS);
 * ``race:<race>`` and ``race_delivered:<race>``: items of a race (GUB, BUP, WAL) and
   those delivered, so a province's governor race adds up over its kabupaten;
@@ -91,8 +92,6 @@ def metrics_of(
             metrics[f"race_delivered:{race}"] += 1
         if state.delivered_at is not None:
             metrics[f"delivered:{hour_of(state.delivered_at)}"] += 1
-    if stage == "gudang" and state.container is None:
-        metrics["loose_gudang"] += 1
     way_back = return_stage(item, state)
     if way_back is not None:
         metrics[f"kembali:{way_back}"] += 1

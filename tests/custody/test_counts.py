@@ -74,7 +74,6 @@ KEPT = (
     "delivered",
     "stage:",
     "status:",
-    "loose_gudang",
     "tps_complete",
     "finding:",
     "kembali:",
