@@ -120,8 +120,8 @@ def counted_now(
     session: Session, election: Election, rows: Mapping[str, Mapping[str, int]], now: datetime
 ) -> dict[str, Counter[tuple[str, str, str]]]:
     """Per region of ``rows`` (its counters; a kabupaten or below, or a province whose
-    kabupaten's rows are read here): deadline findings and TPS owing a closing at ``now``,
-    per (principle, severity, code)."""
+    kabupaten's rows are read here): deadline and quantity findings and TPS owing a closing
+    at ``now``, per (principle, severity, code)."""
     provinces = [code for code in rows if "." not in code and not codes.TPS_ID.match(code)]
     kabs = {codes.kabkota_of(code) for code in rows if code not in provinces}
     below = {p: kabupaten_under(session, p) for p in provinces}
@@ -171,15 +171,14 @@ def listed_now(
     limit: int | None,
     keep: Keep | None = None,
 ) -> list[dict[str, Any]]:
-    """The first page of deadline findings (critical first), then TPS owing a closing, in
-    ``area`` at ``now``: at most ``limit`` (None: all); only the (principle, severity,
-    code) ``keep`` keeps."""
+    """The first page of deadline findings (critical first), then the first destinations
+    short or over, then TPS owing a closing, in ``area`` at ``now``: at most ``limit``
+    (None: all); only the (principle, severity, code) ``keep`` keeps."""
 
     def deadlines_kept(kind: rules.Code, level: rules.Severity) -> bool:
         return keep is None or keep(rules.CODES[kind].value, level.value, str(kind))
 
     found = deadline_findings(session, area, have, now, limit, deadlines_kept)
-    room = None if limit is None else limit - len(found)
     kabs = kabupaten_under(session, area)
     room = None if limit is None else limit - len(found)
     if room is None or room > 0:
