@@ -234,27 +234,35 @@ def live_many(
         _, mark, mode, _code, _severity = flag.split(":")
         if (mode == "post") == passed(mark, now):
             flagged[code[len(FLAG) :]].add(destination)
-    plans = partial_plans(session, election, {k: f for k, f in flagged.items() if f})
+    checked = _checked(session, election, {k: sorted(f) for k, f in flagged.items() if f}, now)
+    not_issued = not_issued_many(session, kabupaten)
+    return {kab: checked.get(kab, []) + not_issued[kab] for kab in kabs}
+
+
+def _checked(
+    session: Session, election: Election, wanted: Mapping[str, list[str]], now: datetime
+) -> dict[str, list[rules.Finding]]:
+    """The quantity findings at ``now`` of these destinations (per kabupaten), checked
+    against the plan of those destinations and their tallies only."""
+    plans = partial_plans(session, election, wanted)
     tallies = {
         tps: codec.tally_from_dict(tps, tally)
         for tps, tally in rows_in(
             session,
             select(TpsTallyRow.tps, TpsTallyRow.tally),
             TpsTallyRow.tps,
-            set().union(*flagged.values()),
+            {d for ds in wanted.values() for d in ds},
         )
     }
-    not_issued = not_issued_many(session, kabupaten)
     found: dict[str, list[rules.Finding]] = {}
-    for kab in kabs:
+    for kab, destinations in wanted.items():
+        plan = plans[kab]
         found[kab] = []
-        for destination in sorted(flagged[kab]):
-            plan = plans[kab]
+        for destination in destinations:
             deadline = plan.final_deadline(destination)
             confirmed = deadline is not None and now > deadline
             tally = tallies.get(destination) or rules.TpsTally(destination)
             found[kab] += rules.check_destination(plan, tally, confirmed=confirmed) or ()
-        found[kab] += not_issued[kab]
     return found
 
 
@@ -314,27 +322,8 @@ def listed(
         if len(rows) < _SLICE:
             break
         last = (rows[-1][0], rows[-1][1])
-    plans = partial_plans(session, election, wanted)
-    tallies = {
-        tps: codec.tally_from_dict(tps, tally)
-        for tps, tally in rows_in(
-            session,
-            select(TpsTallyRow.tps, TpsTallyRow.tally),
-            TpsTallyRow.tps,
-            {d for ds in wanted.values() for d in ds},
-        )
-    }
-    result: list[tuple[str, rules.Finding]] = []
-    for kab, destinations in wanted.items():
-        plan = plans[kab]
-        for destination in destinations:
-            deadline = plan.final_deadline(destination)
-            tally = tallies.get(destination) or rules.TpsTally(destination)
-            confirmed = deadline is not None and now > deadline
-            result += [
-                (kab, f) for f in rules.check_destination(plan, tally, confirmed=confirmed) or ()
-            ]
-    return result
+    checked = _checked(session, election, wanted, now)
+    return [(kab, f) for kab, found in checked.items() for f in found]
 
 
 #: Flag rows read at a time when listing.
