@@ -81,10 +81,8 @@ def build_plan(session: Session, election: Election, kabkota: str) -> rules.Plan
     key = (election.code, kabkota)
     fingerprint = (
         _fingerprint(session, election.code, kabkota),
-        session.scalar(
-            select(func.count(RouteLeg.id)).where(RouteLeg.election_code == election.code)
-        ),
-        # Bumped whenever a deadline moves (app.custody.counts.bump_plan).
+        # Bumped whenever the plan is rebuilt or a deadline moves (counts.bump_plan): the
+        # legs change only then (before, the election's legs were counted per batch).
         session.scalar(
             select(RegionCount.n).where(
                 RegionCount.region_code == "=" + kabkota, RegionCount.metric == "plan_version"

@@ -44,11 +44,11 @@ def _changed(session: Session, from_node: str, to_node: str) -> None:
     """The desk's cost findings of the leg's kabupaten are to be worked out again."""
     from app.custody import counts  # the desk's counters; the plan does not import custody
 
-    counts.bump_own(session, counts.OWN + codes.kabkota_of(to_node or from_node), COSTS_VERSION)
+    counts.bump_own(session, counts.OWN + codes.kabkota_of(to_node or from_node), _COSTS_VERSION)
 
 
 #: Own row ``=<kabupaten>``: changes whenever one of its costs or budgets does.
-COSTS_VERSION = "costs_version"
+_COSTS_VERSION = "costs_version"
 
 
 def record_cost(

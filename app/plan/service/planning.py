@@ -29,6 +29,10 @@ def tps_facts(session: Session, election: Election, kabkota: str) -> list[TpsFac
 
 def rebuild_plan(session: Session, election: Election, kabkota: str) -> int:
     """Recompute every plan line of a kabupaten from its TPS and the stored rules."""
+    # Batches that hold the kabupaten's plan finish first; later ones build it anew.
+    from app.custody import counts  # the plan does not import custody at module level
+
+    counts.bump_plan(session, kabkota)
     lines = compute_needs(load_rules(session), tps_facts(session, election, kabkota), kabkota)
     session.execute(
         delete(PlanLine).where(
