@@ -1,4 +1,5 @@
-"""TPS that still owe a closing record, counted: the way back's ``closing_missing``.
+"""TPS that still owe a closing record, counted: the way back's ``closing_missing``; and
+the TPS of the plan per region (``tps``), which the summary shows per child.
 
 Every TPS of the plan owes one closing record (C.Hasil numbers, seals) per race it holds.
 Its own row ``=<tps>`` keeps how many it still owes (``belum_tutup``, set when the plan is
@@ -28,6 +29,8 @@ from app.timeutil import h_day, zone_for_region
 
 OWED = "belum_tutup"
 TPS_OWING = "tps_belum_tutup"
+#: TPS of the plan (own row: 1), added up the regions.
+IN_PLAN = "tps"
 OWN = counts.OWN
 
 
@@ -43,7 +46,7 @@ def expect(session: Session, election: Election, kab: str) -> None:
     for code, metric, n in session.execute(
         select(RegionCount.region_code, RegionCount.metric, RegionCount.n).where(
             starting_with(RegionCount.region_code, OWN + kab.replace(".", "")),
-            (RegionCount.metric == OWED) | RegionCount.metric.startswith("closed:"),
+            RegionCount.metric.in_([OWED, IN_PLAN]) | RegionCount.metric.startswith("closed:"),
         )
     ):
         have.setdefault(code[len(OWN) :], Counter())[metric] += n
@@ -57,6 +60,11 @@ def expect(session: Session, election: Election, kab: str) -> None:
             deltas.own[(OWN + tps, OWED)] += now_owed - was
         if (now_owed > 0) != (was > 0):
             deltas.add(tps, {TPS_OWING: 1 if now_owed > 0 else -1})
+        # The TPS of the plan, counted at every region (the summary's TPS per child).
+        planned = 1 if tps in owed else 0
+        if planned != mine[IN_PLAN]:
+            deltas.own[(OWN + tps, IN_PLAN)] += planned - mine[IN_PLAN]
+            deltas.add(tps, {IN_PLAN: planned - mine[IN_PLAN]})
     deltas.write(session)
 
 

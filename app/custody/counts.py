@@ -358,8 +358,8 @@ class _Unvoided:
 
 #: What the counters of a kabupaten hold; older ones are counted again once (``rebuild``).
 #: 2: the way back (``kembali:<stage>``, ``closed:<race>``); 3: items waiting on a leg;
-#: 4: closings owed per TPS; 5: quantity flags added up the regions.
-VERSION = 5
+#: 4: closings owed per TPS; 5: quantity flags added up the regions; 6: TPS of the plan.
+VERSION = 6
 
 #: A kabupaten's own row that changes with its deadlines (``=<kab>``): batches counting
 #: by the deadlines hold it shared, a change of deadlines takes it alone.

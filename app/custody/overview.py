@@ -20,8 +20,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.custody import counts, live, quantities, rules
-from app.custody.chunks import starting_with
+from app.custody import closings, counts, live, quantities, rules
 from app.custody.live import counted_now, kabupaten_under, listed_now, live_findings
 from app.custody.models import FindingRow
 from app.custody.planview import clear_cache as clear_plans
@@ -79,24 +78,14 @@ def child_codes(session: Session, area: str) -> list[str]:
     )
 
 
-def tps_per_child(session: Session, area: str, children: list[str]) -> Counter[str]:
-    """How many TPS each child region has (grouped in the database)."""
-    if codes.TPS_ID.match(area):
-        return Counter({area: 1})
-    if area.count(".") == 3:
-        return Counter({c: 1 for c in children})
-    # "32" -> "32.01", "32.01" -> "32.01.01", "32.01.01" -> "32.01.01.2001"
-    width = len(area) + (5 if area.count(".") == 2 else 3)
-    column = func.substr(Tps.desa_code, 1, width)
+def tps_per_child(children: list[str], counters: dict[str, Counter[str]]) -> Counter[str]:
+    """How many TPS of the plan each child region has (a TPS: one), from their counters
+    (``closings.IN_PLAN``, kept at plan import)."""
     return Counter(
-        dict(
-            session.execute(
-                select(column, func.count(Tps.id))
-                # TPS ids are the desa code's digits: a range of the primary key.
-                .where(starting_with(Tps.id, area.replace(".", "")))
-                .group_by(column)
-            ).all()
-        )
+        {
+            c: 1 if codes.TPS_ID.match(c) else counters.get(c, Counter())[closings.IN_PLAN]
+            for c in children
+        }
     )
 
 
@@ -125,7 +114,7 @@ def region_summary(
     counted = counted_now(
         session, election, {c: counters.get(c, Counter()) for c in [*children, area]}, now
     )
-    tps = tps_per_child(session, area, children)
+    tps = tps_per_child(children, counters)
     names = dict(
         session.execute(
             select(Region.code, Region.name).where(

@@ -192,6 +192,19 @@ def test_what_each_tps_owes_is_counted_and_equals_a_recount(env: Env) -> None:
     own, owing = owed_by_counters("62.10")
     expected = owed_by_recount("62.10")
     assert own == expected and owing == len(expected) > 200  # every TPS of Gunung Mas
+    # The TPS of the plan per region, which the summary shows per child.
+    from app.plan.models import Tps
+
+    per_kecamatan = Counter(t[:6] for t in db.session.scalars(select(Tps.id)))
+    have = counts.read(db.session, ["62.10", "62.10.03"])
+    assert have["62.10"]["tps"] == sum(per_kecamatan.values()) > 200
+    assert have["62.10.03"]["tps"] == per_kecamatan["621003"]
+    summary = overview.region_summary(
+        db.session, get_election(db.session, "pilkada-2024"), "62.10", datetime.now(UTC)
+    )
+    assert {c["code"]: c["tps"] for c in summary["children"]} == {
+        f"62.10.{k[4:]}": n for k, n in per_kecamatan.items()
+    }
     deliver(env, env.tps)
     boxes = {i.race_kind: i for i in env.items[env.tps] if i.item_type_code == "KOTAK"}
     first, *rest = sorted(boxes)
