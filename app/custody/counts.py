@@ -501,13 +501,15 @@ def rebuild(session: Session, kab: str) -> None:
     ):
         closed(deltas, tps, race)
     deltas.write(session)
-    if items:
-        from app.custody import closings
-        from app.plan.models import Election
+    from app.custody import closings
+    from app.plan import service as plan_service
+    from app.plan.models import Election
 
-        election = session.get(Election, items[0].election_code)
-        if election is not None:
+    # What the plan expects of its TPS (the election whose races cover the kabupaten).
+    for election in session.scalars(select(Election).order_by(Election.code)):
+        if plan_service.races_at(election, kab):
             closings.expect(session, election, kab)
+            break
     mark_counted(session, [kab])
 
 
