@@ -93,4 +93,12 @@ def load_config(instance_path: str, test_config: dict[str, Any] | None = None) -
     config["SQLALCHEMY_DATABASE_URI"] = uri
     if uri.startswith("sqlite"):
         config["SQLALCHEMY_ENGINE_OPTIONS"] = {}
+    elif uri.startswith("postgresql"):
+        # No JIT: every statement of a request is a short indexed read or a batch write,
+        # and on stale statistics PostgreSQL spent 0.75 s compiling one (docs/SCALE.md).
+        options = dict(config["SQLALCHEMY_ENGINE_OPTIONS"])
+        connect = dict(options.get("connect_args", {}))
+        connect.setdefault("options", "-c jit=off")
+        options["connect_args"] = connect
+        config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     return config
