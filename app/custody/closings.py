@@ -134,7 +134,10 @@ def listed(
             )
         }
         races = {
-            t: [rules.Race(r.kind.value) for r in plan_service.races_at(election, _desa(t))]
+            t: [
+                rules.Race(r.kind.value)
+                for r in plan_service.races_at(election, codes.desa_of_tps(t))
+            ]
             for t in tps_ids
         }
         deadline = kab_deadlines[kab]
@@ -142,10 +145,6 @@ def listed(
             (kab, f) for f in rules.check_closings_missing(races, closed_pairs, deadline, now)
         ]
     return found
-
-
-def _desa(tps: str) -> str:
-    return codes.desa_of_tps(tps)
 
 
 def _within(area: str, kab: str) -> Any:

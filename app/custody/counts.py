@@ -251,14 +251,18 @@ class Deltas:
                 change["tps_complete"] += 1 if after else -1
 
 
-def _upsert(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Add ``n`` to each (region, metric) counter, creating it when missing."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
+def _insert(session: Session) -> Any:
+    """An INSERT of counters that can say what to do on conflict (both dialects)."""
+    if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
-    stmt = insert(RegionCount)
+    return insert(RegionCount)
+
+
+def _upsert(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Add ``n`` to each (region, metric) counter, creating it when missing."""
+    stmt = _insert(session)
     stmt = stmt.on_conflict_do_update(
         index_elements=["region_code", "metric"], set_={"n": RegionCount.n + stmt.excluded.n}
     )
@@ -368,13 +372,8 @@ PLAN_VERSION = "plan_version"
 
 def _ensure_plan_row(session: Session, kab: str) -> None:
     """Create the kabupaten's plan version row if missing (without locking it if not)."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
     session.execute(
-        insert(RegionCount)
+        _insert(session)
         .values(region_code=OWN + kab, metric=PLAN_VERSION, n=0)
         .on_conflict_do_nothing(index_elements=["region_code", "metric"])
     )
@@ -402,7 +401,7 @@ def bump_own(session: Session, region: str, metric: str) -> None:
 def bump_plan(session: Session, kab: str) -> None:
     """The kabupaten's deadlines change in this transaction: wait for the batches counting
     by the old ones, and make later ones read the new ones."""
-    _upsert(session, [{"region_code": OWN + kab, "metric": PLAN_VERSION, "n": 1}])
+    bump_own(session, OWN + kab, PLAN_VERSION)
 
 
 def is_counted(session: Session, kab: str) -> bool:
@@ -462,14 +461,15 @@ def rebuild(session: Session, kab: str) -> None:
             select(ItemStateRow.serial, ItemStateRow.state).where(ItemStateRow.kabkota_code == kab)
         )
     }
-    items = session.execute(
-        select(*ITEM_COLUMNS, Item.election_code).where(Item.kabkota_code == kab)
-    ).all()
-    plans = plans_of(session, items[:1])
-    for item in items:
+    election = _election_of(session, kab)
+    plan = None
+    if election is not None:
+        hold_plan(session, kab)
+        plan = build_plan(session, election, kab)
+    for item in session.execute(select(*ITEM_COLUMNS).where(Item.kabkota_code == kab)):
         deltas.add(item.destination, metrics_of(item, states.get(item.serial)))
-        if kab in plans:
-            deltas.waiting(plans[kab], to_rules_item(item), states.get(item.serial), 1)
+        if plan is not None:
+            deltas.waiting(plan, to_rules_item(item), states.get(item.serial), 1)
     for values in session.execute(
         select(
             FindingRow.region_code,
@@ -501,16 +501,22 @@ def rebuild(session: Session, kab: str) -> None:
     ):
         closed(deltas, tps, race)
     deltas.write(session)
-    from app.custody import closings
+    if election is not None:  # what the plan expects of its TPS
+        from app.custody import closings
+
+        closings.expect(session, election, kab)
+    mark_counted(session, [kab])
+
+
+def _election_of(session: Session, kab: str) -> Any:
+    """The election whose races cover the kabupaten (None: none does)."""
     from app.plan import service as plan_service
     from app.plan.models import Election
 
-    # What the plan expects of its TPS (the election whose races cover the kabupaten).
     for election in session.scalars(select(Election).order_by(Election.code)):
         if plan_service.races_at(election, kab):
-            closings.expect(session, election, kab)
-            break
-    mark_counted(session, [kab])
+            return election
+    return None
 
 
 def closed(deltas: Deltas, tps: str, race: str) -> None:
