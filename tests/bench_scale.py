@@ -263,6 +263,8 @@ class Sent:
     accepted: int
     seconds: float
     status: int
+    #: "kemas" (one item packed per scan) or "kit" (a kit moved, with what it carries).
+    kind: str = "kit"
 
 
 def play(
@@ -316,6 +318,7 @@ def play(
                                     accepted,
                                     took,
                                     response.status_code,
+                                    "kemas" if chunk[0]["action"] == "kemas" else "kit",
                                 )
                             )
 
@@ -340,6 +343,39 @@ def fifths(sent: list[Sent], started: float) -> list[float]:
             rates.append(total / 5 / max(s.done - mark, 1e-9))
             mark, edge = s.done, edge + 1
     return rates
+
+
+def cost_fifths(sent: list[Sent], kind: str) -> list[float]:
+    """Milliseconds a batch of one kind took per scan in it, in each fifth of those batches
+    as they finished: what one scan costs the server however many clients are still sending
+    (the play's tail has fewer kecamatan left than clients, so its scans/s fall on their
+    own) and whichever phases the fifth happens to hold."""
+    sent = sorted((s for s in sent if s.kind == kind), key=lambda s: s.done)
+    size = max(1, -(-len(sent) // 5))
+    parts = [sent[i : i + size] for i in range(0, len(sent), size)]
+    return [1000 * sum(s.seconds for s in p) / max(1, sum(s.scans for s in p)) for p in parts]
+
+
+def state_storage(session: Any, province: str) -> dict[str, Any]:
+    """How the play left the item states' partition: updates made in place (HOT, no new
+    index entries), dead row versions waiting for a vacuum, the server's autovacuum."""
+    session.execute(text("SELECT pg_stat_force_next_flush()"))
+    stats = session.execute(
+        text(
+            "SELECT n_tup_upd, n_tup_hot_upd, n_live_tup, n_dead_tup, "
+            "pg_total_relation_size(relid) AS size FROM pg_stat_user_tables "
+            "WHERE relname = :name"
+        ),
+        {"name": f"item_state_p{province}"},
+    ).one()
+    return {
+        "hot": stats.n_tup_hot_upd / max(1, stats.n_tup_upd),
+        "updates": stats.n_tup_upd,
+        "live": stats.n_live_tup,
+        "dead": stats.n_dead_tup,
+        "state_mb": stats.size / 2**20,
+        "autovacuum": session.scalar(text("SHOW autovacuum")),
+    }
 
 
 def serve(app: Any, port: int) -> Any:
@@ -494,6 +530,7 @@ def run(
         row["scans"] = total
         row["accepted"] = sum(s.accepted for s in sent)
         row["fifths"] = fifths(sent, started)
+        row["costs"] = {kind: cost_fifths(sent, kind) for kind in ("kemas", "kit")}
         batch_times = sorted(s.seconds for s in sent)
         row["batch_p95"] = batch_times[int(0.95 * (len(batch_times) - 1))]
         row["batch_max"] = batch_times[-1]
@@ -532,6 +569,7 @@ def run(
                     )
                     break
         row["db_mb"] = session.scalar(text("SELECT pg_database_size(current_database())")) / 2**20
+        row.update(state_storage(session, codes.province_of(region.kab)))
         # Baseline: the same event rows inserted raw (no verification, no rules, no state).
         sample = [
             {c.name: getattr(r, c.key) for c in CustodyEvent.__table__.columns}
@@ -678,6 +716,7 @@ def province(
         auth.create_user(session, "b.desk.32", PASSWORD, "desk", "32", "Desk Jawa Barat")
         session.commit()
         row["db_mb"] = session.scalar(text("SELECT pg_database_size(current_database())")) / 2**20
+        row.update(state_storage(session, codes.province_of(region.kab)))
         session.remove()
         db.engine.dispose()
     row["desk"] = desk_in_new_process(url, "b.desk.32", "32", port + 1)
@@ -719,6 +758,20 @@ def report(rows: list[dict[str, Any]], clients: int) -> None:
             f"| {ms(r['api_cold'])} / {ms(r['api_cached'])} "
             f"| {ms(r['findings_api'])} ({r['findings_api'][2]:,}) | {ms(r['findings_page'])} "
             f"| {r['db_mb']:,.0f} MB | {r['rss_gb']:.2f} GB | {'yes' if r['correct'] else 'NO'} |"
+        )
+    print(
+        "\n| TPS | ms per scan by fifth: packing an item | ms per scan by fifth: a kit moved "
+        "| item_state updates (in place) | live / dead rows after the play | item_state "
+        "| server autovacuum |"
+    )
+    print("|" + "---|" * 7)
+    for r in rows:
+        cost = " | ".join(
+            " / ".join(f"{x:.2f}" for x in r["costs"][kind]) for kind in ("kemas", "kit")
+        )
+        print(
+            f"| {r['tps']:,} | {cost} | {r['updates']:,} ({r['hot']:.0%}) "
+            f"| {r['live']:,} / {r['dead']:,} | {r['state_mb']:,.0f} MB | {r['autovacuum']} |"
         )
 
 

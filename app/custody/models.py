@@ -86,17 +86,21 @@ class ItemStateRow(db.Model):
     """Where an item is now, kept up to date on ingest (the event log is not rescanned)."""
 
     __tablename__ = "item_state"
+    # What is packed in these containers, from the index alone (the batch's closure).
+    __table_args__ = (Index("ix_item_state_container_serial", "container", "serial"),)
 
     serial: Mapped[str] = mapped_column(ForeignKey("item.serial"), primary_key=True)
     # The item's province (partition key on PostgreSQL).
     province: Mapped[str] = mapped_column(String(2), primary_key=True)
     kabkota_code: Mapped[str] = mapped_column(String(13), index=True)
-    destination: Mapped[str] = mapped_column(String(16), index=True)
-    holder: Mapped[str | None] = mapped_column(String(16), index=True)
+    # No index on what a move changes (holder, stage): a kit's items are updated in place
+    # (migration 0014_hot_state). Places are found through ``item``.
+    destination: Mapped[str] = mapped_column(String(16))
+    holder: Mapped[str | None] = mapped_column(String(16))
     transit_to: Mapped[str | None] = mapped_column(String(16))
     # "kembali_jalan" (13) and longer stage names must fit: a return scan wrote past 12.
-    stage: Mapped[str] = mapped_column(String(20), index=True)
-    container: Mapped[str | None] = mapped_column(String(16), index=True)
+    stage: Mapped[str] = mapped_column(String(20))
+    container: Mapped[str | None] = mapped_column(String(16))
     condition: Mapped[str] = mapped_column(String(16), default="baik")
     item_seq: Mapped[int] = mapped_column(Integer, default=0)
     last_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32))
