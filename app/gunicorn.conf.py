@@ -15,7 +15,8 @@ bind = os.environ.get("TEPAT_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("TEPAT_WORKERS", max(2, multiprocessing.cpu_count() * 2 + 1)))
 worker_class = "gthread"
 threads = int(os.environ.get("TEPAT_THREADS", 4))
-# A batch of 500 scans takes well under a second; a province page a few. Kill stuck workers.
+# A batch of 500 scans takes up to seconds (500 kits carry ~35,000 items: bench_scale), a
+# province page a few. Kill stuck workers.
 timeout = 120
 graceful_timeout = 30
 keepalive = 5

@@ -10,6 +10,11 @@ issuing, ingest scans/s per fifth of the run, desk page and API summary cold and
 the findings page, database size, peak RSS, and the raw-insert baseline measured in the
 same run. It checks that the desk's counts equal a recomputation from the item table.
 
+``--workers N`` plays the scans through gunicorn with N worker processes
+(``app/gunicorn.conf.py``, as production serves Tepat) instead of the in-process threaded
+server, whose one interpreter lock the kit moves and the packing scans share; the desk is
+measured in process afterwards either way.
+
 Not a test (not timed by pytest): run it by hand; 8,000 TPS takes long, run it in the
 background. The databases are kept (``tepat_scale_<size>``): ``--reuse`` measures the desk
 on them again, each time in a new server process, without building anything.
@@ -18,6 +23,7 @@ population), issues labels for as many kabupaten as ``--issue-kab``/``--issue-se
 allow, and times the province desk in a new process (no scans played).
 
     .venv/bin/python tests/bench_scale.py --sizes 219,1000 [--clients 4] [--port 8120]
+    .venv/bin/python tests/bench_scale.py --sizes 8000 --workers 3
     .venv/bin/python tests/bench_scale.py --sizes 8000 --reuse
     .venv/bin/python tests/bench_scale.py --province 40000 --issue-seconds 1200
 """
@@ -29,6 +35,7 @@ import csv
 import hashlib
 import io
 import json
+import os
 import queue
 import resource
 import subprocess
@@ -390,6 +397,39 @@ def serve(app: Any, port: int) -> Any:
     return server
 
 
+def serve_gunicorn(url: str, key_dir: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
+    """Serve the app with gunicorn (``app/gunicorn.conf.py``) on loopback; wait until it
+    answers. Settings come from the environment, as in production."""
+    root = Path(__file__).resolve().parent.parent
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "TEPAT_SECRET_KEY": "bench",
+        "TEPAT_KEY_DIR": str(key_dir),
+        "TEPAT_NOW": START.isoformat(),
+        "TEPAT_WORKERS": str(workers),
+        "TEPAT_BIND": f"127.0.0.1:{port}",
+        "TEPAT_LOG_LEVEL": "warning",
+    }
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), "-c", "app/gunicorn.conf.py"],
+        cwd=root,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+    for _ in range(300):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/masuk", timeout=2).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None:
+            raise SystemExit(f"gunicorn ended ({proc.returncode})")
+        time.sleep(0.2)
+    proc.terminate()
+    raise SystemExit("gunicorn did not answer")
+
+
 def timed_get(http: httpx.Client, path: str, **kw: Any) -> tuple[float, int, int]:
     """(seconds, status, bytes) of one GET."""
     began = time.perf_counter()
@@ -432,7 +472,13 @@ def clear_caches(*, process: bool = False) -> None:
 
 
 def run(
-    size: int, url: str, workdir: Path, port: int, clients: int, play_kecamatan: int = 0
+    size: int,
+    url: str,
+    workdir: Path,
+    port: int,
+    clients: int,
+    play_kecamatan: int = 0,
+    workers: int = 0,
 ) -> dict[str, Any]:
     """Build, issue, play and read one size; return the row of the table."""
     row: dict[str, Any] = {"size": size}
@@ -519,14 +565,21 @@ def run(
         row["desk_before"] = timed_get(desk, "/desk")[1]
 
         total = sum(len(e) for c in couriers for _, e in c.phases)
+        production = serve_gunicorn(url, key_dir, port + 2, workers) if workers else None
         started = time.perf_counter()
-        sent = play(
-            base,
-            couriers,
-            lambda role, kec: users[(role, "" if role == "gudang" else kec)],
-            clients,
-        )
+        try:
+            sent = play(
+                f"http://127.0.0.1:{port + 2}" if production else base,
+                couriers,
+                lambda role, kec: users[(role, "" if role == "gudang" else kec)],
+                clients,
+            )
+        finally:
+            if production is not None:
+                production.terminate()
+                production.wait(60)
         row["ingest_s"] = time.perf_counter() - started
+        row["workers"] = workers
         row["scans"] = total
         row["accepted"] = sum(s.accepted for s in sent)
         row["fifths"] = fifths(sent, started)
@@ -734,8 +787,10 @@ def ms(measure: tuple[float, int, int]) -> str:
 
 def report(rows: list[dict[str, Any]], clients: int) -> None:
     """Print the table."""
+    workers = rows[0].get("workers", 0) if rows else 0
+    server = f"gunicorn, {workers} workers" if workers else "threaded WSGI server"
     print(
-        f"\n{clients} concurrent clients over HTTP on loopback, threaded WSGI server, "
+        f"\n{clients} concurrent clients over HTTP on loopback, {server}, "
         "PostgreSQL 15; batches of up to 500\n"
     )
     print(
@@ -824,6 +879,13 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--port", type=int, default=8120)
     parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="play the scans through gunicorn with this many worker processes "
+        "(0: the in-process threaded server)",
+    )
+    parser.add_argument(
         "--play-kecamatan",
         type=int,
         default=0,
@@ -873,7 +935,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for size in [int(s) for s in args.sizes.split(",")]:
             url = fresh_postgres(args.postgres, f"tepat_scale_{size}")
-            rows.append(run(size, url, Path(tmp), args.port, args.clients, args.play_kecamatan))
+            rows.append(
+                run(
+                    size,
+                    url,
+                    Path(tmp),
+                    args.port,
+                    args.clients,
+                    args.play_kecamatan,
+                    args.workers,
+                )
+            )
             report(rows[-1:], args.clients)
             sys.stdout.flush()
     report(rows, args.clients)

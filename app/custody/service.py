@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 import labels
 from app import locks
 from app.auth.models import DeviceToken, User
-from app.custody import clock, codec, counts, quantities, rules
+from app.custody import clock, codec, counts, quantities, rules, statistics
 from app.custody.batch_load import BatchLoad
 from app.custody.batch_store import BatchStore
 from app.custody.chunks import CHUNK, chunked, rows_in, scalars_in
@@ -212,6 +212,8 @@ class Ingestor(BatchLoad, BatchStore):
             except Exception:
                 self.session.rollback()
                 raise
+            # A kabupaten fills faster than autovacuum analyses: keep the plans on the keys.
+            statistics.refresh(self.session)
             return [r for r in attempt_results if r is not None]
         raise AssertionError("unreachable")  # pragma: no cover
 
