@@ -369,7 +369,7 @@ def state_storage(session: Any, province: str) -> dict[str, Any]:
     session.execute(text("SELECT pg_stat_force_next_flush()"))
     stats = session.execute(
         text(
-            "SELECT n_tup_upd, n_tup_hot_upd, n_live_tup, n_dead_tup, "
+            "SELECT n_tup_upd, n_tup_hot_upd, n_live_tup, n_dead_tup, seq_scan, "
             "pg_total_relation_size(relid) AS size FROM pg_stat_user_tables "
             "WHERE relname = :name"
         ),
@@ -380,6 +380,7 @@ def state_storage(session: Any, province: str) -> dict[str, Any]:
         "updates": stats.n_tup_upd,
         "live": stats.n_live_tup,
         "dead": stats.n_dead_tup,
+        "seq_scans": stats.seq_scan,
         "state_mb": stats.size / 2**20,
         "autovacuum": session.scalar(text("SHOW autovacuum")),
     }
@@ -817,16 +818,17 @@ def report(rows: list[dict[str, Any]], clients: int) -> None:
     print(
         "\n| TPS | ms per scan by fifth: packing an item | ms per scan by fifth: a kit moved "
         "| item_state updates (in place) | live / dead rows after the play | item_state "
-        "| server autovacuum |"
+        "| its sequential scans | server autovacuum |"
     )
-    print("|" + "---|" * 7)
+    print("|" + "---|" * 8)
     for r in rows:
         cost = " | ".join(
             " / ".join(f"{x:.2f}" for x in r["costs"][kind]) for kind in ("kemas", "kit")
         )
         print(
             f"| {r['tps']:,} | {cost} | {r['updates']:,} ({r['hot']:.0%}) "
-            f"| {r['live']:,} / {r['dead']:,} | {r['state_mb']:,.0f} MB | {r['autovacuum']} |"
+            f"| {r['live']:,} / {r['dead']:,} | {r['state_mb']:,.0f} MB | {r['seq_scans']:,} "
+            f"| {r['autovacuum']} |"
         )
 
 

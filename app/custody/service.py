@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -193,6 +193,13 @@ class Ingestor(BatchLoad, BatchStore):
             try:
                 # SQLite has one writer: one process lock. PostgreSQL: row locks per item.
                 with locks.hold(self.session, "tepat-ingest", process_only=True):
+                    if postgres:
+                        # Every read of a batch is a key lookup. The closure asks which
+                        # items are inside ~35,000 others, nearly all of which hold nothing;
+                        # the planner, counting an average kit's contents per key, would
+                        # read the whole partition instead (400 ms against 1.4 ms at
+                        # 8,000 TPS). Never a scan of a table here, whatever it estimates.
+                        self.session.execute(text("SET LOCAL enable_seqscan = off"))
                     self._ingest_all(by_kab, attempt_results)
                     self._track_device([scan for _, scan in parsed])
                     self._report_refusals()

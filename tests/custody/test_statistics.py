@@ -95,3 +95,28 @@ def test_an_analyze_that_fails_loses_nothing(env: Env, monkeypatch: Any) -> None
     response = env.post(env.journey(box, stop=1))
     assert response.status_code == 200
     assert [r["status"] for r in response.get_json()["results"]] == ["accepted"] * 2
+
+
+def test_a_batch_never_plans_a_scan_of_a_table(env: Env, monkeypatch: Any) -> None:
+    """PostgreSQL: inside a batch's transaction sequential scans are off (its reads are key
+    lookups; the closure's keys mostly hold nothing, which the planner cannot know), and
+    only there: the setting ends with the batch."""
+    from app.custody.service import Ingestor
+
+    seen: list[str] = []
+    real = Ingestor._ingest_all
+
+    def spy(self: Ingestor, *args: Any) -> None:
+        postgres = self.session.get_bind().dialect.name == "postgresql"
+        seen.append(self.session.scalar(text("SHOW enable_seqscan")) if postgres else "-")
+        real(self, *args)
+
+    monkeypatch.setattr(Ingestor, "_ingest_all", spy)
+    box = env.first(env.tps, "KOTAK")
+    assert env.post(env.journey(box, stop=1)).status_code == 200
+    with env.app.app_context():
+        if not _postgres():
+            assert len(seen) == 1
+            return
+        assert seen == ["off"]
+        assert db.session.scalar(text("SHOW enable_seqscan")) == "on"
