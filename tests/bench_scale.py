@@ -770,7 +770,6 @@ def province(
         auth.create_user(session, "b.desk.32", PASSWORD, "desk", "32", "Desk Jawa Barat")
         session.commit()
         row["db_mb"] = session.scalar(text("SELECT pg_database_size(current_database())")) / 2**20
-        row.update(state_storage(session, codes.province_of(region.kab)))
         session.remove()
         db.engine.dispose()
     row["desk"] = desk_in_new_process(url, "b.desk.32", "32", port + 1)
